@@ -1,0 +1,15 @@
+"""Every app's API routes under /api/v1/, in one router (cookiecutter-django's api_router)."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from crm.api import urls as crm_api
+
+router = DefaultRouter()
+crm_api.register(router)
+
+app_name = "api"
+urlpatterns = [
+    *crm_api.extra_urlpatterns,
+    path("", include(router.urls)),
+]

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import devmail
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For the load balancer and docker-compose health checks: the process answers."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("django.contrib.auth.urls")),
+    path("api/v1/", include("config.api_router")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("dev/mail/", devmail.mail_list, name="dev-mail"),
+    path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
+    path("", include("crm.urls")),
+]
+
+if settings.DEBUG:  # pragma: no cover
+    pass

@@ -1,0 +1,120 @@
+"""Page-shaped reads. Each returns what one page or endpoint needs in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+
+
+def account_list(
+    *, user: Any, search: str = "", owner: Any = None, lifecycle: str = "", single_threaded: bool | None = None,
+    mine: bool = False,
+) -> QuerySet[Account]:
+    """The accounts list: visible accounts, filtered, with owner and thread counts annotated."""
+    qs = Account.objects.visible_to(user).select_related("owner")
+    if mine:
+        qs = qs.filter(team__user=user, team__ended_at__isnull=True).distinct()
+    if search:
+        qs = qs.filter(
+            Q(name__icontains=search) | Q(city__icontains=search) | Q(industry__icontains=search)
+        )
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    if lifecycle:
+        qs = qs.filter(lifecycle=lifecycle)
+    if single_threaded is True:
+        qs = qs.single_threaded()
+    elif single_threaded is False:
+        qs = qs.multi_threaded()
+    else:
+        qs = qs.with_thread_counts()
+    return qs.order_by("name", "pk")
+
+
+@dataclass
+class AccountPage:
+    account: Account
+    contacts: list[Contact]
+    team: list[AccountTeamMember]
+    past_team: list[AccountTeamMember]
+    ownership: list[OwnershipChange]
+    deals: list[Deal]
+    timeline: list[Activity]
+    timeline_has_more: bool
+
+    @property
+    def single_threaded(self) -> bool:
+        people = {m.user_id for m in self.team}
+        return sum(1 for c in self.contacts if c.is_active) <= 1 or len(people) <= 1
+
+
+def account_page(*, account: Account, timeline_limit: int = 30, timeline_before: int | None = None) -> AccountPage:
+    """Everything the account page shows, in a handful of queries whatever the history length."""
+    contacts = list(account.contacts.all())
+    members = list(
+        AccountTeamMember.objects.filter(account=account).select_related("user").order_by("role", "-started_at")
+    )
+    ownership = list(
+        OwnershipChange.objects.filter(account=account).select_related("from_user", "to_user", "assigned_by")[:50]
+    )
+    deals = list(
+        account.deals.select_related("owner", "sold_by")
+        .annotate(item_count=Count("line_items"))
+        .order_by("-created_at", "-pk")
+    )
+    return AccountPage(
+        account=account,
+        contacts=contacts,
+        team=[m for m in members if m.ended_at is None],
+        past_team=[m for m in members if m.ended_at is not None],
+        ownership=ownership,
+        deals=deals,
+        **_timeline(account=account, limit=timeline_limit, before=timeline_before),
+    )
+
+
+def _timeline(*, account: Account, limit: int, before: int | None) -> dict[str, Any]:
+    qs = Activity.objects.filter(account=account).timeline()
+    if before is not None:
+        pivot = Activity.objects.filter(account=account, pk=before).values_list("occurred_at", flat=True).first()
+        if pivot is not None:
+            qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, pk__lt=before))
+    rows = list(qs[: limit + 1])
+    return {"timeline": rows[:limit], "timeline_has_more": len(rows) > limit}
+
+
+def account_timeline(*, account: Account) -> QuerySet[Activity]:
+    return Activity.objects.filter(account=account).timeline()
+
+
+@dataclass
+class PipelineColumn:
+    stage: str
+    label: str
+    deals: list[Deal]
+    count: int
+    total: Decimal
+
+
+def pipeline(*, user: Any, owner: Any = None, per_stage: int = 25) -> list[PipelineColumn]:
+    """The deal pipeline: per stage, the count, the value and the most recent deals."""
+    base = Deal.objects.visible_to(user)
+    if owner is not None:
+        base = base.filter(owner=owner)
+    totals = {
+        row["stage"]: row
+        for row in base.order_by().values("stage").annotate(n=Count("pk"), total=Sum("value"))
+    }
+    columns = []
+    for stage, label in Deal.Stage.choices:
+        deals = list(base.filter(stage=stage).select_related("account", "owner").order_by("-created_at", "-pk")[:per_stage])
+        row = totals.get(stage, {})
+        columns.append(
+            PipelineColumn(stage=stage, label=label, deals=deals, count=row.get("n", 0), total=row.get("total") or Decimal(0))
+        )
+    return columns

@@ -1,0 +1,585 @@
+"""The write path for crm: every view, API view, admin action, command and task calls these.
+
+Each service is keyword-only, atomic, locks what it changes, checks permission, validates
+(django ValidationError with field names), writes the event row, and defers side effects
+(emails, tasks) to `transaction.on_commit`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+from rest_framework.authtoken.models import Token
+
+from crm import events, permissions, roles
+from crm.exceptions import Conflict
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    Deal,
+    DealLineItem,
+    LoginSession,
+    OwnershipChange,
+    UserProfile,
+)
+from crm.signals import account_reassigned, deal_won
+
+User = get_user_model()
+
+ACCOUNT_FIELDS = ("name", "website", "industry", "city", "country", "lifecycle", "notes")
+CONTACT_FIELDS = (
+    "first_name", "last_name", "title", "role", "email", "phone", "preferred_channel", "best_time",
+    "do_not_contact", "is_primary", "is_active", "left_at",
+)
+DEAL_FIELDS = ("name", "value", "currency", "expected_close_date")
+TEAM_ROLES_ADDABLE = [r for r in AccountTeamMember.Role.values if r != AccountTeamMember.Role.OWNER]
+
+
+def _clean(instance: Any, exclude: list[str] | None = None) -> None:
+    """Model validation with messages keyed by field; raises before anything is written.
+
+    Protected FSM fields are left out: full_clean would assign them, which django-fsm forbids
+    (and only transitions change them anyway)."""
+    protected = [f.name for f in instance._meta.concrete_fields if getattr(f, "protected", False)]
+    instance.full_clean(exclude=[*(exclude or []), *protected], validate_constraints=False)
+
+
+def _changes(instance: Any, data: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    changed: dict[str, Any] = {}
+    for name, value in data.items():
+        old = getattr(instance, name)
+        if old != value:
+            changed[name] = {"from": _jsonable(old), "to": _jsonable(value)}
+            setattr(instance, name, value)
+    return changed
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (Decimal, datetime)) or hasattr(value, "isoformat"):
+        return str(value)
+    return value
+
+
+def _require_assignable(user: Any, field_name: str) -> None:
+    """A new owner must be an active vendor person with a role."""
+    if user is None or not user.is_active or not roles.role_names(user):
+        raise ValidationError({field_name: "Choose an active team member with a role."})
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_create(*, by: Any, name: str, owner: Any = None, **fields: Any) -> Account:
+    permissions.require_can_create_account(by)
+    owner = owner or by
+    _require_assignable(owner, "owner")
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
+    account = Account(name=name, owner=owner, **fields)
+    _clean(account)
+    account.save()
+    now = timezone.now()
+    AccountTeamMember.objects.create(account=account, user=owner, role=AccountTeamMember.Role.OWNER, started_at=now)
+    if owner != by and roles.can_sell(by) and not roles.sees_all_accounts(by):
+        # A rep creating an account for someone else stays on it as a sales rep.
+        AccountTeamMember.objects.create(account=account, user=by, role=AccountTeamMember.Role.SALES_REP)
+    change = OwnershipChange.objects.create(
+        account=account, from_user=None, to_user=owner, changed_at=now,
+        reason=OwnershipChange.Reason.NEW, assigned_by=by,
+    )
+    events.account_created_event(account=account, by=by)
+    events.owner_changed_event(change=change, by=by)
+    return account
+
+
+@transaction.atomic
+def account_update(*, account: Account, by: Any, **data: Any) -> Account:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    permissions.require_can_edit_account(by, account)
+    changed = _changes(account, data, ACCOUNT_FIELDS)
+    if not changed:
+        return account
+    _clean(account)
+    account.save()
+    events.account_updated_event(account=account, by=by, changed=changed)
+    return account
+
+
+# --- Contacts -------------------------------------------------------------------------------
+
+
+def _contact_rules(contact: Contact) -> None:
+    if not contact.is_active and contact.left_at is None:
+        contact.left_at = timezone.localdate()
+    if contact.is_active:
+        contact.left_at = None
+    if contact.is_primary and not contact.is_active:
+        raise ValidationError({"is_primary": "A contact who has left cannot be the primary contact."})
+
+
+@transaction.atomic
+def contact_create(*, account: Account, by: Any, first_name: str, **fields: Any) -> Contact:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    permissions.require_can_edit_account(by, account)
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
+    contact = Contact(account=account, first_name=first_name, **fields)
+    _contact_rules(contact)
+    _clean(contact)
+    if not account.contacts.filter(is_primary=True).exists() and contact.is_active:
+        contact.is_primary = True  # the first active contact is the primary one until changed
+    if contact.is_primary:
+        account.contacts.filter(is_primary=True).update(is_primary=False)
+    contact.save()
+    events.contact_event(
+        account=account, by=by, event_type="contact.added",
+        subject=f"Contact {contact.full_name} added ({contact.get_role_display()})",
+        changed={"contact": contact.pk},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
+    Account.objects.select_for_update().get(pk=contact.account_id)
+    contact = Contact.objects.select_related("account").get(pk=contact.pk)
+    permissions.require_can_edit_account(by, contact.account)
+    was_active = contact.is_active
+    changed = _changes(contact, data, CONTACT_FIELDS)
+    if not changed:
+        return contact
+    _contact_rules(contact)
+    _clean(contact)
+    if contact.is_primary:
+        contact.account.contacts.exclude(pk=contact.pk).filter(is_primary=True).update(is_primary=False)
+    contact.save()
+    if was_active and not contact.is_active:
+        subject = f"{contact.full_name} left the organisation"
+    else:
+        subject = f"Contact {contact.full_name} updated"
+    events.contact_event(
+        account=contact.account, by=by, event_type="contact.updated", subject=subject,
+        changed={"contact": contact.pk, "changed": changed},
+    )
+    return contact
+
+
+# --- Account team ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def team_member_add(*, account: Account, by: Any, user: Any, role: str) -> AccountTeamMember:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    permissions.require_can_manage_team(by, account)
+    if role not in TEAM_ROLES_ADDABLE:
+        raise ValidationError({"role": "Choose a team role; the owner changes only by reassignment."})
+    _require_assignable(user, "user")
+    if AccountTeamMember.objects.current().filter(account=account, user=user, role=role).exists():
+        raise ValidationError({"user": "This person already has that role on the account."})
+    member = AccountTeamMember.objects.create(account=account, user=user, role=role)
+    events.team_changed_event(
+        account=account, by=by, subject=f"{events._name(user)} joined the team as {member.get_role_display()}",
+        data={"user": user.pk, "role": role, "change": "joined"},
+    )
+    return member
+
+
+def team_member_join(*, account: Account, user: Any, role: str, by: Any) -> AccountTeamMember:
+    """For other apps' services (a delivery owner named at handover): joins without the
+    team-management permission check, which the calling service has already made."""
+    existing = AccountTeamMember.objects.current().filter(account=account, user=user, role=role).first()
+    if existing:
+        return existing
+    member = AccountTeamMember.objects.create(account=account, user=user, role=role)
+    events.team_changed_event(
+        account=account, by=by, subject=f"{events._name(user)} joined the team as {member.get_role_display()}",
+        data={"user": user.pk, "role": role, "change": "joined"},
+    )
+    return member
+
+
+@transaction.atomic
+def team_member_end(*, member: AccountTeamMember, by: Any) -> AccountTeamMember:
+    Account.objects.select_for_update().get(pk=member.account_id)
+    member = AccountTeamMember.objects.select_related("account", "user").get(pk=member.pk)
+    permissions.require_can_manage_team(by, member.account)
+    if member.ended_at is not None:
+        raise Conflict("This person has already left the account team.")
+    if member.role == AccountTeamMember.Role.OWNER:
+        raise ValidationError({"role": "The owner leaves the team only by reassignment."})
+    member.ended_at = timezone.now()
+    member.save(update_fields=["ended_at"])
+    events.team_changed_event(
+        account=member.account, by=by,
+        subject=f"{events._name(member.user)} left the team ({member.get_role_display()})",
+        data={"user": member.user_id, "role": member.role, "change": "left"},
+    )
+    return member
+
+
+# --- Deals ----------------------------------------------------------------------------------
+
+
+def _set_line_items(deal: Deal, line_items: list[dict[str, Any]]) -> None:
+    items = []
+    errors: dict[str, Any] = {}
+    for index, data in enumerate(line_items):
+        item = DealLineItem(deal=deal, **{k: v for k, v in data.items() if k in ("kind", "name", "quantity", "unit_price")})
+        try:
+            item.full_clean(exclude=["deal"], validate_constraints=False)
+        except ValidationError as exc:
+            errors[f"line_items[{index}]"] = exc.message_dict
+        items.append(item)
+    if errors:
+        raise ValidationError({"line_items": [str(errors)]})
+    deal.line_items.all().delete()
+    DealLineItem.objects.bulk_create(items)
+
+
+@transaction.atomic
+def deal_create(
+    *, account: Account, by: Any, name: str, owner: Any = None,
+    line_items: list[dict[str, Any]] | None = None, **fields: Any,
+) -> Deal:
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    permissions.require_can_sell_on(by, account)
+    unknown = set(fields) - set(DEAL_FIELDS)
+    if unknown:
+        raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
+    if owner is None:
+        owner = by if roles.has_role(by, roles.SALES_REP, roles.PRESALES) else account.owner
+    _require_assignable(owner, "owner")
+    deal = Deal(account=account, name=name, owner=owner, **fields)
+    _clean(deal)
+    deal.save()
+    if line_items:
+        _set_line_items(deal, line_items)
+    events.deal_created_event(deal=deal, by=by)
+    return deal
+
+
+def _lock_deal(deal: Deal) -> Deal:
+    return Deal.objects.select_for_update().select_related("account", "owner").get(pk=deal.pk)
+
+
+@transaction.atomic
+def deal_update(*, deal: Deal, by: Any, line_items: list[dict[str, Any]] | None = None, **data: Any) -> Deal:
+    deal = _lock_deal(deal)
+    permissions.require_can_sell_on(by, deal.account)
+    if not deal.is_open:
+        raise Conflict("A closed deal cannot be edited.")
+    changed = _changes(deal, data, DEAL_FIELDS)
+    _clean(deal)
+    deal.save()
+    if line_items is not None:
+        _set_line_items(deal, line_items)
+        changed["line_items"] = len(line_items)
+    if changed:
+        events.deal_updated_event(deal=deal, by=by, changed=changed)
+    return deal
+
+
+def _transition(deal: Deal, action: Any, **kwargs: Any) -> None:
+    try:
+        action(**kwargs)
+    except TransitionNotAllowed as exc:
+        raise Conflict(str(exc) or f"This deal is {deal.get_stage_display().lower()}; that move is not possible.") from None
+
+
+@transaction.atomic
+def deal_move(*, deal: Deal, by: Any, to: str) -> Deal:
+    deal = _lock_deal(deal)
+    permissions.require_can_sell_on(by, deal.account)
+    if to not in Deal.Stage.values:
+        raise ValidationError({"stage": f"Unknown stage {to!r}."})
+    from_stage = deal.stage
+    _transition(deal, deal.move, to=to)
+    deal.save()
+    events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage)
+    return deal
+
+
+@transaction.atomic
+def deal_win(*, deal: Deal, by: Any) -> Deal:
+    deal = _lock_deal(deal)
+    permissions.require_can_sell_on(by, deal.account)
+    from_stage = deal.stage
+    # Attribution is frozen now: the rep working the deal sold it, even when a manager records it.
+    _transition(deal, deal.win, by=deal.owner)
+    deal.save()
+    account = Account.objects.select_for_update().get(pk=deal.account_id)
+    if account.lifecycle == Account.Lifecycle.PROSPECT:
+        account.lifecycle = Account.Lifecycle.CUSTOMER
+        account.save(update_fields=["lifecycle", "updated_at"])
+    events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage)
+    deal_won.send(sender=Deal, deal=deal, by=by)
+    return deal
+
+
+@transaction.atomic
+def deal_lose(*, deal: Deal, by: Any, reason: str) -> Deal:
+    deal = _lock_deal(deal)
+    permissions.require_can_sell_on(by, deal.account)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the deal was lost."})
+    if len(reason) > 2000:
+        raise ValidationError({"reason": "Keep the reason under 2000 characters."})
+    from_stage = deal.stage
+    _transition(deal, deal.lose, reason=reason)
+    deal.save()
+    events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage, reason=reason)
+    return deal
+
+
+# --- Activities -----------------------------------------------------------------------------
+
+EARLIEST_ACTIVITY = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@transaction.atomic
+def activity_log(
+    *, account: Account, by: Any, kind: str, subject: str, body: str = "",
+    occurred_at: datetime | None = None, deal: Deal | None = None,
+) -> Activity:
+    permissions.require_can_log_activity(by, account)
+    if kind not in Activity.LOGGABLE_KINDS:
+        raise ValidationError({"kind": "Choose call, meeting, email or note."})
+    occurred_at = occurred_at or timezone.now()
+    if occurred_at > timezone.now() + timedelta(days=1):
+        raise ValidationError({"occurred_at": "An activity is logged once it has happened; this date is in the future."})
+    if occurred_at < EARLIEST_ACTIVITY:
+        raise ValidationError({"occurred_at": "This date is too far in the past."})
+    if deal is not None and deal.account_id != account.pk:
+        raise ValidationError({"deal": "This deal belongs to another account."})
+    activity = Activity(
+        account=account, deal=deal, kind=kind, subject=subject, body=body, occurred_at=occurred_at, actor=by,
+    )
+    _clean(activity, exclude=["actor", "deal", "account"])
+    activity.save()
+    return activity
+
+
+# --- Reassignment ---------------------------------------------------------------------------
+
+
+@dataclass
+class PlanRow:
+    account_id: int
+    account_name: str
+    from_user_id: int
+    to_user_id: int
+    open_deals: int
+
+
+@dataclass
+class ReassignmentPlan:
+    """What a book reassignment will do (the preview), or did (once applied)."""
+
+    from_user: Any
+    rows: list[PlanRow] = field(default_factory=list)
+    other_open_deals: int = 0
+    applied: bool = False
+    changes: list[OwnershipChange] = field(default_factory=list)
+
+    @property
+    def account_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def open_deal_count(self) -> int:
+        return sum(r.open_deals for r in self.rows) + self.other_open_deals
+
+
+def _transfer(
+    *, account: Account, to_user: Any, by: Any, reason: str, note: str, now: datetime,
+) -> OwnershipChange:
+    """Moves one locked account to `to_user`: team, ledger, open deals, event, signal."""
+    from_user = account.owner
+    AccountTeamMember.objects.current().filter(account=account, role=AccountTeamMember.Role.OWNER).update(ended_at=now)
+    AccountTeamMember.objects.create(account=account, user=to_user, role=AccountTeamMember.Role.OWNER, started_at=now)
+    account.owner = to_user
+    account.save(update_fields=["owner", "updated_at"])
+    change = OwnershipChange.objects.create(
+        account=account, from_user=from_user, to_user=to_user, changed_at=now, reason=reason, note=note,
+        assigned_by=by,
+    )
+    events.owner_changed_event(change=change, by=by)
+    for deal in Deal.objects.open().filter(account=account, owner=from_user).select_related("account", "owner"):
+        deal.owner = to_user
+        deal.save(update_fields=["owner", "updated_at"])
+        events.deal_owner_changed_event(deal=deal, by=by, from_user_id=from_user.pk)
+    # Later apps move their own open work (handovers, check-ups) inside this transaction.
+    account_reassigned.send(sender=Account, account=account, from_user=from_user, to_user=to_user, by=by, change=change)
+    return change
+
+
+def _notify_new_owners(changes: list[OwnershipChange]) -> None:
+    from crm.tasks import send_ownership_notice
+
+    by_owner: dict[int, list[int]] = defaultdict(list)
+    for change in changes:
+        by_owner[change.to_user_id].append(change.pk)
+    for ids in by_owner.values():
+        send_ownership_notice.delay_on_commit(ids)
+
+
+def _validate_reason(reason: str) -> None:
+    if reason not in OwnershipChange.Reason.values or reason == OwnershipChange.Reason.NEW:
+        raise ValidationError({"reason": "Choose reassignment, departure, territory or handover."})
+
+
+@transaction.atomic
+def account_reassign(
+    *, account: Account, to_user: Any, by: Any, reason: str = OwnershipChange.Reason.REASSIGNMENT, note: str = "",
+) -> OwnershipChange:
+    permissions.require_can_reassign(by)
+    _validate_reason(reason)
+    _require_assignable(to_user, "to_user")
+    # Lock first, then read the owner: a concurrent reassignment has either committed (we see
+    # its owner) or waits for us, so the ledger's from/to always chain.
+    account = Account.objects.select_for_update().select_related("owner").get(pk=account.pk)
+    if account.owner_id == to_user.pk:
+        raise ValidationError({"to_user": f"{events._name(to_user)} already owns this account."})
+    change = _transfer(account=account, to_user=to_user, by=by, reason=reason, note=note, now=timezone.now())
+    _notify_new_owners([change])
+    return change
+
+
+def book_plan(*, from_user: Any, to_user: Any, assignments: dict[int, Any] | None = None) -> ReassignmentPlan:
+    """The preview: which accounts go to whom, and how many open deals move with them."""
+    assignments = assignments or {}
+    accounts = (
+        Account.objects.owned_by(from_user)
+        .annotate(open_deals=Count("deals", filter=Q(deals__stage__in=Deal.OPEN_STAGES, deals__owner=from_user)))
+        .order_by("name", "pk")
+    )
+    plan = ReassignmentPlan(from_user=from_user)
+    for account in accounts:
+        target = assignments.get(account.pk, to_user)
+        plan.rows.append(PlanRow(account.pk, account.name, from_user.pk, target.pk, account.open_deals))
+    plan.other_open_deals = Deal.objects.open().filter(owner=from_user).exclude(account__owner=from_user).count()
+    return plan
+
+
+@transaction.atomic
+def book_reassign(
+    *, from_user: Any, to_user: Any, by: Any, reason: str = OwnershipChange.Reason.DEPARTURE, note: str = "",
+    assignments: dict[int, Any] | None = None, preview: bool = False,
+) -> ReassignmentPlan:
+    """Succession: a user's whole book to one successor (with per-account exceptions), in one
+    transaction, one ledger row per account. `preview=True` returns the plan and writes nothing."""
+    permissions.require_can_reassign(by)
+    _validate_reason(reason)
+    _require_assignable(to_user, "to_user")
+    assignments = assignments or {}
+    for target in assignments.values():
+        _require_assignable(target, "assignments")
+    if from_user.pk == to_user.pk:
+        raise ValidationError({"to_user": "Choose someone other than the current owner."})
+    owned = set(Account.objects.owned_by(from_user).values_list("pk", flat=True))
+    stray = set(assignments) - owned
+    if stray:
+        raise ValidationError({"assignments": f"Not in this book: accounts {sorted(stray)}."})
+    if any(t.pk == from_user.pk for t in assignments.values()):
+        raise ValidationError({"assignments": "An account cannot go back to its current owner."})
+    plan = book_plan(from_user=from_user, to_user=to_user, assignments=assignments)
+    if preview:
+        return plan
+    now = timezone.now()
+    # Lock in primary-key order so two bulk runs cannot deadlock each other.
+    locked = list(Account.objects.select_for_update().filter(pk__in=owned).order_by("pk"))
+    by_pk = {a.pk: a for a in Account.objects.filter(pk__in=[a.pk for a in locked]).select_related("owner")}
+    targets = {a.pk: assignments.get(a.pk, to_user) for a in locked}
+    for pk in sorted(by_pk):
+        account = by_pk[pk]
+        if account.owner_id != from_user.pk:  # moved by someone else since the preview
+            continue
+        plan.changes.append(
+            _transfer(account=account, to_user=targets[pk], by=by, reason=reason, note=note, now=now)
+        )
+    # Open deals the departing user works on accounts owned by others follow the successor.
+    for deal in Deal.objects.open().filter(owner=from_user).select_related("account", "owner"):
+        deal.owner = to_user
+        deal.save(update_fields=["owner", "updated_at"])
+        events.deal_owner_changed_event(deal=deal, by=by, from_user_id=from_user.pk)
+    plan.applied = True
+    _notify_new_owners(plan.changes)
+    return plan
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+def user_end_access(*, user: Any) -> None:
+    """Ends every session and API token of a user (deactivation, reliability 9)."""
+    keys = list(LoginSession.objects.filter(user=user).values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    LoginSession.objects.filter(user=user).delete()
+    Token.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def user_deactivate(
+    *, user: Any, by: Any, successor: Any = None, note: str = "",
+) -> ReassignmentPlan | None:
+    """Deactivates a vendor user. Whoever still owns accounts needs a successor first."""
+    permissions.require_can_manage_users(by)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.pk == by.pk:
+        raise ValidationError({"user": "You cannot deactivate yourself."})
+    if not user.is_active:
+        raise Conflict("This user is already inactive.")
+    plan = None
+    owned = Account.objects.owned_by(user).count()
+    if owned:
+        if successor is None:
+            raise ValidationError(
+                {"successor": f"{events._name(user)} still owns {owned} account(s): name a successor."}
+            )
+        if not roles.can_reassign(by):
+            raise PermissionDenied("Only sales managers and administrators reassign a book.")
+        plan = book_reassign(
+            from_user=user, to_user=successor, by=by, reason=OwnershipChange.Reason.DEPARTURE, note=note,
+        )
+    now = timezone.now()
+    AccountTeamMember.objects.current().filter(user=user).update(ended_at=now)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user_end_access(user=user)
+    return plan
+
+
+@transaction.atomic
+def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
+    if by.pk != user.pk and not roles.is_administrator(by):
+        raise PermissionDenied("Only administrators change another person's profile.")
+    profile, _ = UserProfile.objects.select_for_update().get_or_create(user=user)
+    allowed = ("phone", "time_zone", "work_starts", "work_ends", "manager")
+    _changes(profile, data, allowed)
+    if profile.manager_id == user.pk:
+        raise ValidationError({"manager": "Nobody reports to themselves."})
+    _clean(profile, exclude=["user"])
+    if profile.work_starts >= profile.work_ends:
+        raise ValidationError({"work_ends": "Working hours must end after they start."})
+    profile.save()
+    return profile
