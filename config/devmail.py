@@ -17,7 +17,9 @@ def _mail_dir() -> Path | None:
 @staff_member_required
 def mail_list(request: HttpRequest) -> HttpResponse:
     folder = _mail_dir()
-    files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)[:200] if folder and folder.exists() else []
+    files: list[Path] = []
+    if folder and folder.exists():
+        files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)[:200]
     rows = []
     for file in files:
         subject = ""

@@ -63,6 +63,9 @@ class LoginSession(models.Model):
     session_key = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return f"Session of {self.user_id}"
+
 
 class AccountQuerySet(models.QuerySet["Account"]):
     def visible_to(self, user: Any) -> AccountQuerySet:
@@ -97,10 +100,13 @@ class AccountQuerySet(models.QuerySet["Account"]):
 
     def single_threaded(self) -> AccountQuerySet:
         """At most one active customer contact, or at most one vendor person (product.md 1)."""
-        return self.with_thread_counts().filter(Q(active_contact_count__lte=1) | Q(vendor_people_count__lte=1))
+        # The counts are annotations, which django-stubs cannot see through a custom method.
+        return self.with_thread_counts().filter(  # type: ignore[misc]
+            Q(active_contact_count__lte=1) | Q(vendor_people_count__lte=1)
+        )
 
     def multi_threaded(self) -> AccountQuerySet:
-        return self.with_thread_counts().filter(active_contact_count__gt=1, vendor_people_count__gt=1)
+        return self.with_thread_counts().filter(active_contact_count__gt=1, vendor_people_count__gt=1)  # type: ignore[misc]
 
     def owned_by(self, user: Any) -> AccountQuerySet:
         return self.filter(owner=user)

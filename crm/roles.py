@@ -29,7 +29,7 @@ def role_names(user: AnyUser) -> set[str]:
         cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(ADMINISTRATOR)
-        user._keepwarm_roles = cached  # type: ignore[union-attr]
+        user._keepwarm_roles = cached  # type: ignore[union-attr,attr-defined]
     return cached
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 
@@ -43,7 +44,7 @@ class AccountPage:
     team: list[AccountTeamMember]
     past_team: list[AccountTeamMember]
     ownership: list[OwnershipChange]
-    deals: list[Deal]
+    deals: Sequence[Deal]
     timeline: list[Activity]
     timeline_has_more: bool
 
@@ -112,9 +113,13 @@ def pipeline(*, user: Any, owner: Any = None, per_stage: int = 25) -> list[Pipel
     }
     columns = []
     for stage, label in Deal.Stage.choices:
-        deals = list(base.filter(stage=stage).select_related("account", "owner").order_by("-created_at", "-pk")[:per_stage])
-        row = totals.get(stage, {})
+        deals = list(
+            base.filter(stage=stage).select_related("account", "owner").order_by("-created_at", "-pk")[:per_stage]
+        )
+        row: Any = totals.get(stage, {})
         columns.append(
-            PipelineColumn(stage=stage, label=label, deals=deals, count=row.get("n", 0), total=row.get("total") or Decimal(0))
+            PipelineColumn(
+                stage=stage, label=label, deals=deals, count=row.get("n", 0), total=row.get("total") or Decimal(0)
+            )
         )
     return columns

@@ -243,7 +243,8 @@ def _set_line_items(deal: Deal, line_items: list[dict[str, Any]]) -> None:
     items = []
     errors: dict[str, Any] = {}
     for index, data in enumerate(line_items):
-        item = DealLineItem(deal=deal, **{k: v for k, v in data.items() if k in ("kind", "name", "quantity", "unit_price")})
+        fields = {k: v for k, v in data.items() if k in ("kind", "name", "quantity", "unit_price")}
+        item = DealLineItem(deal=deal, **fields)
         try:
             item.full_clean(exclude=["deal"], validate_constraints=False)
         except ValidationError as exc:
@@ -278,7 +279,15 @@ def deal_create(
 
 
 def _lock_deal(deal: Deal) -> Deal:
-    return Deal.objects.select_for_update().select_related("account", "owner").get(pk=deal.pk)
+    """Locks the deal's account, then the deal, then reads the deal with its account and owner.
+
+    Account before deal is the order reassignment takes too, so the two cannot deadlock. The
+    locking queries join nothing: PostgreSQL re-checks a row it waited for against the joined
+    rows it read before the wait, so a locking join on an owner that just changed finds no row.
+    """
+    Account.objects.select_for_update().filter(pk=deal.account_id).values_list("pk").get()
+    Deal.objects.select_for_update().filter(pk=deal.pk).values_list("pk").get()
+    return Deal.objects.select_related("account", "owner").get(pk=deal.pk)
 
 
 @transaction.atomic
@@ -302,7 +311,8 @@ def _transition(deal: Deal, action: Any, **kwargs: Any) -> None:
     try:
         action(**kwargs)
     except TransitionNotAllowed as exc:
-        raise Conflict(str(exc) or f"This deal is {deal.get_stage_display().lower()}; that move is not possible.") from None
+        stage = deal.get_stage_display().lower()
+        raise Conflict(str(exc) or f"This deal is {stage}; that move is not possible.") from None
 
 
 @transaction.atomic
@@ -366,7 +376,9 @@ def activity_log(
         raise ValidationError({"kind": "Choose call, meeting, email or note."})
     occurred_at = occurred_at or timezone.now()
     if occurred_at > timezone.now() + timedelta(days=1):
-        raise ValidationError({"occurred_at": "An activity is logged once it has happened; this date is in the future."})
+        raise ValidationError(
+            {"occurred_at": "An activity is logged once it has happened; this date is in the future."}
+        )
     if occurred_at < EARLIEST_ACTIVITY:
         raise ValidationError({"occurred_at": "This date is too far in the past."})
     if deal is not None and deal.account_id != account.pk:
@@ -456,8 +468,9 @@ def account_reassign(
     _validate_reason(reason)
     _require_assignable(to_user, "to_user")
     # Lock first, then read the owner: a concurrent reassignment has either committed (we see
-    # its owner) or waits for us, so the ledger's from/to always chain.
-    account = Account.objects.select_for_update().select_related("owner").get(pk=account.pk)
+    # its owner) or waits for us, so the ledger's from/to always chain. No join in the locking
+    # query: after the wait PostgreSQL would re-check it against the old owner and find no row.
+    account = Account.objects.select_for_update().get(pk=account.pk)
     if account.owner_id == to_user.pk:
         raise ValidationError({"to_user": f"{events._name(to_user)} already owns this account."})
     change = _transfer(account=account, to_user=to_user, by=by, reason=reason, note=note, now=timezone.now())
@@ -521,6 +534,7 @@ def book_reassign(
     for deal in Deal.objects.open().filter(owner=from_user).select_related("account", "owner"):
         deal.owner = to_user
         deal.save(update_fields=["owner", "updated_at"])
+        team_member_join(account=deal.account, user=to_user, role=AccountTeamMember.Role.SALES_REP, by=by)
         events.deal_owner_changed_event(deal=deal, by=by, from_user_id=from_user.pk)
     plan.applied = True
     _notify_new_owners(plan.changes)

@@ -146,3 +146,69 @@ def test_deactivation_ends_sessions_and_tokens(client, account, rep, rep2, sales
     assert not Token.objects.filter(user=rep).exists()
     assert Account.objects.get(pk=account.pk).owner == rep2
     assert not AccountTeamMember.objects.current().filter(user=rep).exists()
+
+
+def test_reassignment_sends_the_hook_for_other_apps_inside_the_transaction(account, rep, rep2, salesmgr):
+    from django.db import connection
+
+    from crm.signals import account_reassigned
+
+    seen = []
+
+    def receiver(sender, account, from_user, to_user, by, change, **kwargs):
+        seen.append((account.pk, from_user, to_user, by, change.pk, connection.in_atomic_block))
+
+    account_reassigned.connect(receiver)
+    try:
+        change = services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+    finally:
+        account_reassigned.disconnect(receiver)
+    assert seen == [(account.pk, rep, rep2, salesmgr, change.pk, True)]
+
+
+def test_successive_reassignments_chain_in_the_ledger(account, rep, rep2, salesmgr):
+    services.account_reassign(account=account, to_user=rep2, by=salesmgr, reason="territory")
+    services.account_reassign(account=account, to_user=rep, by=salesmgr)
+    rows = list(OwnershipChange.objects.filter(account=account).order_by("changed_at", "pk"))
+    assert [(r.from_user, r.to_user) for r in rows] == [(None, rep), (rep, rep2), (rep2, rep)]
+    with pytest.raises(ValidationError) as exc:
+        services.account_reassign(account=account, to_user=rep, by=salesmgr)
+    assert "to_user" in exc.value.message_dict
+
+
+def test_the_team_at_a_past_date_is_shown_as_it_was(account, rep, rep2, salesmgr):
+    from django.utils import timezone
+
+    before = timezone.now()
+    services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+    owners_then = AccountTeamMember.objects.on(before).filter(account=account, role="owner")
+    assert [m.user for m in owners_then] == [rep]
+    assert [m.user for m in AccountTeamMember.objects.current().filter(account=account, role="owner")] == [rep2]
+
+
+def test_the_promise_maker_style_attribution_survives_reassignment(deal, rep, rep2, salesmgr):
+    services.deal_win(deal=deal, by=rep)
+    services.account_reassign(account=deal.account, to_user=rep2, by=salesmgr)
+    deal.refresh_from_db()
+    assert deal.sold_by == rep and deal.owner == rep  # closed deals do not move
+
+
+def test_an_activity_in_the_future_is_refused(account, rep):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with pytest.raises(ValidationError) as exc:
+        services.activity_log(account=account, by=rep, kind="call", subject="Later", occurred_at=timezone.now() + timedelta(days=3))
+    assert "occurred_at" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.activity_log(account=account, by=rep, kind="event", subject="Fake event")
+    assert "kind" in exc.value.message_dict
+    assert not Activity.objects.filter(subject__in=["Later", "Fake event"]).exists()
+
+
+def test_deleting_an_account_with_history_is_refused(account):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        account.delete()

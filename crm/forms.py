@@ -1,0 +1,275 @@
+"""Forms for the browser UI. They parse and validate input; they never save.
+
+Every write goes through crm.services; what the service refuses comes back as field errors
+through `add_service_errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
+
+from crm import services
+from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
+
+User = get_user_model()
+
+
+def vendor_people() -> QuerySet[Any]:
+    """Active users with at least one role: the people work can be assigned to."""
+    return (
+        User.objects.filter(is_active=True, groups__isnull=False)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def owners() -> QuerySet[Any]:
+    """Users who own at least one account; EXISTS keeps it cheap with 100,000 accounts."""
+    return User.objects.filter(Exists(Account.objects.filter(owner=OuterRef("pk"))))
+
+
+def _choices(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    return cast(forms.ModelChoiceField, form.fields[name])
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.get_username())
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Puts a service's ValidationError next to the fields it names; the rest on top of the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, messages in exc.message_dict.items():
+        field = name if name in form.fields else None
+        for message in messages:
+            form.add_error(field, message if field else _prefixed(form, name, message))
+
+
+def _prefixed(form: forms.BaseForm, name: str, message: str) -> str:
+    if name in ("__all__", ""):
+        return message
+    return f"{name.replace('_', ' ').capitalize()}: {message}"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def format_value(self, value: Any) -> Any:
+        if hasattr(value, "strftime"):
+            return value.strftime("%Y-%m-%dT%H:%M")
+        return value
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+class AccountForm(forms.ModelForm):
+    website = forms.URLField(required=False, max_length=300, assume_scheme="https")
+
+    class Meta:
+        model = Account
+        fields = list(services.ACCOUNT_FIELDS)
+        widgets = {"notes": forms.Textarea(attrs={"rows": 4})}
+
+
+class AccountCreateForm(AccountForm):
+    owner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Me",
+        help_text="Who is responsible for the account. Leave as \u201cMe\u201d to own it yourself.",
+    )
+
+    class Meta(AccountForm.Meta):
+        fields = [*AccountForm.Meta.fields]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "owner").queryset = vendor_people()
+
+
+class AccountFilterForm(forms.Form):
+    """The accounts list's search and filters (GET)."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    owner = PersonChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
+    lifecycle = forms.ChoiceField(required=False, choices=[("", "Any stage"), *Account.Lifecycle.choices])
+    threads = forms.ChoiceField(
+        required=False, label="Threads",
+        choices=[("", "Any"), ("single", "Single-threaded"), ("multi", "Multi-threaded")],
+    )
+    mine = forms.BooleanField(required=False, label="Mine only")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "owner").queryset = (
+            owners().order_by("first_name", "username")
+        )
+
+
+# --- Contacts and team ----------------------------------------------------------------------
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = list(services.CONTACT_FIELDS)
+        widgets = {"left_at": DateInput()}
+        help_texts = {"is_active": "Untick when the person has left the customer's organisation."}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("is_active"):
+            # The leaving date belongs to people who left; the service clears it too.
+            data["left_at"] = None
+        return data
+
+
+class TeamMemberForm(forms.Form):
+    user = PersonChoiceField(queryset=User.objects.none(), label="Person")
+    role = forms.ChoiceField(
+        choices=[(v, label) for v, label in AccountTeamMember.Role.choices if v in services.TEAM_ROLES_ADDABLE]
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "user").queryset = vendor_people()
+
+
+# --- Deals ----------------------------------------------------------------------------------
+
+
+class DealForm(forms.ModelForm):
+    class Meta:
+        model = Deal
+        fields = list(services.DEAL_FIELDS)
+        widgets = {"expected_close_date": DateInput()}
+
+    def clean_currency(self) -> str:
+        currency = (self.cleaned_data.get("currency") or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValidationError("Use a three-letter currency code such as EUR.")
+        return currency
+
+
+class LineItemForm(forms.ModelForm):
+    class Meta:
+        model = DealLineItem
+        fields = ["kind", "name", "quantity", "unit_price"]
+
+
+LineItemFormSet = forms.formset_factory(LineItemForm, extra=2, can_delete=True, max_num=50, validate_max=True)
+
+
+def line_items_from(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
+    items = []
+    for form in formset.forms:
+        data = form.cleaned_data
+        if not data or data.get("DELETE") or not data.get("name"):
+            continue
+        items.append({k: data[k] for k in ("kind", "name", "quantity", "unit_price")})
+    return items
+
+
+class DealMoveForm(forms.Form):
+    to = forms.ChoiceField(label="Move to", choices=[(s.value, s.label) for s in Deal.OPEN_STAGES])
+
+
+class DealLoseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why was it lost?",
+        error_messages={"required": "Say why the deal was lost."},
+    )
+
+
+# --- Activities -----------------------------------------------------------------------------
+
+
+class ActivityForm(forms.Form):
+    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS], initial="call")
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 3}), label="Notes")
+    occurred_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="When", help_text="Blank for now.")
+    deal = forms.ModelChoiceField(queryset=Deal.objects.none(), required=False, empty_label="No deal")
+
+    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "deal").queryset = account.deals.order_by("-created_at")
+
+
+# --- Reassignment and users -----------------------------------------------------------------
+
+REASSIGN_REASONS = [(v, label) for v, label in OwnershipChange.Reason.choices if v != OwnershipChange.Reason.NEW]
+
+
+class ReassignForm(forms.Form):
+    to_user = PersonChoiceField(queryset=User.objects.none(), label="New owner")
+    reason = forms.ChoiceField(choices=REASSIGN_REASONS, initial=OwnershipChange.Reason.REASSIGNMENT)
+    note = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), label="Handover note",
+        help_text="What the new owner needs to know: open promises, moods, next steps.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "to_user").queryset = vendor_people()
+
+
+class BookReassignForm(ReassignForm):
+    from_user = PersonChoiceField(queryset=User.objects.none(), label="Whose book")
+    field_order = ["from_user", "to_user", "reason", "note"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_user"].label = "Successor"
+        self.fields["reason"].initial = OwnershipChange.Reason.DEPARTURE
+        # A departed user's book still needs moving, so inactive owners are listed too.
+        _choices(self, "from_user").queryset = (
+            owners().order_by("first_name", "username")
+        )
+
+
+class DeactivateForm(forms.Form):
+    successor = PersonChoiceField(queryset=User.objects.none(), required=False)
+    note = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), label="Handover note"
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "successor").queryset = vendor_people().exclude(pk=user.pk)
+
+
+class ProfileForm(forms.ModelForm):
+    manager = PersonChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+
+    class Meta:
+        model = UserProfile
+        fields = ["phone", "time_zone", "work_starts", "work_ends", "manager"]
+        widgets = {"work_starts": TimeInput(), "work_ends": TimeInput()}
+        labels = {"work_starts": "Working day starts", "work_ends": "Working day ends"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "manager").queryset = vendor_people().exclude(pk=self.instance.user_id)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("work_starts"), data.get("work_ends")
+        if starts and ends and starts >= ends:
+            self.add_error("work_ends", "Working hours must end after they start.")
+        return data
