@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs/ (no CDN)
     "django_htmx",
     "axes",
     "crm",
@@ -103,7 +104,7 @@ else:
     # Embedded broker: kombu's filesystem transport, a folder of message files shared by the
     # web process, the worker and beat. Needs no server, so `make run` works on a fresh machine.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -111,6 +112,8 @@ else:
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Broadcast (remote control) messages; kombu's default is ./control in the cwd.
+        "control_folder": str(_broker_dir / "control"),
     }
 
 CELERY_TIMEZONE = "UTC"
@@ -182,8 +185,17 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The post-sale handover CRM. Every resource and state change of the product.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Choice sets that share a field name get stable component names (crm API).
+    "ENUM_NAME_OVERRIDES": {
+        "ContactRoleEnum": "crm.models.Contact.Role",
+        "TeamRoleEnum": "crm.models.AccountTeamMember.Role",
+        "AddableTeamRoleEnum": "crm.api.serializers.ADDABLE_TEAM_ROLES",
+        "OwnershipReasonEnum": "crm.models.OwnershipChange.Reason",
+        "ReassignReasonEnum": "crm.api.serializers.REASSIGN_REASONS",
+    },
 }
 
 # --- Email ----------------------------------------------------------------------------------

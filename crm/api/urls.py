@@ -2,8 +2,19 @@
 
 from typing import Any
 
-extra_urlpatterns: list[Any] = []
+from django.urls import path
+
+from crm.api import views
+
+extra_urlpatterns: list[Any] = [
+    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
+]
 
 
 def register(router: Any) -> None:
-    pass
+    router.register("accounts", views.AccountViewSet, basename="account")
+    router.register("contacts", views.ContactViewSet, basename="contact")
+    router.register("deals", views.DealViewSet, basename="deal")
+    router.register("activities", views.ActivityViewSet, basename="activity")
+    router.register("reassignments", views.ReassignmentViewSet, basename="reassignment")
+    router.register("users", views.UserViewSet, basename="user")

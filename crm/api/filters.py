@@ -1,0 +1,114 @@
+"""Query filters for crm's API lists. Every list is already limited to what the user may see
+(`visible_to`); filters only narrow it, so a filter can never reveal another rep's rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import filters
+from rest_framework.exceptions import ValidationError
+
+from crm import roles
+from crm.models import Account, Activity, Contact, Deal
+
+User = get_user_model()
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """An object id. A plain number filter, not a model choice: an id the user cannot see gives
+    an empty list, exactly like one that does not exist (no 400 that would reveal it)."""
+
+    field_class = forms.IntegerField
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, with its bad-input error (a NUL character, which PostgreSQL cannot compare)
+    keyed by the parameter name like every other 400."""
+
+    def get_search_terms(self, request: Any) -> list[str]:
+        try:
+            return list(super().get_search_terms(request))
+        except ValidationError as exc:
+            raise ValidationError({self.search_param: exc.detail}) from None
+
+
+class AccountFilter(django_filters.FilterSet):
+    owner = IdFilter(field_name="owner_id", help_text="Accounts owned by this user id.")
+    lifecycle = django_filters.ChoiceFilter(choices=Account.Lifecycle.choices)
+    single_threaded = django_filters.BooleanFilter(
+        method="filter_single_threaded",
+        help_text="true: at most one active customer contact or one vendor person; false: the others.",
+    )
+    mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only accounts whose team I am on.")
+
+    class Meta:
+        model = Account
+        fields = ["owner", "lifecycle", "single_threaded", "mine"]
+
+    def filter_single_threaded(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
+        # The list queryset is annotated with the thread counts already.
+        single = Q(active_contact_count__lte=1) | Q(vendor_people_count__lte=1)
+        if value is True:
+            return queryset.filter(single)
+        if value is False:
+            return queryset.exclude(single)
+        return queryset
+
+    def filter_mine(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
+        if not value:
+            return queryset
+        user = self.request.user  # type: ignore[union-attr]
+        return queryset.filter(team__user=user, team__ended_at__isnull=True).distinct()
+
+
+class ContactFilter(django_filters.FilterSet):
+    account = IdFilter(field_name="account_id")
+    is_active = django_filters.BooleanFilter(help_text="false: people who have left the customer.")
+
+    class Meta:
+        model = Contact
+        fields = ["account", "is_active"]
+
+
+class DealFilter(django_filters.FilterSet):
+    account = IdFilter(field_name="account_id")
+    owner = IdFilter(field_name="owner_id")
+    stage = django_filters.ChoiceFilter(choices=Deal.Stage.choices)
+
+    class Meta:
+        model = Deal
+        fields = ["account", "stage", "owner"]
+
+
+class ActivityFilter(django_filters.FilterSet):
+    account = IdFilter(field_name="account_id")
+    deal = IdFilter(field_name="deal_id")
+    kind = django_filters.ChoiceFilter(choices=Activity.Kind.choices)
+
+    class Meta:
+        model = Activity
+        fields = ["account", "deal", "kind"]
+
+
+class UserFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(
+        choices=[(name, name) for name in roles.ALL_ROLES], method="filter_role", help_text="A role name.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["role"]
+
+    def filter_role(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        if not value:
+            return queryset
+        if value == roles.ADMINISTRATOR:
+            return queryset.filter(Q(groups__name=value) | Q(is_superuser=True)).distinct()
+        return queryset.filter(groups__name=value).distinct()

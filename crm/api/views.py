@@ -1,0 +1,460 @@
+"""crm's REST API (/api/v1/). Views are thin: find the object the user may see (404 otherwise),
+check the role (403), validate the shape (400), then call the one crm service that does the
+write. Lists are always filtered by the requesting user (DRF does not apply object permissions
+to lists)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, get_user_model
+from django.db.models import F, Q
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from crm import permissions, selectors, services
+from crm.api import filters
+from crm.api import serializers as s
+from crm.api.schema import CrmAutoSchema, errors
+from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+
+User = get_user_model()
+
+
+class StableOrderingFilter(OrderingFilter):
+    """Client ordering, with the primary key last so pages never repeat or skip rows."""
+
+    def get_ordering(self, request: Any, queryset: Any, view: Any) -> Any:
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not {"pk", "-pk", "id", "-id"} & set(ordering):
+            ordering = [*ordering, "pk"]
+        return ordering
+
+
+class CrmViewSet(viewsets.GenericViewSet):
+    # Token first: an API client without credentials gets 401 with `WWW-Authenticate: Token`.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # JSON only: nested bodies (line items, assignments) have no form encoding.
+    parser_classes = [JSONParser]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, StableOrderingFilter]
+    schema = CrmAutoSchema()
+    # Any path segment reaches the view, so `/deals/0.5/` answers the API's JSON 404 rather than
+    # the site's HTML one (the permission helpers turn non-numbers into 404).
+    lookup_value_regex = "[^/]+"
+
+    def _body(self, serializer_class: type[s.serializers.Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _paginated(self, queryset: Any, serializer_class: Any) -> Response:
+        page = self.paginate_queryset(queryset)
+        rows = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(rows)
+
+
+class ServiceCreateMixin:
+    """POST: validate with `create_serializer_class`, write with `perform_service_create`,
+    answer with the read serializer."""
+
+    create_serializer_class: Any
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self._body(self.create_serializer_class)  # type: ignore[attr-defined]
+        instance = self.perform_service_create(data)
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)  # type: ignore[attr-defined]
+
+    def perform_service_create(self, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class ServiceUpdateMixin:
+    """PUT/PATCH: 404 when not visible, 403 before 400 for the wrong role, then the service."""
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object()  # type: ignore[attr-defined]
+        self.check_can_write(instance)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)  # type: ignore[attr-defined]
+        serializer.is_valid(raise_exception=True)
+        instance = self.perform_service_update(instance, dict(serializer.validated_data))
+        return Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)
+
+    def check_can_write(self, instance: Any) -> None:
+        raise NotImplementedError
+
+    def perform_service_update(self, instance: Any, data: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+def _line_items(data: dict[str, Any]) -> None:
+    if "line_items" in data:
+        data["line_items"] = [dict(item) for item in data["line_items"]]
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Accounts you may see", description="Search matches name, city and industry."),
+    retrieve=extend_schema(summary="One account"),
+    create=extend_schema(summary="Create an account", request=s.AccountCreateSerializer,
+                         responses={201: s.AccountSerializer}),
+    update=extend_schema(summary="Change an account's details"),
+    partial_update=extend_schema(summary="Change some of an account's details"),
+)
+@extend_schema(tags=["accounts"])
+class AccountViewSet(
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+):
+    """Customer organisations. No delete: history depends on them (405)."""
+
+    serializer_class = s.AccountSerializer
+    create_serializer_class = s.AccountCreateSerializer
+    filterset_class = filters.AccountFilter
+    search_fields = ["name", "city", "industry"]
+    ordering_fields = ["name", "created_at", "updated_at", "lifecycle"]
+    ordering = ["name", "pk"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Account.objects.none()
+        return (
+            Account.objects.visible_to(self.request.user).select_related("owner").with_thread_counts()
+            .order_by("name", "pk")
+        )
+
+    def get_object(self) -> Account:
+        return permissions.get_account_for(self.request.user, self.kwargs["pk"])
+
+    def perform_service_create(self, data: dict[str, Any]) -> Account:
+        return services.account_create(by=self.request.user, **data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The role first: a delivery team member gets 403 whatever the body says.
+        permissions.require_can_create_account(request.user)
+        return super().create(request, *args, **kwargs)
+
+    def check_can_write(self, instance: Account) -> None:
+        permissions.require_can_edit_account(self.request.user, instance)
+
+    def perform_service_update(self, instance: Account, data: dict[str, Any]) -> Account:
+        return services.account_update(account=instance, by=self.request.user, **data)
+
+    @extend_schema(summary="The account's timeline: activities and system events, newest first",
+                   responses=s.ActivitySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        return self._paginated(selectors.account_timeline(account=account), s.ActivitySerializer)
+
+    @extend_schema(summary="The ownership ledger, newest first",
+                   responses=s.OwnershipChangeSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def ownership(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        ledger = (
+            OwnershipChange.objects.filter(account=account)
+            .select_related("from_user", "to_user", "assigned_by").order_by("-changed_at", "-pk")
+        )
+        return self._paginated(ledger, s.OwnershipChangeSerializer)
+
+    @extend_schema(methods=["GET"], summary="The account team, current members first, then past ones",
+                   responses=s.TeamMemberSerializer(many=True), filters=False)
+    @extend_schema(methods=["POST"], summary="Add a member to the account team",
+                   request=s.TeamMemberAddSerializer, responses={201: s.TeamMemberSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def team(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        if request.method == "POST":
+            permissions.require_can_manage_team(request.user, account)
+            data = self._body(s.TeamMemberAddSerializer)
+            member = services.team_member_add(account=account, by=request.user, **data)
+            return Response(s.TeamMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+        members = (
+            AccountTeamMember.objects.filter(account=account).select_related("user")
+            .order_by(F("ended_at").desc(nulls_first=True), "role", "started_at", "pk")
+        )
+        return self._paginated(members, s.TeamMemberSerializer)
+
+    @extend_schema(summary="Give the account to a new owner (ledger row, open deals move, new owner emailed)",
+                   request=s.AccountReassignSerializer, responses={200: s.OwnershipChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        permissions.require_can_reassign(request.user)
+        data = self._body(s.AccountReassignSerializer)
+        change = services.account_reassign(account=account, by=request.user, **data)
+        return Response(s.OwnershipChangeSerializer(change).data)
+
+
+# --- Contacts -------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Contacts on accounts you may see"),
+    retrieve=extend_schema(summary="One contact"),
+    create=extend_schema(summary="Add a contact to an account", request=s.ContactCreateSerializer,
+                         responses={201: s.ContactSerializer}),
+    update=extend_schema(summary="Change a contact"),
+    partial_update=extend_schema(summary="Change some of a contact"),
+)
+@extend_schema(tags=["contacts"])
+class ContactViewSet(
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+):
+    """People at the customer. A contact who leaves is marked `is_active: false`, never deleted."""
+
+    serializer_class = s.ContactSerializer
+    create_serializer_class = s.ContactCreateSerializer
+    filterset_class = filters.ContactFilter
+    search_fields = ["first_name", "last_name", "email"]
+    ordering_fields = ["last_name", "first_name", "created_at"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Contact.objects.none()
+        return Contact.objects.visible_to(self.request.user).order_by("account_id", "-is_primary", "last_name", "pk")
+
+    def get_object(self) -> Contact:
+        return permissions.get_contact_for(self.request.user, self.kwargs["pk"])
+
+    def perform_service_create(self, data: dict[str, Any]) -> Contact:
+        return services.contact_create(by=self.request.user, **data)
+
+    def check_can_write(self, instance: Contact) -> None:
+        permissions.require_can_edit_account(self.request.user, instance.account)
+
+    def perform_service_update(self, instance: Contact, data: dict[str, Any]) -> Contact:
+        return services.contact_update(contact=instance, by=self.request.user, **data)
+
+
+# --- Deals ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Deals on accounts you may see"),
+    retrieve=extend_schema(summary="One deal with its line items"),
+    create=extend_schema(summary="Open a deal", request=s.DealCreateSerializer, responses={201: s.DealSerializer}),
+    update=extend_schema(summary="Change an open deal", responses={200: s.DealSerializer, **errors(409)}),
+    partial_update=extend_schema(summary="Change some of an open deal",
+                                 responses={200: s.DealSerializer, **errors(409)}),
+)
+@extend_schema(tags=["deals"])
+class DealViewSet(
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+):
+    """Deals and their pipeline stage. The stage changes only through move, win and lose."""
+
+    serializer_class = s.DealSerializer
+    create_serializer_class = s.DealCreateSerializer
+    filterset_class = filters.DealFilter
+    search_fields = ["name", "account__name"]
+    ordering_fields = ["created_at", "value", "expected_close_date", "name"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Deal.objects.none()
+        return (
+            Deal.objects.visible_to(self.request.user)
+            .select_related("account", "owner")
+            .prefetch_related("line_items")
+            .order_by("-created_at", "-pk")
+        )
+
+    def get_object(self) -> Deal:
+        return permissions.get_deal_for(self.request.user, self.kwargs["pk"])
+
+    def perform_service_create(self, data: dict[str, Any]) -> Deal:
+        _line_items(data)
+        return services.deal_create(by=self.request.user, **data)
+
+    def check_can_write(self, instance: Deal) -> None:
+        permissions.require_can_sell_on(self.request.user, instance.account)
+
+    def perform_service_update(self, instance: Deal, data: dict[str, Any]) -> Deal:
+        _line_items(data)
+        return services.deal_update(deal=instance, by=self.request.user, **data)
+
+    def _act(self, service: Any, **kwargs: Any) -> Response:
+        deal = self.get_object()
+        self.check_can_write(deal)
+        return Response(self.get_serializer(service(deal=deal, by=self.request.user, **kwargs)).data)
+
+    @extend_schema(summary="Move an open deal to another open stage", request=s.DealMoveSerializer,
+                   responses={200: s.DealSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        self.check_can_write(deal)
+        data = self._body(s.DealMoveSerializer)
+        return Response(self.get_serializer(services.deal_move(deal=deal, by=request.user, to=data["stage"])).data)
+
+    @extend_schema(summary="Win the deal (records closed_at and freezes who sold it)", request=None,
+                   responses={200: s.DealSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def win(self, request: Request, pk: str | None = None) -> Response:
+        return self._act(services.deal_win)
+
+    @extend_schema(summary="Lose the deal, saying why", request=s.DealLoseSerializer,
+                   responses={200: s.DealSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def lose(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        self.check_can_write(deal)
+        data = self._body(s.DealLoseSerializer)
+        return Response(self.get_serializer(services.deal_lose(deal=deal, by=request.user, **data)).data)
+
+
+# --- Activities -----------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Timeline rows on accounts you may see, newest first"),
+    retrieve=extend_schema(summary="One timeline row"),
+    create=extend_schema(summary="Log a call, meeting, email or note", request=s.ActivityLogSerializer,
+                         responses={201: s.ActivitySerializer}),
+)
+@extend_schema(tags=["activities"])
+class ActivityViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+    """The activity timeline: logged calls, meetings, emails and notes, and system events."""
+
+    serializer_class = s.ActivitySerializer
+    create_serializer_class = s.ActivityLogSerializer
+    filterset_class = filters.ActivityFilter
+    search_fields = ["subject"]
+    ordering_fields = ["occurred_at", "created_at"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return Activity.objects.none()
+        return Activity.objects.visible_to(self.request.user).select_related("actor").order_by("-occurred_at", "-pk")
+
+    def get_object(self) -> Activity:
+        return permissions.get_activity_for(self.request.user, self.kwargs["pk"])
+
+    def perform_service_create(self, data: dict[str, Any]) -> Activity:
+        return services.activity_log(by=self.request.user, **data)
+
+
+# --- Book reassignment ----------------------------------------------------------------------
+
+
+@extend_schema(tags=["reassignments"])
+class ReassignmentViewSet(CrmViewSet):
+    """Succession: a departing user's whole book to a successor, previewed first."""
+
+    serializer_class = s.BookReassignSerializer
+
+    @extend_schema(
+        summary="Reassign a user's whole book (preview first with `preview: true`)",
+        description="One ledger row per account, open deals moved, new owners emailed, in one transaction. "
+        "With `preview: true` the plan is returned and nothing is written.",
+        request=s.BookReassignSerializer, responses={200: s.ReassignmentPlanSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        permissions.require_can_reassign(request.user)
+        data = self._body(s.BookReassignSerializer)
+        assignments = {row["account"]: row["to_user"] for row in data.pop("assignments", [])}
+        plan = services.book_reassign(by=request.user, assignments=assignments, **data)
+        return Response(s.ReassignmentPlanSerializer(plan).data)
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="Active vendor people and their roles (for pickers)"))
+@extend_schema(tags=["users"])
+class UserViewSet(mixins.ListModelMixin, CrmViewSet):
+    """Vendor people: a list for pickers (any signed-in user), and deactivation (managers)."""
+
+    serializer_class = s.UserSerializer
+    filterset_class = filters.UserFilter
+    search_fields = ["username", "first_name", "last_name", "email"]
+    ordering_fields = ["username", "last_name"]
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return User.objects.none()
+        with_role = User.groups.through.objects.values("user_id")
+        return (
+            User.objects.filter(is_active=True).filter(Q(pk__in=with_role) | Q(is_superuser=True))
+            .prefetch_related("groups").order_by("username", "pk")
+        )
+
+    @extend_schema(summary="Deactivate a user: their book goes to a successor, their sessions and tokens end",
+                   request=s.UserDeactivateSerializer, responses={200: s.UserDeactivatedSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str | None = None) -> Response:
+        permissions.require_can_manage_users(request.user)
+        try:
+            user = User.objects.get(pk=int(pk or ""))
+        except (ValueError, OverflowError, User.DoesNotExist):
+            raise Http404 from None
+        data = self._body(s.UserDeactivateSerializer)
+        plan = services.user_deactivate(user=user, by=request.user, **data)
+        user.refresh_from_db(fields=["is_active"])
+        body = {"id": user.pk, "username": user.get_username(), "is_active": user.is_active, "reassignment": plan}
+        return Response(s.UserDeactivatedSerializer(body).data)
+
+
+# --- Auth -----------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["auth"])
+class TokenView(APIView):
+    """Username and password for an API token, behind django-axes' login throttling."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+    schema = CrmAutoSchema()
+    public_endpoint = True
+
+    @extend_schema(
+        summary="Exchange a username and password for an API token",
+        description="Send the token as `Authorization: Token <token>`. Repeated failures lock the username "
+        "and the client address out for a cool-off (429), even with the right password.",
+        request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **errors(400, 429)}, auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        credentials = serializer.validated_data
+        # Axes' backend refuses a locked-out username or address before the password is checked,
+        # and its user_login_failed receiver records this failure (both need the HttpRequest).
+        user = authenticate(
+            request=request._request, username=credentials["username"], password=credentials["password"],
+        )
+        if getattr(request._request, "axes_locked_out", False):
+            # Answer the lockout in JSON here; left set, AxesMiddleware would swap in its HTML page.
+            request._request.axes_locked_out = False  # type: ignore[attr-defined]
+            return Response(
+                {"detail": "Too many failed attempts: try again later."}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        if user is None:
+            raise ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
