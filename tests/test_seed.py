@@ -1,0 +1,204 @@
+"""Demo data (seed_demo) and benchmark data (seed_scale)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Count, F, Q
+from django.test import override_settings
+
+from crm import roles
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    Deal,
+    DealLineItem,
+    OwnershipChange,
+)
+
+DEMO_ROLES = {
+    "rep": roles.SALES_REP,
+    "rep2": roles.SALES_REP,
+    "presales": roles.PRESALES,
+    "salesmgr": roles.SALES_MANAGER,
+    "delivery": roles.DELIVERY_TEAM,
+    "deliverymgr": roles.DELIVERY_MANAGER,
+    "admin": roles.ADMINISTRATOR,
+}
+
+
+def seed_demo() -> str:
+    out = io.StringIO()
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def seed_scale(accounts: int, **options: Any) -> str:
+    out = io.StringIO()
+    call_command("seed_scale", accounts=accounts, verbosity=0, stdout=out, **options)
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, Account, Contact, Deal, DealLineItem, Activity, OwnershipChange, AccountTeamMember)
+    }
+
+
+# --- seed_demo ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_one_user_per_role_who_can_log_in() -> None:
+    output = seed_demo()
+
+    for username, role in DEMO_ROLES.items():
+        user = User.objects.get(username=username)
+        assert user.is_active
+        assert user.check_password("keepwarm")
+        assert role in roles.role_names(user)
+        assert user.get_full_name() and user.email and user.profile.phone
+        assert username in output  # the demo logins are printed
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+    salesmgr, deliverymgr = User.objects.get(username="salesmgr"), User.objects.get(username="deliverymgr")
+    for username in ("rep", "rep2", "presales"):
+        assert User.objects.get(username=username).profile.manager == salesmgr
+    assert User.objects.get(username="delivery").profile.manager == deliverymgr
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_about_fifty_realistic_accounts() -> None:
+    seed_demo()
+
+    assert 45 <= Account.objects.count() <= 60
+    assert Account.objects.values("industry").distinct().count() >= 10
+    assert Account.objects.values("city").distinct().count() >= 20
+    # Deals in every stage, selling products and services.
+    assert set(Deal.objects.values_list("stage", flat=True)) == set(Deal.Stage.values)
+    assert set(DealLineItem.objects.values_list("kind", flat=True)) == {"product", "service"}
+    assert not Deal.objects.filter(line_items__isnull=True).exists()
+    # Contacts with the awkward cases the product handles.
+    assert Contact.objects.filter(do_not_contact=True).exists()
+    assert Contact.objects.filter(is_active=False, left_at__isnull=False).exists()
+    assert set(Contact.objects.values_list("preferred_channel", flat=True)) == set(Contact.Channel.values)
+    assert 0 < Account.objects.single_threaded().count() < Account.objects.count()
+    # Teams include pre-sales; ownership changed hands with notes, and one rep left.
+    assert AccountTeamMember.objects.filter(role="presales", user__username="presales").exists()
+    assert OwnershipChange.objects.filter(reason__in=["reassignment", "territory"]).exclude(note="").exists()
+    departure = OwnershipChange.objects.filter(reason="departure").select_related("from_user").first()
+    assert departure is not None and departure.from_user is not None
+    assert not departure.from_user.is_active
+    # Activities of every kind, spread over past months.
+    assert set(Activity.objects.values_list("kind", flat=True)) == set(Activity.Kind.values)
+    dates = Activity.objects.values_list("occurred_at__date", flat=True).distinct()
+    assert len({(d.year, d.month) for d in dates}) >= 4
+
+
+@pytest.mark.django_db
+def test_seed_demo_keeps_the_ledger_and_team_consistent() -> None:
+    seed_demo()
+
+    for account in Account.objects.annotate(owners=Count("team", filter=Q(team__role="owner", team__ended_at=None))):
+        assert account.owners == 1
+        latest = account.ownership_changes.order_by("-changed_at", "-id").first()
+        assert latest is not None and latest.to_user_id == account.owner_id
+    assert not Deal.objects.filter(stage="won", sold_by__isnull=True).exists()
+    assert not Account.objects.filter(owner__is_active=False).exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_changes_nothing_and_says_so() -> None:
+    seed_demo()
+    before = snapshot()
+
+    output = seed_demo()
+
+    assert snapshot() == before
+    assert "nothing changed" in output
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
+def test_seed_demo_is_refused_when_debug_is_off() -> None:
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", stdout=io.StringIO())
+
+    assert not Account.objects.exists()
+    assert not User.objects.filter(username="rep").exists()
+
+
+# --- seed_scale --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_scale_creates_the_rows_per_account() -> None:
+    seed_scale(20)
+
+    assert Account.objects.count() == 20
+    assert Contact.objects.count() == 60
+    assert Deal.objects.count() == 30
+    assert Activity.objects.count() == 200
+
+
+@pytest.mark.django_db
+def test_seed_scale_spreads_accounts_over_sales_rep_owners() -> None:
+    seed_scale(20, owners=5)
+
+    owners = User.objects.filter(username__startswith="bench_owner_")
+    assert owners.count() == 5
+    assert all(roles.SALES_REP in roles.role_names(owner) for owner in owners)
+    assert set(Account.objects.values_list("owner__username", flat=True)) == set(owners.values_list("username", flat=True))
+
+
+@pytest.mark.django_db
+def test_seed_scale_rows_are_consistent() -> None:
+    seed_scale(20)
+
+    for account in Account.objects.all():
+        ledger = list(account.ownership_changes.all())
+        assert len(ledger) == 1 and ledger[0].to_user_id == account.owner_id and ledger[0].reason == "new"
+        team = list(account.team.current())
+        assert [(m.role, m.user_id) for m in team] == [("owner", account.owner_id)]
+        assert account.contacts.filter(is_primary=True).count() == 1
+        assert account.activities.count() == 10
+    assert set(Deal.objects.values_list("stage", flat=True)) == set(Deal.Stage.values)
+    for deal in Deal.objects.all():
+        assert (deal.closed_at is not None) == (deal.stage in ("won", "lost"))
+        assert (deal.sold_by_id == deal.owner_id) if deal.stage == "won" else deal.sold_by_id is None
+    # An activity's deal belongs to the activity's account.
+    assert not Activity.objects.filter(deal__isnull=False).exclude(deal__account_id=F("account_id")).exists()
+
+
+@pytest.mark.django_db
+def test_seed_scale_reuses_data_already_present() -> None:
+    seed_scale(20, batch=7)
+    before = snapshot()
+
+    output = seed_scale(20)
+
+    assert snapshot() == before
+    assert "nothing to do" in output
+    seed_scale(30)
+    assert Account.objects.count() == 30
+    assert Account.objects.values("name").distinct().count() == 30
+
+
+@pytest.mark.django_db
+def test_seed_scale_new_rows_can_be_created_after_it() -> None:
+    """Explicit ids must leave the id sequences past the seeded rows."""
+    seed_scale(5)
+    owner = User.objects.get(username="bench_owner_01")
+
+    account = Account.objects.create(name="Created later", owner=owner)
+
+    assert account.pk > max(Account.objects.exclude(pk=account.pk).values_list("pk", flat=True))
