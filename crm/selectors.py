@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -9,7 +10,8 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+from crm import roles
+from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, PipelineTotal
 
 
 def account_list(
@@ -99,27 +101,34 @@ class PipelineColumn:
     label: str
     deals: list[Deal]
     count: int
-    total: Decimal
+    # (currency, amount) pairs: values in different currencies are never added together.
+    totals: list[tuple[str, Decimal]]
 
 
 def pipeline(*, user: Any, owner: Any = None, per_stage: int = 25) -> list[PipelineColumn]:
-    """The deal pipeline: per stage, the count, the value and the most recent deals."""
+    """The deal pipeline: per stage, the count, the value per currency and the latest deals.
+
+    Users who see every deal read the totals the deal services keep (a few rows, whatever the
+    number of deals); everyone else sums their own, which is bounded by their book."""
     base = Deal.objects.visible_to(user)
     if owner is not None:
         base = base.filter(owner=owner)
-    totals = {
-        row["stage"]: row
-        for row in base.order_by().values("stage").annotate(n=Count("pk"), total=Sum("value"))
-    }
+    if owner is None and roles.sees_all_accounts(user):
+        rows = PipelineTotal.objects.values("stage", "currency", "deal_count", "value_total")
+        sums = [(r["stage"], r["currency"], r["deal_count"], r["value_total"]) for r in rows]
+    else:
+        deal_rows = base.order_by().values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
+        sums = [(r["stage"], r["currency"], r["n"], r["total"] or Decimal(0)) for r in deal_rows]
+    counts: dict[str, int] = defaultdict(int)
+    totals: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for stage, currency, n, total in sorted(sums, key=lambda r: (r[0], r[1])):
+        if n:
+            counts[stage] += n
+            totals[stage].append((currency, total))
     columns = []
     for stage, label in Deal.Stage.choices:
         deals = list(
             base.filter(stage=stage).select_related("account", "owner").order_by("-created_at", "-pk")[:per_stage]
         )
-        row: Any = totals.get(stage, {})
-        columns.append(
-            PipelineColumn(
-                stage=stage, label=label, deals=deals, count=row.get("n", 0), total=row.get("total") or Decimal(0)
-            )
-        )
+        columns.append(PipelineColumn(stage=stage, label=label, deals=deals, count=counts[stage], totals=totals[stage]))
     return columns

@@ -16,8 +16,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from rest_framework.authtoken.models import Token
@@ -33,6 +33,7 @@ from crm.models import (
     DealLineItem,
     LoginSession,
     OwnershipChange,
+    PipelineTotal,
     UserProfile,
 )
 from crm.signals import account_reassigned, deal_won
@@ -272,10 +273,45 @@ def deal_create(
     deal = Deal(account=account, name=name, owner=owner, **fields)
     _clean(deal)
     deal.save()
+    _pipeline_add(stage=deal.stage, currency=deal.currency, count=1, value=Decimal(deal.value))
     if line_items:
         _set_line_items(deal, line_items)
     events.deal_created_event(deal=deal, by=by)
     return deal
+
+
+def _pipeline_add(*, stage: str, currency: str, count: int, value: Decimal) -> None:
+    """Adds to the pipeline totals in the caller's transaction (an increment, so concurrent
+    deal changes never overwrite each other's figures)."""
+    if not count and not value:
+        return
+    changes = {"deal_count": F("deal_count") + count, "value_total": F("value_total") + value}
+    if PipelineTotal.objects.filter(stage=stage, currency=currency).update(**changes):
+        return
+    try:
+        with transaction.atomic():
+            PipelineTotal.objects.create(stage=stage, currency=currency, deal_count=count, value_total=value)
+    except IntegrityError:  # created meanwhile by a concurrent transaction
+        PipelineTotal.objects.filter(stage=stage, currency=currency).update(**changes)
+
+
+def _pipeline_move(*, deal: Deal, from_stage: str, from_currency: str, from_value: Decimal) -> None:
+    _pipeline_add(stage=from_stage, currency=from_currency, count=-1, value=-Decimal(from_value))
+    _pipeline_add(stage=deal.stage, currency=deal.currency, count=1, value=Decimal(deal.value))
+
+
+@transaction.atomic
+def pipeline_totals_rebuild() -> int:
+    """Recomputes the pipeline totals from the deals (after bulk loads, or as maintenance)."""
+    PipelineTotal.objects.all().delete()
+    rows = (
+        Deal.objects.order_by().values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
+    )
+    PipelineTotal.objects.bulk_create(
+        PipelineTotal(stage=r["stage"], currency=r["currency"], deal_count=r["n"], value_total=r["total"] or 0)
+        for r in rows
+    )
+    return PipelineTotal.objects.count()
 
 
 def _lock_deal(deal: Deal) -> Deal:
@@ -296,9 +332,11 @@ def deal_update(*, deal: Deal, by: Any, line_items: list[dict[str, Any]] | None 
     permissions.require_can_sell_on(by, deal.account)
     if not deal.is_open:
         raise Conflict("A closed deal cannot be edited.")
+    before = (deal.stage, deal.currency, deal.value)
     changed = _changes(deal, data, DEAL_FIELDS)
     _clean(deal)
     deal.save()
+    _pipeline_move(deal=deal, from_stage=before[0], from_currency=before[1], from_value=before[2])
     if line_items is not None:
         _set_line_items(deal, line_items)
         changed["line_items"] = len(line_items)
@@ -324,6 +362,7 @@ def deal_move(*, deal: Deal, by: Any, to: str) -> Deal:
     from_stage = deal.stage
     _transition(deal, deal.move, to=to)
     deal.save()
+    _pipeline_move(deal=deal, from_stage=from_stage, from_currency=deal.currency, from_value=deal.value)
     events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage)
     return deal
 
@@ -336,6 +375,7 @@ def deal_win(*, deal: Deal, by: Any) -> Deal:
     # Attribution is frozen now: the rep working the deal sold it, even when a manager records it.
     _transition(deal, deal.win, by=deal.owner)
     deal.save()
+    _pipeline_move(deal=deal, from_stage=from_stage, from_currency=deal.currency, from_value=deal.value)
     account = Account.objects.select_for_update().get(pk=deal.account_id)
     if account.lifecycle == Account.Lifecycle.PROSPECT:
         account.lifecycle = Account.Lifecycle.CUSTOMER
@@ -357,6 +397,7 @@ def deal_lose(*, deal: Deal, by: Any, reason: str) -> Deal:
     from_stage = deal.stage
     _transition(deal, deal.lose, reason=reason)
     deal.save()
+    _pipeline_move(deal=deal, from_stage=from_stage, from_currency=deal.currency, from_value=deal.value)
     events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage, reason=reason)
     return deal
 

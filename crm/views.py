@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -43,6 +42,7 @@ from crm.forms import (
     line_items_from,
 )
 from crm.models import Account, AccountTeamMember, Activity, Deal, UserProfile
+from crm.pagination import CappedPaginator
 
 User = get_user_model()
 
@@ -99,7 +99,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
             "mine": bool(data.get("mine")),
         }
     accounts = selectors.account_list(user=request.user, **filters)
-    page = Paginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "crm/account_list.html",

@@ -74,3 +74,40 @@ def test_random_action_sequences_keep_the_pipeline_invariants():
     )
     DealMachine.TestCase().runTest()
     assert User.objects.filter(username="sm_rep").exists()
+
+
+@pytest.mark.django_db
+def test_pipeline_totals_kept_by_the_services_match_the_deals(rep, account, salesmgr):
+    from collections import Counter
+
+    from crm import selectors
+    from crm.models import PipelineTotal
+
+    a = services.deal_create(account=account, by=rep, name="A", value="100", currency="EUR")
+    b = services.deal_create(account=account, by=rep, name="B", value="50", currency="USD")
+    c = services.deal_create(account=account, by=rep, name="C", value="10", currency="EUR")
+    services.deal_move(deal=a, by=rep, to="proposal")
+    services.deal_update(deal=c, by=rep, value="25", currency="USD")
+    services.deal_win(deal=a, by=rep)
+    services.deal_lose(deal=b, by=rep, reason="Went elsewhere")
+
+    def live() -> Counter:
+        out: Counter = Counter()
+        for d in Deal.objects.all():
+            out[(d.stage, d.currency, "n")] += 1
+            out[(d.stage, d.currency, "v")] += d.value
+        return out
+
+    kept: Counter = Counter()
+    for t in PipelineTotal.objects.all():
+        kept[(t.stage, t.currency, "n")] += t.deal_count
+        kept[(t.stage, t.currency, "v")] += t.value_total
+    assert +kept == +live()
+    columns = {c.stage: c for c in selectors.pipeline(user=salesmgr)}
+    assert columns["won"].count == 1 and columns["won"].totals == [("EUR", 100)]
+    assert columns["lead"].totals == [("USD", 25)]
+    # A rep's own view is summed live and agrees.
+    rep_columns = {c.stage: c for c in selectors.pipeline(user=rep)}
+    assert [(c.count, c.totals) for c in rep_columns.values()] == [(c.count, c.totals) for c in columns.values()]
+    assert services.pipeline_totals_rebuild() == PipelineTotal.objects.count()
+    assert columns["lost"].totals == [("USD", 50)]
