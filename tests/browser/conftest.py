@@ -47,15 +47,6 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(autouse=True)
-def _roles_exist(transactional_db: Any) -> None:
-    """Transactional tests flush the tables, data-migration rows included: put the roles back."""
-    from django.contrib.auth.models import Group
-
-    from crm import roles
-
-    for name in roles.ALL_ROLES:
-        Group.objects.get_or_create(name=name)
 
 
 @pytest.fixture
