@@ -105,7 +105,7 @@ class PipelineColumn:
     totals: list[tuple[str, Decimal]]
 
 
-def pipeline(*, user: Any, owner: Any = None, per_stage: int = 25) -> list[PipelineColumn]:
+def pipeline(*, user: Any, owner: Any = None, per_stage: int = 12) -> list[PipelineColumn]:
     """The deal pipeline: per stage, the count, the value per currency and the latest deals.
 
     Users who see every deal read the totals the deal services keep (a few rows, whatever the
