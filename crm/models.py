@@ -112,7 +112,7 @@ class AccountQuerySet(models.QuerySet["Account"]):
         return self.filter(owner=user)
 
 
-def _through_account(qs: Any, user: Any) -> Any:
+def visible_through_account(qs: Any, user: Any) -> Any:
     """Rows visible through their account. Users who see every account skip the subquery,
     which would otherwise make the database visit every account on each list."""
     if user.is_authenticated and user.is_active and roles.sees_all_accounts(user):
@@ -169,7 +169,7 @@ class Account(models.Model):
 
 class ContactQuerySet(models.QuerySet["Contact"]):
     def visible_to(self, user: Any) -> ContactQuerySet:
-        return _through_account(self, user)
+        return visible_through_account(self, user)
 
     def active(self) -> ContactQuerySet:
         return self.filter(is_active=True)
@@ -315,7 +315,7 @@ class OwnershipChange(models.Model):
 
 class DealQuerySet(models.QuerySet["Deal"]):
     def visible_to(self, user: Any) -> DealQuerySet:
-        return _through_account(self, user)
+        return visible_through_account(self, user)
 
     def open(self) -> DealQuerySet:
         return self.filter(stage__in=Deal.OPEN_STAGES)
@@ -436,7 +436,7 @@ class DealLineItem(models.Model):
 
 class ActivityQuerySet(models.QuerySet["Activity"]):
     def visible_to(self, user: Any) -> ActivityQuerySet:
-        return _through_account(self, user)
+        return visible_through_account(self, user)
 
     def timeline(self) -> ActivityQuerySet:
         return self.select_related("actor", "deal").order_by("-occurred_at", "-id")

@@ -486,6 +486,31 @@ def _transfer(
     return change
 
 
+def account_hand_to_delivery(*, account: Account, to_user: Any, by: Any, note: str = "") -> OwnershipChange:
+    """Called by the handover app inside its acceptance transaction (which has checked the
+    permission): the delivery owner becomes the account's owner, the ledger says "handover to
+    delivery", and the previous owner stays on the team as sales rep so the relationship keeps
+    both. Open deals stay with their reps."""
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    from_user = account.owner
+    if from_user.pk == to_user.pk:
+        raise ValidationError({"delivery_owner": "This person already owns the account."})
+    now = timezone.now()
+    AccountTeamMember.objects.current().filter(account=account, role=AccountTeamMember.Role.OWNER).update(ended_at=now)
+    AccountTeamMember.objects.create(account=account, user=to_user, role=AccountTeamMember.Role.OWNER, started_at=now)
+    if from_user.is_active:
+        team_member_join(account=account, user=from_user, role=AccountTeamMember.Role.SALES_REP, by=by)
+    account.owner = to_user
+    account.save(update_fields=["owner", "updated_at"])
+    change = OwnershipChange.objects.create(
+        account=account, from_user=from_user, to_user=to_user, changed_at=now,
+        reason=OwnershipChange.Reason.HANDOVER, note=note, assigned_by=by,
+        notified_at=now,  # the handover's own acceptance email tells the delivery owner
+    )
+    events.owner_changed_event(change=change, by=by)
+    return change
+
+
 def _notify_new_owners(changes: list[OwnershipChange]) -> None:
     from crm.tasks import send_ownership_notice
 

@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class HandoverConfig(AppConfig):
     name = "handover"
+    verbose_name = "Promises and handovers"
+
+    def ready(self) -> None:
+        from handover import receivers  # noqa: F401  (connects to crm's signals)

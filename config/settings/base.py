@@ -128,6 +128,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # lives in the database, so a beat restart or a missed tick loses nothing.
 CELERY_BEAT_SCHEDULE = {
     # Ends expired sessions (and their login rows) so the session table does not grow forever.
+    # Escalates handovers past their acceptance deadline to the delivery managers, once each.
+    "handover-escalate-overdue": {
+        "task": "handover.tasks.escalate_overdue_handovers",
+        "schedule": timedelta(minutes=5),
+    },
     "crm-clear-expired-sessions": {
         "task": "crm.tasks.clear_expired_sessions",
         "schedule": timedelta(hours=6),
@@ -242,4 +247,6 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------------------
 KEEPWARM = {
     "DEMO_PASSWORD": "keepwarm",
+    # Delivery accepts (or rejects) a sales-approved handover within this many working days.
+    "HANDOVER_ACCEPT_WORKING_DAYS": env.int("HANDOVER_ACCEPT_WORKING_DAYS", default=2),
 }

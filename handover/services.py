@@ -1,0 +1,523 @@
+"""The write path for promises and handovers. Same shape as crm.services: keyword-only,
+atomic, row-locked, permission-checked, an event row per change, side effects on commit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from crm import roles
+from crm.exceptions import Conflict
+from crm.models import Account, AccountTeamMember, Contact, Deal
+from crm.permissions import require_can_sell_on
+from crm.services import account_hand_to_delivery, team_member_join
+from handover import events, permissions
+from handover.models import Handover, HandoverContact, Promise, PromiseReview
+from handover.signals import handover_accepted
+
+User = get_user_model()
+
+PROMISE_FIELDS = ("kind", "description", "made_to", "due_date", "source", "source_reference")
+HANDOVER_FIELDS = (
+    "purchased",
+    "customer_expectations",
+    "risks",
+    "meeting_at",
+    "meeting_minutes",
+    "meeting_held",
+    "proposed_delivery_owner",
+)
+
+
+def _clean(instance: Any, exclude: list[str] | None = None) -> None:
+    protected = [f.name for f in instance._meta.concrete_fields if getattr(f, "protected", False)]
+    instance.full_clean(exclude=[*(exclude or []), *protected], validate_constraints=False)
+
+
+def _fire(action: Any, **kwargs: Any) -> None:
+    try:
+        action(**kwargs)
+    except TransitionNotAllowed:
+        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`days` working days (Monday to Friday) after `start`, at the same time of day."""
+    moment = start
+    while days > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    return moment
+
+
+# --- Promises -------------------------------------------------------------------------------
+
+
+def _check_contact(contact: Contact | None, account: Account, field: str) -> None:
+    if contact is not None and contact.account_id != account.pk:
+        raise ValidationError({field: "Choose a contact of this account."})
+
+
+def _lock_handover_of(deal: Deal) -> Handover | None:
+    return Handover.objects.select_for_update().filter(deal=deal).first()
+
+
+def _require_promises_open(deal: Deal) -> None:
+    """Promises change while the handover is being prepared; once submitted they are under
+    review, once accepted they belong to delivery."""
+    handover = _lock_handover_of(deal)
+    if handover is not None and not handover.is_editable:
+        raise Conflict(f"The handover is {handover.get_state_display().lower()}; promises can no longer change.")
+
+
+@transaction.atomic
+def promise_record(
+    *,
+    deal: Deal,
+    by: Any,
+    kind: str,
+    description: str,
+    source: str,
+    made_to: Contact | None = None,
+    due_date: date | None = None,
+    source_reference: str = "",
+) -> Promise:
+    deal = Deal.objects.select_for_update().select_related("account").get(pk=deal.pk)
+    permissions.require_can_record_promise(by, deal.account)
+    if deal.stage == Deal.Stage.LOST:
+        raise Conflict("The deal is lost; there is nothing to promise.")
+    _require_promises_open(deal)
+    _check_contact(made_to, deal.account, "made_to")
+    promise = Promise(
+        deal=deal,
+        account=deal.account,
+        kind=kind,
+        description=(description or "").strip(),
+        source=source,
+        made_to=made_to,
+        due_date=due_date,
+        source_reference=source_reference,
+        made_by=by,
+    )
+    _clean(promise)
+    promise.save()
+    events.promise_recorded_event(promise=promise, by=by)
+    return promise
+
+
+def _lock_promise(promise: Promise) -> Promise:
+    Deal.objects.select_for_update().filter(pk=promise.deal_id).values_list("pk").get()
+    return Promise.objects.select_for_update().get(pk=promise.pk)
+
+
+@transaction.atomic
+def promise_update(*, promise: Promise, by: Any, **data: Any) -> Promise:
+    promise = _lock_promise(promise)
+    deal = Deal.objects.select_related("account").get(pk=promise.deal_id)
+    permissions.require_can_record_promise(by, deal.account)
+    _require_promises_open(deal)
+    if promise.state != Promise.State.ACTIVE:
+        raise Conflict("Only an active promise can be edited.")
+    unknown = set(data) - set(PROMISE_FIELDS)
+    if unknown:
+        raise ValidationError({n: "This field cannot be changed here." for n in sorted(unknown)})
+    _check_contact(data.get("made_to"), deal.account, "made_to")
+    changed = []
+    for name, value in data.items():
+        if getattr(promise, name) != value:
+            setattr(promise, name, value)
+            changed.append(name)
+    if not changed:
+        return promise
+    _clean(promise)
+    promise.save()
+    events.promise_changed_event(promise=promise, by=by, changed={"fields": changed})
+    return promise
+
+
+@transaction.atomic
+def promise_review(
+    *,
+    promise: Promise,
+    by: Any,
+    verdict: str,
+    comment: str = "",
+    kind: str | None = None,
+) -> PromiseReview:
+    """A review by a sales manager (ok / at risk / not acceptable) or a delivery manager
+    (feasible / at risk / not feasible). Re-doable until the handover is accepted."""
+    review_kind = permissions.review_kind_for(by, kind)
+    promise = _lock_promise(promise)
+    handover = Handover.objects.filter(deal_id=promise.deal_id).first()
+    if handover is not None and handover.state == Handover.State.ACCEPTED:
+        raise Conflict("The handover is accepted; reviews are closed.")
+    if promise.state == Promise.State.WITHDRAWN:
+        raise Conflict("A withdrawn promise is not reviewed.")
+    allowed = PromiseReview.VERDICTS[PromiseReview.Kind(review_kind)]
+    if verdict not in allowed:
+        choices = ", ".join(str(v.label).lower() for v in allowed)
+        raise ValidationError({"verdict": f"A {review_kind} review is one of: {choices}."})
+    if verdict in (PromiseReview.Verdict.NOT_ACCEPTABLE, PromiseReview.Verdict.NOT_FEASIBLE) and not comment.strip():
+        raise ValidationError({"comment": "Say what is wrong with this promise."})
+    review = PromiseReview(promise=promise, kind=review_kind, verdict=verdict, comment=comment.strip(), reviewer=by)
+    _clean(review, exclude=["promise", "reviewer"])
+    review.save()
+    events.promise_reviewed_event(review=review, by=by)
+    return review
+
+
+@transaction.atomic
+def promise_reset(
+    *,
+    promise: Promise,
+    by: Any,
+    expectation: str,
+    agreed_by: Contact | None,
+    agreed_on: date,
+) -> Promise:
+    """Documents an expectation reset with the customer: what they now expect, who agreed, when."""
+    promise = _lock_promise(promise)
+    deal = Deal.objects.select_related("account").get(pk=promise.deal_id)
+    _require_rep_or_sales_manager(by, deal.account)
+    _require_not_accepted(deal)
+    expectation = (expectation or "").strip()
+    errors = {}
+    if not expectation:
+        errors["expectation"] = "Write what the customer now expects."
+    if agreed_by is None:
+        errors["agreed_by"] = "Name the customer contact who agreed."
+    if agreed_on is None:
+        errors["agreed_on"] = "Say when the customer agreed."
+    elif agreed_on > timezone.localdate():
+        errors["agreed_on"] = "The agreement cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+    _check_contact(agreed_by, deal.account, "agreed_by")
+    from_state = promise.state
+    _fire(promise.reset, expectation=expectation, agreed_by=agreed_by, agreed_on=agreed_on)
+    _clean(promise)
+    promise.save()
+    events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=expectation)
+    return promise
+
+
+@transaction.atomic
+def promise_withdraw(*, promise: Promise, by: Any, reason: str) -> Promise:
+    promise = _lock_promise(promise)
+    deal = Deal.objects.select_related("account").get(pk=promise.deal_id)
+    _require_rep_or_sales_manager(by, deal.account)
+    _require_not_accepted(deal)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the promise is withdrawn."})
+    from_state = promise.state
+    _fire(promise.withdraw, reason=reason)
+    _clean(promise)
+    promise.save()
+    events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
+    return promise
+
+
+@transaction.atomic
+def promise_mark_outcome(*, promise: Promise, by: Any, kept: bool, reason: str = "") -> Promise:
+    """Delivery's verdict on a promise after acceptance (the delivery app calls this)."""
+    promise = _lock_promise(promise)
+    handover = Handover.objects.filter(deal_id=promise.deal_id).first()
+    if handover is None or handover.state != Handover.State.ACCEPTED:
+        raise Conflict("A promise is kept or broken only after the handover is accepted.")
+    from_state = promise.state
+    _fire(promise.mark_kept if kept else promise.mark_broken)
+    promise.save()
+    events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
+    return promise
+
+
+def _require_rep_or_sales_manager(user: Any, account: Account) -> None:
+    if roles.has_role(user, roles.SALES_MANAGER):
+        return
+    permissions.require_can_record_promise(user, account)
+
+
+def _require_not_accepted(deal: Deal) -> None:
+    handover = _lock_handover_of(deal)
+    if handover is not None and handover.state == Handover.State.ACCEPTED:
+        raise Conflict("The handover is accepted; the promise now belongs to delivery.")
+
+
+# --- The handover ---------------------------------------------------------------------------
+
+
+def _purchased_summary(deal: Deal) -> str:
+    lines = [
+        f"{item.quantity.normalize()} x {item.name} ({item.get_kind_display().lower()})"
+        for item in deal.line_items.all()
+    ]
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def handover_open_for_deal(*, deal: Deal, by: Any) -> Handover:
+    """The draft for a won deal, prefilled with what was sold and the account's active contacts.
+    Called when the deal is won (crm's deal_won signal); returns the existing one if any."""
+    existing = Handover.objects.filter(deal=deal).first()
+    if existing is not None:
+        return existing
+    if deal.stage != Deal.Stage.WON:
+        raise Conflict("A handover is prepared for a won deal.")
+    handover = Handover.objects.create(
+        deal=deal,
+        account=deal.account,
+        rep=deal.owner,
+        purchased=_purchased_summary(deal),
+    )
+    contacts = Contact.objects.filter(account=deal.account, is_active=True)
+    HandoverContact.objects.bulk_create(
+        HandoverContact(handover=handover, contact=c, delivery_role=c.get_role_display()) for c in contacts
+    )
+    events.handover_created_event(handover=handover, by=by)
+    return handover
+
+
+def _lock(handover: Handover) -> Handover:
+    """Account, then deal, then handover: the order reassignment and the deal services use."""
+    Account.objects.select_for_update().filter(pk=handover.account_id).values_list("pk").get()
+    Handover.objects.select_for_update().filter(pk=handover.pk).values_list("pk").get()
+    return Handover.objects.select_related("deal", "account", "rep", "delivery_owner").get(pk=handover.pk)
+
+
+@transaction.atomic
+def handover_update(
+    *,
+    handover: Handover,
+    by: Any,
+    contacts: list[tuple[Contact, str]] | None = None,
+    vendor_attendees: list[Any] | None = None,
+    customer_attendees: list[Contact] | None = None,
+    **data: Any,
+) -> Handover:
+    handover = _lock(handover)
+    permissions.require_can_prepare_handover(by, handover)
+    if not handover.is_editable:
+        raise Conflict(f"The handover is {handover.get_state_display().lower()}; it cannot be edited now.")
+    unknown = set(data) - set(HANDOVER_FIELDS)
+    if unknown:
+        raise ValidationError({n: "This field cannot be changed here." for n in sorted(unknown)})
+    changed = [name for name, value in data.items() if getattr(handover, name) != value]
+    for name, value in data.items():
+        setattr(handover, name, value)
+    owner = handover.proposed_delivery_owner
+    if owner is not None and not (owner.is_active and roles.has_role(owner, roles.DELIVERY_TEAM)):
+        raise ValidationError({"proposed_delivery_owner": "Propose an active delivery team member."})
+    if handover.meeting_held and handover.meeting_at is None:
+        raise ValidationError({"meeting_at": "A held meeting has a date."})
+    if handover.meeting_held and handover.meeting_at and handover.meeting_at > timezone.now():
+        raise ValidationError({"meeting_held": "The meeting date is in the future; it has not been held yet."})
+    _clean(handover, exclude=["vendor_attendees", "customer_attendees"])
+    handover.save()
+    if contacts is not None:
+        for contact, _role in contacts:
+            _check_contact(contact, handover.account, "contacts")
+        handover.contacts.all().delete()
+        HandoverContact.objects.bulk_create(
+            HandoverContact(handover=handover, contact=c, delivery_role=(role or "")[:120]) for c, role in contacts
+        )
+        changed.append("contacts")
+    if customer_attendees is not None:
+        for contact in customer_attendees:
+            _check_contact(contact, handover.account, "customer_attendees")
+        handover.customer_attendees.set(customer_attendees)
+        changed.append("customer_attendees")
+    if vendor_attendees is not None:
+        handover.vendor_attendees.set(vendor_attendees)
+        changed.append("vendor_attendees")
+    if changed:
+        events.handover_updated_event(handover=handover, by=by, changed=changed)
+    return handover
+
+
+def _promises(handover: Handover) -> list[Promise]:
+    return list(Promise.objects.filter(deal_id=handover.deal_id).with_reviews())
+
+
+def submit_blockers(handover: Handover) -> dict[str, str]:
+    """What stops the rep from submitting, by field (empty when it can go)."""
+    problems: dict[str, str] = {}
+    if not handover.purchased.strip():
+        problems["purchased"] = "Say what was purchased."
+    if not handover.customer_expectations.strip():
+        problems["customer_expectations"] = "Write the customer's expectations in their own words."
+    if not handover.contacts.exists():
+        problems["contacts"] = "Name at least one customer contact for delivery."
+    for promise in _promises(handover):
+        if promise.state == Promise.State.ACTIVE and (not promise.description.strip() or not promise.source):
+            problems["promises"] = "Complete every promise's details."
+    return problems
+
+
+def approve_blockers(handover: Handover) -> dict[str, str]:
+    problems = {}
+    for promise in _promises(handover):
+        if promise.state == Promise.State.WITHDRAWN:
+            continue
+        review = promise.latest_sales_review
+        if review is None:
+            problems["promises"] = "Review every promise first."
+        elif review.verdict == PromiseReview.Verdict.NOT_ACCEPTABLE and not promise.is_resolved_by_customer:
+            problems["promises"] = "A promise is not acceptable: it must be reset with the customer or withdrawn."
+    return problems
+
+
+def accept_blockers(handover: Handover) -> dict[str, str]:
+    problems = {}
+    for promise in _promises(handover):
+        if promise.state == Promise.State.WITHDRAWN:
+            continue
+        review = promise.latest_feasibility_review
+        if review is None:
+            problems["promises"] = "Review every promise's feasibility first."
+        elif review.verdict == PromiseReview.Verdict.NOT_FEASIBLE and not promise.is_resolved_by_customer:
+            problems["promises"] = "A promise is not feasible: it must be reset with the customer or withdrawn."
+    if not handover.meeting_held:
+        problems["meeting_held"] = "Hold the handover meeting (and record it) before accepting."
+    return problems
+
+
+@transaction.atomic
+def handover_submit(*, handover: Handover, by: Any) -> Handover:
+    handover = _lock(handover)
+    permissions.require_can_prepare_handover(by, handover)
+    if not handover.is_editable:
+        raise Conflict(f"The handover is {handover.get_state_display().lower()}; it cannot be submitted.")
+    problems = submit_blockers(handover)
+    if problems:
+        raise ValidationError(problems)
+    from_state = handover.state
+    _fire(handover.submit)
+    handover.save()
+    events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    return handover
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    if len(reason) > 2000:
+        raise ValidationError({"reason": "Keep the reason under 2000 characters."})
+    return reason
+
+
+@transaction.atomic
+def handover_approve(*, handover: Handover, by: Any) -> Handover:
+    permissions.require_sales_manager(by)
+    handover = _lock(handover)
+    if handover.state != Handover.State.SUBMITTED:
+        raise Conflict(f"The handover is {handover.get_state_display().lower()}; only a submitted one is approved.")
+    problems = approve_blockers(handover)
+    if problems:
+        raise ValidationError(problems)
+    from_state = handover.state
+    days = settings.KEEPWARM["HANDOVER_ACCEPT_WORKING_DAYS"]
+    _fire(handover.approve, deadline=add_working_days(timezone.now(), days))
+    handover.save()
+    events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    return handover
+
+
+@transaction.atomic
+def handover_return(*, handover: Handover, by: Any, reason: str) -> Handover:
+    permissions.require_sales_manager(by)
+    reason = _reason(reason)
+    handover = _lock(handover)
+    from_state = handover.state
+    _fire(handover.return_to_rep, reason=reason)
+    handover.save()
+    events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
+    transaction.on_commit(lambda: _send_back_notice(handover.pk))
+    return handover
+
+
+@transaction.atomic
+def handover_reject(*, handover: Handover, by: Any, reason: str) -> Handover:
+    permissions.require_delivery_manager(by)
+    reason = _reason(reason)
+    handover = _lock(handover)
+    from_state = handover.state
+    _fire(handover.reject, reason=reason)
+    handover.save()
+    events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
+    transaction.on_commit(lambda: _send_back_notice(handover.pk))
+    return handover
+
+
+@transaction.atomic
+def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Handover:
+    """Accepting, in one transaction: the state, the delivery owner on the account team, a
+    ledger row "handover to delivery", the events and the `handover_accepted` signal (delivery
+    and touchpoints start there). Emails go after commit."""
+    permissions.require_delivery_manager(by)
+    if (
+        delivery_owner is None
+        or not delivery_owner.is_active
+        or not roles.has_role(delivery_owner, roles.DELIVERY_TEAM)
+    ):
+        raise ValidationError({"delivery_owner": "Name an active delivery team member as delivery owner."})
+    handover = _lock(handover)
+    if handover.state != Handover.State.SALES_APPROVED:
+        raise Conflict(f"The handover is {handover.get_state_display().lower()}; only an approved one is accepted.")
+    problems = accept_blockers(handover)
+    if problems:
+        raise ValidationError(problems)
+    from_state = handover.state
+    _fire(handover.accept, delivery_owner=delivery_owner)
+    handover.save()
+    account = handover.account
+    team_member_join(account=account, user=delivery_owner, role=AccountTeamMember.Role.DELIVERY_OWNER, by=by)
+    if account.owner_id != delivery_owner.pk:
+        account_hand_to_delivery(
+            account=account,
+            to_user=delivery_owner,
+            by=by,
+            note=f"Handover of {handover.deal.name} accepted. Customer expectations: {handover.customer_expectations}"[
+                :5000
+            ],
+        )
+    if account.lifecycle in (Account.Lifecycle.PROSPECT, Account.Lifecycle.CUSTOMER):
+        Account.objects.filter(pk=account.pk).update(lifecycle=Account.Lifecycle.ONBOARDING)
+    events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    handover_accepted.send(sender=Handover, handover=handover, by=by)
+
+    from handover.tasks import send_acceptance_emails
+
+    send_acceptance_emails.delay_on_commit(handover.pk)
+    return handover
+
+
+def _send_back_notice(handover_id: int) -> None:
+    from handover.tasks import send_back_notice
+
+    send_back_notice.delay(handover_id)
+
+
+# --- Reactions to crm -----------------------------------------------------------------------
+
+
+def handover_move_rep(*, account: Account, from_user: Any, to_user: Any) -> int:
+    """Reassignment moves the account's open handovers to the new owner; promise makers never move."""
+    return (
+        Handover.objects.filter(account=account, rep=from_user)
+        .exclude(state=Handover.State.ACCEPTED)
+        .update(rep=to_user)
+    )
+
+
+def require_can_open(user: Any, deal: Deal) -> None:
+    require_can_sell_on(user, deal.account)
