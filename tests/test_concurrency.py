@@ -123,3 +123,43 @@ def test_a_reassignment_racing_a_win_neither_deadlocks_nor_loses_the_deal(deal, 
     deal.refresh_from_db()
     assert deal.stage == Deal.Stage.WON
     assert_ledger_is_a_chain(deal.account)
+
+
+def test_two_delivery_managers_accepting_one_handover_let_one_through(
+    deal, rep, salesmgr, deliverymgr, delivery, mailoutbox,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handover import services as handover_services
+    from handover.models import Handover
+    from tests.conftest import make_user
+
+    second_manager = make_user("deliverymgr2", "Delivery manager")
+    second_owner = make_user("delivery2", "Delivery team member")
+    promise = handover_services.promise_record(deal=deal, by=rep, kind="timeline", description="Live by May", source="call")
+    services.deal_win(deal=deal, by=rep)
+    handover = Handover.objects.get(deal=deal)
+    handover_services.handover_update(
+        handover=handover, by=rep, customer_expectations="Live by May.", meeting_at=timezone.now() - timedelta(hours=1),
+        meeting_held=True,
+    )
+    handover_services.handover_submit(handover=handover, by=rep)
+    handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
+    handover_services.handover_approve(handover=handover, by=salesmgr)
+    handover_services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
+
+    results = run_together(
+        lambda: handover_services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery),
+        lambda: handover_services.handover_accept(handover=handover, by=second_manager, delivery_owner=second_owner),
+    )
+    winners = [r for r in results if isinstance(r, Handover)]
+    conflicts = [r for r in results if isinstance(r, Conflict)]
+    assert (len(winners), len(conflicts)) == (1, 1), results
+    handover.refresh_from_db()
+    assert handover.state == "accepted" and handover.delivery_owner == winners[0].delivery_owner
+    assert Activity.objects.filter(deal=deal, event_type="handover.accepted").count() == 1
+    assert OwnershipChange.objects.filter(account=deal.account, reason="handover").count() == 1
+    # One set of emails: the two contacts, the rep and the winning delivery owner.
+    assert len(mailoutbox) == 4
