@@ -102,6 +102,13 @@ def test_seed_demo_creates_about_fifty_realistic_accounts() -> None:
     assert set(Activity.objects.values_list("kind", flat=True)) == set(Activity.Kind.values)
     dates = Activity.objects.values_list("occurred_at__date", flat=True).distinct()
     assert len({(d.year, d.month) for d in dates}) >= 4
+    # Won deals carry promises and handovers in every state of the workflow.
+    from handover.models import Handover, Promise
+
+    assert set(Handover.objects.values_list("state", flat=True)) == set(Handover.State.values)
+    assert Handover.objects.count() == Deal.objects.filter(stage="won").count()
+    assert Promise.objects.values("made_by").distinct().count() >= 2
+    assert Handover.objects.filter(state="accepted", delivery_owner__username="delivery").exists()
 
 
 @pytest.mark.django_db
