@@ -9,3 +9,7 @@ account_reassigned = Signal()
 
 # Sent inside the transaction that marks a deal won. kwargs: deal, by
 deal_won = Signal()
+
+# Sent by `manage.py seed_demo` once the crm demo data is in (inside its transaction), so higher
+# apps add their own demo data. kwargs: users (by username), rng, now, stdout
+demo_data_loaded = Signal()

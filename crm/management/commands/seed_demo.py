@@ -36,6 +36,7 @@ from crm.models import (
     OwnershipChange,
     UserProfile,
 )
+from crm.signals import demo_data_loaded
 
 User = get_user_model()
 
@@ -239,7 +240,8 @@ class Command(BaseCommand):
                 self._print_logins(password)
                 return
             self._accounts(users)
-            self._handovers(users)
+            # Higher apps (handover...) add their demo data on top; crm imports none of them.
+            demo_data_loaded.send(sender=self.__class__, users=users, rng=self.rng, now=self.now, stdout=self.stdout)
         counts = {
             "accounts": Account.objects.count(), "contacts": Contact.objects.count(), "deals": Deal.objects.count(),
             "activities": Activity.objects.count(), "ownership changes": OwnershipChange.objects.count(),
@@ -317,67 +319,6 @@ class Command(BaseCommand):
                 subject="Introduction call after taking over from Tom",
                 body="Introduced myself as the new account owner; agreed to keep the monthly check-in.",
                 occurred_at=departure_at + timedelta(days=rng.randint(2, 10), hours=rng.randint(0, 6)),
-            )
-
-    def _handovers(self, users: dict[str, Any]) -> None:
-        """Promises on the won deals, and their handovers in every state of the workflow."""
-        from handover import services as handover_services
-        from handover.models import Handover
-
-        rng = self.rng
-        handovers = list(
-            Handover.objects.select_related("deal", "account", "rep").order_by("pk")
-        )
-        self.stdout.write(f"Handovers: {len(handovers)} won deals; recording promises and moving them along...")
-        targets = ["draft", "submitted", "sales_approved", "accepted", "accepted", "returned", "rejected", "overdue"]
-        for index, handover in enumerate(handovers):
-            rep = handover.rep
-            if not rep.is_active:
-                continue
-            contacts = list(handover.account.contacts.filter(is_active=True))
-            promises = [
-                handover_services.promise_record(
-                    deal=handover.deal, by=rep, kind=kind, description=text, source=source,
-                    made_to=rng.choice(contacts) if contacts else None,
-                    due_date=(self.now + timedelta(days=rng.randint(14, 90))).date() if kind == "timeline" else None,
-                )
-                for kind, source, text in rng.sample(PROMISES, k=rng.randint(1, 3))
-            ]
-            target = targets[index % len(targets)]
-            if target == "draft":
-                continue
-            handover_services.handover_update(
-                handover=handover, by=rep,
-                customer_expectations=rng.choice(EXPECTATIONS), risks=rng.choice(RISKS),
-                meeting_at=self.now - timedelta(days=rng.randint(1, 5)), meeting_held=True,
-                meeting_minutes="Walked the delivery team through what was sold and every promise.",
-                proposed_delivery_owner=users["delivery"],
-            )
-            handover_services.handover_submit(handover=handover, by=rep)
-            if target == "submitted":
-                continue
-            if target == "returned":
-                handover_services.handover_return(
-                    handover=handover, by=users["salesmgr"], reason="Add the customer's go-live constraints.",
-                )
-                continue
-            for promise in promises:
-                handover_services.promise_review(promise=promise, by=users["salesmgr"], verdict="ok")
-            handover_services.handover_approve(handover=handover, by=users["salesmgr"])
-            if target == "overdue":
-                Handover.objects.filter(pk=handover.pk).update(accept_deadline=self.now - timedelta(hours=5))
-                continue
-            if target == "sales_approved":
-                continue
-            if target == "rejected":
-                handover_services.handover_reject(
-                    handover=handover, by=users["deliverymgr"], reason="No installer free before next month.",
-                )
-                continue
-            for promise in promises:
-                handover_services.promise_review(promise=promise, by=users["deliverymgr"], verdict="feasible")
-            handover_services.handover_accept(
-                handover=handover, by=users["deliverymgr"], delivery_owner=users["delivery"]
             )
 
     def _stage_plan(self, count: int) -> list[list[str]]:
@@ -522,27 +463,6 @@ class Command(BaseCommand):
         with self.clock.at(moment):
             services.activity_log(account=account, by=by, kind=kind, subject=subject, body=body,
                                   occurred_at=moment, deal=deal)
-
-
-PROMISES = [
-    ("timeline", "call", "Go-live before the end of the quarter."),
-    ("deliverable", "proposal", "On-site installation by our own engineers, not a subcontractor."),
-    ("service_level", "email", "Four-hour response on priority-one support tickets."),
-    ("integration", "demo", "The ERP integration works out of the box with their SAP version."),
-    ("support", "call", "A named support contact for the first 90 days."),
-    ("commercial", "proposal", "Training for up to 12 people included in the price."),
-    ("other", "demo", "Custom dashboard for the plant manager."),
-]
-EXPECTATIONS = [
-    "\"We need the new line running before the spring peak, and nobody on our side has time to babysit it.\"",
-    "\"Our people must be able to use it on day one; last time the training came after go-live.\"",
-    "\"We bought it for the integration: if the orders don't flow into SAP, it is worthless to us.\"",
-]
-RISKS = [
-    "Their IT team is two people; the integration depends on them.",
-    "The champion is going on leave in six weeks.",
-    "Tight budget: any extra cost will be contested.",
-]
 
 
 def _ascii(name: str) -> str:
