@@ -163,3 +163,31 @@ def test_two_delivery_managers_accepting_one_handover_let_one_through(
     assert OwnershipChange.objects.filter(account=deal.account, reason="handover").count() == 1
     # One set of emails: the two contacts, the rep and the winning delivery owner.
     assert len(mailoutbox) == 4
+
+
+def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, deliverymgr, mailoutbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from handover import services as handover_services
+    from handover import tasks as handover_tasks
+    from handover.models import Handover
+
+    services.deal_win(deal=deal, by=rep)
+    handover = Handover.objects.get(deal=deal)
+    handover_services.handover_update(
+        handover=handover, by=rep, customer_expectations="Soon.", meeting_at=timezone.now() - timedelta(hours=1),
+        meeting_held=True,
+    )
+    handover_services.handover_submit(handover=handover, by=rep)
+    handover_services.handover_approve(handover=handover, by=salesmgr)
+    Handover.objects.filter(pk=handover.pk).update(accept_deadline=timezone.now() - timedelta(minutes=5))
+
+    results = run_together(
+        lambda: handover_tasks.escalate_handover(handover.pk),
+        lambda: handover_tasks.escalate_handover(handover.pk),
+    )
+    assert sorted(results) == [0, 1], results
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [deliverymgr.email]
+    assert Activity.objects.filter(deal=deal, event_type="handover.escalated").count() == 1
