@@ -22,6 +22,7 @@ urlpatterns = [
     path("dev/mail/", devmail.mail_list, name="dev-mail"),
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
     path("", include("crm.urls")),
+    path("", include("handover.urls")),
 ]
 
 if settings.DEBUG:  # pragma: no cover
