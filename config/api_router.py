@@ -4,12 +4,15 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from crm.api import urls as crm_api
+from handover.api import urls as handover_api
 
 router = DefaultRouter()
 crm_api.register(router)
+handover_api.register(router)
 
 app_name = "api"
 urlpatterns = [
     *crm_api.extra_urlpatterns,
+    *handover_api.extra_urlpatterns,
     path("", include(router.urls)),
 ]

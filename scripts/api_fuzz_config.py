@@ -12,6 +12,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 
 from crm.models import Account, Activity, Contact, Deal
+from handover.models import Handover, Promise
 
 
 def _ids(queryset, limit=40):
@@ -25,10 +26,12 @@ def _values(ids):
 users = _ids(get_user_model().objects.filter(is_active=True))
 accounts = _ids(Account.objects.all())
 deals = _ids(Deal.objects.all())
-# Path ids are shared by accounts, contacts, deals, activities and users: offer ids that exist
-# in as many of those tables as possible.
+contacts = _ids(Contact.objects.all())
+# Path ids are shared by accounts, contacts, deals, activities, users, promises and handovers:
+# offer ids that exist in as many of those tables as possible.
 path_ids = sorted(
-    set(accounts) | set(deals) | set(_ids(Contact.objects.all())) | set(_ids(Activity.objects.all())) | set(users)
+    set(accounts) | set(deals) | set(contacts) | set(_ids(Activity.objects.all())) | set(users)
+    | set(_ids(Promise.objects.all())) | set(_ids(Handover.objects.all()))
 )[:60]
 
 probability = os.environ.get("FUZZ_REAL_ID_PROBABILITY", "0.8")
@@ -45,6 +48,9 @@ values = {_values(accounts)}
 [dictionaries.deals]
 values = {_values(deals)}
 
+[dictionaries.contacts]
+values = {_values(contacts)}
+
 [parameters]
 "path.id" = {{ dictionary = "path_ids", probability = {probability} }}
 "query.account" = {{ dictionary = "accounts", probability = 0.5 }}
@@ -58,6 +64,10 @@ values = {_values(deals)}
 "body.successor" = {{ dictionary = "users", probability = 0.5 }}
 "body.assignments[*].account" = {{ dictionary = "accounts", probability = {probability} }}
 "body.assignments[*].to_user" = {{ dictionary = "users", probability = {probability} }}
+"body.made_to" = {{ dictionary = "contacts", probability = 0.5 }}
+"body.agreed_by" = {{ dictionary = "contacts", probability = {probability} }}
+"body.delivery_owner" = {{ dictionary = "users", probability = {probability} }}
+"body.contacts[*].contact" = {{ dictionary = "contacts", probability = {probability} }}
 """
 Path(os.environ["FUZZ_CONFIG"]).write_text(config)
 print(f"fuzz: config with {len(path_ids)} path ids, {len(users)} users, {len(accounts)} accounts")

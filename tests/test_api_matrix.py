@@ -3,20 +3,28 @@
 adds an endpoint without deciding who may call it.
 
 Targets: `account` is rep's (presales on its team), `deal` is on it, `outsider` is the user
-deactivated. Each cell runs on a fresh database, so state-changing operations do not interfere.
+deactivated; `promise` is rep's on the deal; `handover` (ready to submit), `submitted` and
+`approved` are the deal's handover after winning it, built only for the rows that name them. Each cell runs on a fresh database, so state-changing operations do not interfere.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from crm import services as crm_services
 from crm.models import Activity
+from handover import services as handover_services
+from handover.models import Handover
 from tests.conftest import api_for
 
 PERSONAS = ["anonymous", "rep", "presales", "rep2", "delivery", "salesmgr", "deliverymgr", "admin_user"]
@@ -30,6 +38,7 @@ class Ctx:
     rep2: Any
     delivery: Any
     outsider: Any
+    salesmgr: Any
     persona: Any
 
     @property
@@ -39,6 +48,33 @@ class Ctx:
     @property
     def activity(self) -> Any:
         return Activity.objects.filter(account=self.account).order_by("pk").first()
+
+    @cached_property
+    def promise(self) -> Any:
+        return handover_services.promise_record(
+            deal=self.deal, by=self.rep, kind="deliverable", description="Installed by March", source="call",
+        )
+
+    @cached_property
+    def handover(self) -> Any:
+        crm_services.deal_win(deal=self.deal, by=self.rep)
+        return handover_services.handover_update(
+            handover=Handover.objects.get(deal=self.deal), by=self.rep,
+            customer_expectations="Running before the peak.", meeting_held=True,
+            meeting_at=timezone.now() - timedelta(hours=1),
+        )
+
+    @cached_property
+    def submitted(self) -> Any:
+        return handover_services.handover_submit(handover=self.handover, by=self.rep)
+
+    @cached_property
+    def approved(self) -> Any:
+        return handover_services.handover_approve(handover=self.submitted, by=self.salesmgr)
+
+    @property
+    def persona_name(self) -> str:
+        return self.persona.get_username() if self.persona is not None else ""
 
 
 Body = Callable[[Ctx], Any] | None
@@ -63,6 +99,13 @@ REASSIGN_BOOK =   (401,  403, 403,     403, 403,     200,     403,        200)
 MANAGE_USERS =    (401,  403, 403,     403, 403,     200,     403,        200)
 CREATE_ACCOUNT =  (401,  201, 201,     201, 403,     201,     403,        201)
 TOKEN =           (400,  200, 200,     200, 200,     200,     200,        200)
+RECORD_PROMISE =  (401,  201, 201,     400, 403,     403,     403,        403)
+EDIT_PROMISE =    (401,  200, 200,     404, 404,     403,     403,        403)
+REVIEW =          (401,  403, 403,     404, 404,     200,     200,        403)
+RESOLVE_PROMISE = (401,  200, 200,     404, 404,     200,     403,        403)
+PREPARE =         (401,  200, 200,     404, 404,     200,     403,        200)
+SALES_MANAGER =   (401,  403, 403,     404, 404,     200,     403,        403)
+DELIVERY_MANAGER = (401, 403, 403,     404, 404,     403,     200,        403)
 
 MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     # (method, path template): (URL with {placeholders} from Ctx, body, expected per persona)
@@ -106,6 +149,44 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ),
     ("GET", "/api/v1/users/"): ("/api/v1/users/", None, READ_ALL),
     ("POST", "/api/v1/users/{id}/deactivate/"): ("/api/v1/users/{outsider.pk}/deactivate/", lambda c: {}, MANAGE_USERS),
+    ("GET", "/api/v1/promises/"): ("/api/v1/promises/", None, READ_ALL),
+    ("POST", "/api/v1/promises/"): (
+        "/api/v1/promises/",
+        lambda c: {"deal": c.deal.pk, "kind": "timeline", "description": "Live in May", "source": "demo"},
+        RECORD_PROMISE,
+    ),
+    ("GET", "/api/v1/promises/{id}/"): ("/api/v1/promises/{promise.pk}/", None, READ_ACCOUNT),
+    ("PATCH", "/api/v1/promises/{id}/"): (
+        "/api/v1/promises/{promise.pk}/", lambda c: {"description": "Installed by April"}, EDIT_PROMISE,
+    ),
+    ("POST", "/api/v1/promises/{id}/review/"): (
+        "/api/v1/promises/{promise.pk}/review/",
+        lambda c: {"verdict": "feasible" if c.persona_name == "deliverymgr" else "ok"},
+        REVIEW,
+    ),
+    ("POST", "/api/v1/promises/{id}/reset/"): (
+        "/api/v1/promises/{promise.pk}/reset/",
+        lambda c: {"expectation": "April", "agreed_by": c.contact.pk, "agreed_on": str(timezone.localdate())},
+        RESOLVE_PROMISE,
+    ),
+    ("POST", "/api/v1/promises/{id}/withdraw/"): (
+        "/api/v1/promises/{promise.pk}/withdraw/", lambda c: {"reason": "Customer dropped it"}, RESOLVE_PROMISE,
+    ),
+    ("GET", "/api/v1/handovers/"): ("/api/v1/handovers/", None, READ_ALL),
+    ("GET", "/api/v1/handovers/{id}/"): ("/api/v1/handovers/{handover.pk}/", None, READ_ACCOUNT),
+    ("PATCH", "/api/v1/handovers/{id}/"): ("/api/v1/handovers/{handover.pk}/", lambda c: {"risks": "Tight"}, PREPARE),
+    ("GET", "/api/v1/handovers/{id}/events/"): ("/api/v1/handovers/{handover.pk}/events/", None, READ_ACCOUNT),
+    ("POST", "/api/v1/handovers/{id}/submit/"): ("/api/v1/handovers/{handover.pk}/submit/", None, PREPARE),
+    ("POST", "/api/v1/handovers/{id}/approve/"): ("/api/v1/handovers/{submitted.pk}/approve/", None, SALES_MANAGER),
+    ("POST", "/api/v1/handovers/{id}/return/"): (
+        "/api/v1/handovers/{submitted.pk}/return/", lambda c: {"reason": "Vague"}, SALES_MANAGER,
+    ),
+    ("POST", "/api/v1/handovers/{id}/accept/"): (
+        "/api/v1/handovers/{approved.pk}/accept/", lambda c: {"delivery_owner": c.delivery.pk}, DELIVERY_MANAGER,
+    ),
+    ("POST", "/api/v1/handovers/{id}/reject/"): (
+        "/api/v1/handovers/{approved.pk}/reject/", lambda c: {"reason": "No meeting notes"}, DELIVERY_MANAGER,
+    ),
 }
 
 
@@ -133,12 +214,15 @@ def test_every_row_names_every_persona():
 
 @pytest.mark.parametrize("operation", sorted(MATRIX), ids=lambda op: f"{op[0]} {op[1]}")
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_role_by_operation(request, persona, operation, account, deal, rep, rep2, delivery, outsider):
+def test_role_by_operation(request, persona, operation, account, deal, rep, rep2, delivery, outsider, salesmgr):
     url_template, body, expected = MATRIX[operation]
     user = None if persona == "anonymous" else request.getfixturevalue(persona)
-    ctx = Ctx(account=account, deal=deal, rep=rep, rep2=rep2, delivery=delivery, outsider=outsider, persona=user)
-    url = url_template.format(**{name: getattr(ctx, name) for name in ("account", "deal", "contact", "activity",
-                                                                        "outsider")})
+    ctx = Ctx(account=account, deal=deal, rep=rep, rep2=rep2, delivery=delivery, outsider=outsider,
+              salesmgr=salesmgr, persona=user)
+    # Only the targets this row names are built (a handover needs the deal won, which would
+    # change what the deal rows expect).
+    names = {field.split(".")[0] for _, field, _, _ in string.Formatter().parse(url_template) if field}
+    url = url_template.format(**{name: getattr(ctx, name) for name in names})
     client = APIClient() if user is None else api_for(user)
     method = operation[0].lower()
     response = getattr(client, method)(url, body(ctx) if body else None, format="json")

@@ -200,6 +200,11 @@ SPECTACULAR_SETTINGS = {
         "AddableTeamRoleEnum": "crm.api.serializers.ADDABLE_TEAM_ROLES",
         "OwnershipReasonEnum": "crm.models.OwnershipChange.Reason",
         "ReassignReasonEnum": "crm.api.serializers.REASSIGN_REASONS",
+        # handover API
+        "PromiseKindEnum": "handover.models.Promise.Kind",
+        "PromiseStateEnum": "handover.models.Promise.State",
+        "ReviewKindEnum": "handover.models.PromiseReview.Kind",
+        "HandoverStateEnum": "handover.models.Handover.State",
     },
 }
 

@@ -27,6 +27,12 @@ class IdFilter(django_filters.NumberFilter):
 
     field_class = forms.IntegerField
 
+    def filter(self, qs: Any, value: Any) -> Any:
+        # Beyond a 64-bit integer no row can match (and SQLite cannot even compare it).
+        if value is not None and not -(2**63) <= value < 2**63:
+            return qs.none()
+        return super().filter(qs, value)
+
 
 class SearchFilter(filters.SearchFilter):
     """DRF's search, with its bad-input error (a NUL character, which PostgreSQL cannot compare)
