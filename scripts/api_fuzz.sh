@@ -6,13 +6,14 @@
 #
 #   scripts/api_fuzz.sh                       # throwaway SQLite database under a temp dir
 #   DATABASE_URL=postgres://... scripts/api_fuzz.sh   # an existing database (migrated and seeded)
-#   FUZZ_EXAMPLES=50 FUZZ_PORT=8765 scripts/api_fuzz.sh
+#   FUZZ_EXAMPLES=50 FUZZ_PORT=8765 scripts/api_fuzz.sh   (default: a free port)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 ST=${SCHEMATHESIS:-.venv/bin/schemathesis}
-PORT=${FUZZ_PORT:-8765}
+# A free port unless one is given: a server left on a fixed port would be fuzzed instead of ours.
+PORT=${FUZZ_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 EXAMPLES=${FUZZ_EXAMPLES:-25}
 FUZZ_USER=${FUZZ_USER:-salesmgr}
 FUZZ_PASSWORD=${FUZZ_PASSWORD:-keepwarm}
