@@ -12,6 +12,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from crm import services
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
@@ -35,6 +38,27 @@ def owners() -> QuerySet[Any]:
 
 def _choices(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
     return cast(forms.ModelChoiceField, form.fields[name])
+
+
+class FastSelect(forms.Select):
+    """A <select> built in Python. Django renders every <option> through a template: with 50
+    owners that was a third of the accounts list's rendering time (profiled with pyinstrument)."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (option["value"], SELECTED if option["selected"] else "", option["label"])
+                for _group, group_choices, _index in widget["optgroups"]
+                for option in group_choices
+            ),
+        )
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(widget["attrs"]), options)
+
+
+SELECTED = mark_safe(" selected")  # a constant attribute, nothing user-supplied
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -106,10 +130,14 @@ class AccountFilterForm(forms.Form):
     """The accounts list's search and filters (GET)."""
 
     q = forms.CharField(required=False, max_length=100, label="Search")
-    owner = PersonChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
-    lifecycle = forms.ChoiceField(required=False, choices=[("", "Any stage"), *Account.Lifecycle.choices])
+    owner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Any owner", widget=FastSelect
+    )
+    lifecycle = forms.ChoiceField(
+        required=False, choices=[("", "Any stage"), *Account.Lifecycle.choices], widget=FastSelect
+    )
     threads = forms.ChoiceField(
-        required=False, label="Threads",
+        required=False, label="Threads", widget=FastSelect,
         choices=[("", "Any"), ("single", "Single-threaded"), ("multi", "Multi-threaded")],
     )
     mine = forms.BooleanField(required=False, label="Mine only")
