@@ -432,30 +432,31 @@ def handover_approve(*, handover: Handover, by: Any) -> Handover:
     return handover
 
 
-@transaction.atomic
-def handover_return(*, handover: Handover, by: Any, reason: str) -> Handover:
-    permissions.require_sales_manager(by)
+def _send_back(*, handover: Handover, by: Any, reason: str, transition: str) -> Handover:
+    """Return (sales) and reject (delivery) both send the handover back to the rep with a reason
+    and an email; only the transition differs."""
     reason = _reason(reason)
     handover = _lock(handover)
     from_state = handover.state
-    _fire(handover.return_to_rep, reason=reason)
+    _fire(getattr(handover, transition), reason=reason)
     handover.save()
     events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
-    transaction.on_commit(lambda: _send_back_notice(handover.pk))
+    from handover.tasks import send_back_notice
+
+    send_back_notice.delay_on_commit(handover.pk)
     return handover
+
+
+@transaction.atomic
+def handover_return(*, handover: Handover, by: Any, reason: str) -> Handover:
+    permissions.require_sales_manager(by)
+    return _send_back(handover=handover, by=by, reason=reason, transition="return_to_rep")
 
 
 @transaction.atomic
 def handover_reject(*, handover: Handover, by: Any, reason: str) -> Handover:
     permissions.require_delivery_manager(by)
-    reason = _reason(reason)
-    handover = _lock(handover)
-    from_state = handover.state
-    _fire(handover.reject, reason=reason)
-    handover.save()
-    events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
-    transaction.on_commit(lambda: _send_back_notice(handover.pk))
-    return handover
+    return _send_back(handover=handover, by=by, reason=reason, transition="reject")
 
 
 @transaction.atomic
@@ -499,12 +500,6 @@ def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Hand
 
     send_acceptance_emails.delay_on_commit(handover.pk)
     return handover
-
-
-def _send_back_notice(handover_id: int) -> None:
-    from handover.tasks import send_back_notice
-
-    send_back_notice.delay(handover_id)
 
 
 # --- Reactions to crm -----------------------------------------------------------------------

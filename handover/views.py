@@ -464,25 +464,35 @@ def handover_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(_next(request, back))
 
 
-@login_required
-@require_POST
-def handover_return(request: HttpRequest, pk: int) -> HttpResponse:
+def _send_back(
+    request: HttpRequest, pk: int, *, require: Any, service: Any, form_name: str, label: str, done: str,
+) -> HttpResponse:
+    """Return and reject: a reason, then back to the rep; the form comes back with its errors."""
     handover = permissions.get_handover_for(request.user, pk)
-    permissions.require_sales_manager(request.user)
+    require(request.user)
     back = reverse("handover:handover_detail", args=[handover.pk])
-    form = ReasonForm(request.POST, prefix_id="return", label="Why does it go back to the rep?")
+    form = ReasonForm(request.POST, prefix_id=form_name, label=label)
     if form.is_valid():
         try:
-            services.handover_return(handover=handover, by=request.user, reason=form.cleaned_data["reason"])
+            service(handover=handover, by=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             add_service_errors(form, exc)
         except Conflict as exc:
             return _conflict(request, exc, _next(request, back))
         else:
-            messages.success(request, f"Handover of {handover.deal.name} returned to the rep.")
+            messages.success(request, done.format(deal=handover.deal.name))
             return HttpResponseRedirect(_next(request, back))
-    context = _handover_context(request, handover, return_form=form)
+    context = _handover_context(request, handover, **{f"{form_name}_form": form})
     return render(request, "handover/handover_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def handover_return(request: HttpRequest, pk: int) -> HttpResponse:
+    return _send_back(
+        request, pk, require=permissions.require_sales_manager, service=services.handover_return,
+        form_name="return", label="Why does it go back to the rep?", done="Handover of {deal} returned to the rep.",
+    )
 
 
 @login_required
@@ -513,22 +523,10 @@ def handover_accept(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def handover_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    handover = permissions.get_handover_for(request.user, pk)
-    permissions.require_delivery_manager(request.user)
-    back = reverse("handover:handover_detail", args=[handover.pk])
-    form = ReasonForm(request.POST, prefix_id="reject", label="Why is it rejected?")
-    if form.is_valid():
-        try:
-            services.handover_reject(handover=handover, by=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        except Conflict as exc:
-            return _conflict(request, exc, _next(request, back))
-        else:
-            messages.success(request, f"Handover of {handover.deal.name} rejected; it went back to the rep.")
-            return HttpResponseRedirect(_next(request, back))
-    context = _handover_context(request, handover, reject_form=form)
-    return render(request, "handover/handover_detail.html", context, status=400)
+    return _send_back(
+        request, pk, require=permissions.require_delivery_manager, service=services.handover_reject,
+        form_name="reject", label="Why is it rejected?", done="Handover of {deal} rejected; it went back to the rep.",
+    )
 
 
 @login_required
