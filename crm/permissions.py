@@ -15,7 +15,7 @@ from crm import roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal
 
 
-def _get_or_404(queryset: Any, pk: Any) -> Any:
+def get_visible_or_404(queryset: Any, pk: Any) -> Any:
     try:
         return queryset.get(pk=int(pk))
     except (ValueError, TypeError, OverflowError, queryset.model.DoesNotExist):
@@ -23,19 +23,19 @@ def _get_or_404(queryset: Any, pk: Any) -> Any:
 
 
 def get_account_for(user: Any, pk: Any) -> Account:
-    return _get_or_404(Account.objects.visible_to(user).select_related("owner"), pk)
+    return get_visible_or_404(Account.objects.visible_to(user).select_related("owner"), pk)
 
 
 def get_contact_for(user: Any, pk: Any) -> Contact:
-    return _get_or_404(Contact.objects.visible_to(user).select_related("account"), pk)
+    return get_visible_or_404(Contact.objects.visible_to(user).select_related("account"), pk)
 
 
 def get_deal_for(user: Any, pk: Any) -> Deal:
-    return _get_or_404(Deal.objects.visible_to(user).select_related("account", "owner", "sold_by"), pk)
+    return get_visible_or_404(Deal.objects.visible_to(user).select_related("account", "owner", "sold_by"), pk)
 
 
 def get_activity_for(user: Any, pk: Any) -> Activity:
-    return _get_or_404(Activity.objects.visible_to(user).select_related("account"), pk)
+    return get_visible_or_404(Activity.objects.visible_to(user).select_related("account"), pk)
 
 
 def is_on_team(user: Any, account: Account, *team_roles: str) -> bool:

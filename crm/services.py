@@ -49,7 +49,7 @@ DEAL_FIELDS = ("name", "value", "currency", "expected_close_date")
 TEAM_ROLES_ADDABLE = [r for r in AccountTeamMember.Role.values if r != AccountTeamMember.Role.OWNER]
 
 
-def _clean(instance: Any, exclude: list[str] | None = None) -> None:
+def validate_model(instance: Any, exclude: list[str] | None = None) -> None:
     """Model validation with messages keyed by field; raises before anything is written.
 
     Protected FSM fields are left out: full_clean would assign them, which django-fsm forbids
@@ -95,7 +95,7 @@ def account_create(*, by: Any, name: str, owner: Any = None, **fields: Any) -> A
     if unknown:
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
     account = Account(name=name, owner=owner, **fields)
-    _clean(account)
+    validate_model(account)
     account.save()
     now = timezone.now()
     AccountTeamMember.objects.create(account=account, user=owner, role=AccountTeamMember.Role.OWNER, started_at=now)
@@ -118,7 +118,7 @@ def account_update(*, account: Account, by: Any, **data: Any) -> Account:
     changed = _changes(account, data, ACCOUNT_FIELDS)
     if not changed:
         return account
-    _clean(account)
+    validate_model(account)
     account.save()
     events.account_updated_event(account=account, by=by, changed=changed)
     return account
@@ -145,7 +145,7 @@ def contact_create(*, account: Account, by: Any, first_name: str, **fields: Any)
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
     contact = Contact(account=account, first_name=first_name, **fields)
     _contact_rules(contact)
-    _clean(contact)
+    validate_model(contact)
     if not account.contacts.filter(is_primary=True).exists() and contact.is_active:
         contact.is_primary = True  # the first active contact is the primary one until changed
     if contact.is_primary:
@@ -169,7 +169,7 @@ def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
     if not changed:
         return contact
     _contact_rules(contact)
-    _clean(contact)
+    validate_model(contact)
     if contact.is_primary:
         contact.account.contacts.exclude(pk=contact.pk).filter(is_primary=True).update(is_primary=False)
     contact.save()
@@ -271,7 +271,7 @@ def deal_create(
         owner = by if roles.has_role(by, roles.SALES_REP, roles.PRESALES) else account.owner
     _require_assignable(owner, "owner")
     deal = Deal(account=account, name=name, owner=owner, **fields)
-    _clean(deal)
+    validate_model(deal)
     deal.save()
     _pipeline_add(stage=deal.stage, currency=deal.currency, count=1, value=Decimal(deal.value))
     if line_items:
@@ -334,7 +334,7 @@ def deal_update(*, deal: Deal, by: Any, line_items: list[dict[str, Any]] | None 
         raise Conflict("A closed deal cannot be edited.")
     before = (deal.stage, deal.currency, deal.value)
     changed = _changes(deal, data, DEAL_FIELDS)
-    _clean(deal)
+    validate_model(deal)
     deal.save()
     _pipeline_move(deal=deal, from_stage=before[0], from_currency=before[1], from_value=before[2])
     if line_items is not None:
@@ -427,7 +427,7 @@ def activity_log(
     activity = Activity(
         account=account, deal=deal, kind=kind, subject=subject, body=body, occurred_at=occurred_at, actor=by,
     )
-    _clean(activity, exclude=["actor", "deal", "account"])
+    validate_model(activity, exclude=["actor", "deal", "account"])
     activity.save()
     return activity
 
@@ -658,7 +658,7 @@ def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
     _changes(profile, data, allowed)
     if profile.manager_id == user.pk:
         raise ValidationError({"manager": "Nobody reports to themselves."})
-    _clean(profile, exclude=["user"])
+    validate_model(profile, exclude=["user"])
     if profile.work_starts >= profile.work_ends:
         raise ValidationError({"work_ends": "Working hours must end after they start."})
     profile.save()

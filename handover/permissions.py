@@ -7,16 +7,16 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 
 from crm import roles
-from crm.permissions import SELLING_TEAM_ROLES, _get_or_404, is_on_team
+from crm.permissions import SELLING_TEAM_ROLES, get_visible_or_404, is_on_team
 from handover.models import Handover, Promise
 
 
 def get_promise_for(user: Any, pk: Any) -> Promise:
-    return _get_or_404(Promise.objects.visible_to(user).select_related("deal", "account", "made_by"), pk)  # type: ignore[no-any-return]
+    return get_visible_or_404(Promise.objects.visible_to(user).select_related("deal", "account", "made_by"), pk)  # type: ignore[no-any-return]
 
 
 def get_handover_for(user: Any, pk: Any) -> Handover:
-    return _get_or_404(  # type: ignore[no-any-return]
+    return get_visible_or_404(  # type: ignore[no-any-return]
         Handover.objects.visible_to(user).select_related("deal", "account", "rep", "delivery_owner"), pk
     )
 

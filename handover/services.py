@@ -16,8 +16,7 @@ from django_fsm import TransitionNotAllowed
 from crm import roles
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, Deal
-from crm.permissions import require_can_sell_on
-from crm.services import account_hand_to_delivery, team_member_join
+from crm.services import account_hand_to_delivery, team_member_join, validate_model
 from handover import events, permissions
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 from handover.signals import handover_accepted
@@ -34,11 +33,6 @@ HANDOVER_FIELDS = (
     "meeting_held",
     "proposed_delivery_owner",
 )
-
-
-def _clean(instance: Any, exclude: list[str] | None = None) -> None:
-    protected = [f.name for f in instance._meta.concrete_fields if getattr(f, "protected", False)]
-    instance.full_clean(exclude=[*(exclude or []), *protected], validate_constraints=False)
 
 
 def _fire(action: Any, **kwargs: Any) -> None:
@@ -107,7 +101,7 @@ def promise_record(
         source_reference=source_reference,
         made_by=by,
     )
-    _clean(promise)
+    validate_model(promise)
     promise.save()
     events.promise_recorded_event(promise=promise, by=by)
     return promise
@@ -137,7 +131,7 @@ def promise_update(*, promise: Promise, by: Any, **data: Any) -> Promise:
             changed.append(name)
     if not changed:
         return promise
-    _clean(promise)
+    validate_model(promise)
     promise.save()
     events.promise_changed_event(promise=promise, by=by, changed={"fields": changed})
     return promise
@@ -168,7 +162,7 @@ def promise_review(
     if verdict in (PromiseReview.Verdict.NOT_ACCEPTABLE, PromiseReview.Verdict.NOT_FEASIBLE) and not comment.strip():
         raise ValidationError({"comment": "Say what is wrong with this promise."})
     review = PromiseReview(promise=promise, kind=review_kind, verdict=verdict, comment=comment.strip(), reviewer=by)
-    _clean(review, exclude=["promise", "reviewer"])
+    validate_model(review, exclude=["promise", "reviewer"])
     review.save()
     events.promise_reviewed_event(review=review, by=by)
     return review
@@ -203,7 +197,7 @@ def promise_reset(
     _check_contact(agreed_by, deal.account, "agreed_by")
     from_state = promise.state
     _fire(promise.reset, expectation=expectation, agreed_by=agreed_by, agreed_on=agreed_on)
-    _clean(promise)
+    validate_model(promise)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=expectation)
     return promise
@@ -220,7 +214,7 @@ def promise_withdraw(*, promise: Promise, by: Any, reason: str) -> Promise:
         raise ValidationError({"reason": "Say why the promise is withdrawn."})
     from_state = promise.state
     _fire(promise.withdraw, reason=reason)
-    _clean(promise)
+    validate_model(promise)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
     return promise
@@ -320,7 +314,7 @@ def handover_update(
         raise ValidationError({"meeting_at": "A held meeting has a date."})
     if handover.meeting_held and handover.meeting_at and handover.meeting_at > timezone.now():
         raise ValidationError({"meeting_held": "The meeting date is in the future; it has not been held yet."})
-    _clean(handover, exclude=["vendor_attendees", "customer_attendees"])
+    validate_model(handover, exclude=["vendor_attendees", "customer_attendees"])
     handover.save()
     if contacts is not None:
         for contact, _role in contacts:
@@ -512,7 +506,3 @@ def handover_move_rep(*, account: Account, from_user: Any, to_user: Any) -> int:
         .exclude(state=Handover.State.ACCEPTED)
         .update(rep=to_user)
     )
-
-
-def require_can_open(user: Any, deal: Deal) -> None:
-    require_can_sell_on(user, deal.account)
