@@ -14,13 +14,14 @@ SEEDED := var/.seeded
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint install install-dev migrate seed clean
+.PHONY: help run test bench bench-notices lint install install-dev migrate seed clean
 
 help:
 	@echo "make run    serve Keepwarm at http://127.0.0.1:8000 with a Celery worker and beat (demo data)"
 	@echo "make test   install what tests need and run the whole suite (SQLite unless DATABASE_URL is set)"
 	@echo "make lint   ruff, mypy (django-stubs) and import-linter (the app layering)"
-	@echo "make bench  the benchmark (PostgreSQL; results in docs/benchmarks.md)"
+	@echo "make bench  the benchmark (PostgreSQL and Redis; results in docs/benchmarks.md)"
+	@echo "make bench-notices  only its outbox part: 10,000 reminders due at once, one Celery worker"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +73,10 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/run.sh
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/notices.sh
+
+bench-notices: $(DEV_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/notices.sh
 
 clean:
 	rm -rf $(VENV) var/static var/broker var/celerybeat-schedule* $(SEEDED)

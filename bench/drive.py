@@ -35,8 +35,14 @@ LABELS = {
     "account": "Account page with timeline",
     "pipeline": "Deal pipeline",
     "api_accounts": "API accounts list",
+    "insights_performance": "Insights: performance",
+    "insights_reassignment": "Insights: reassignment",
+    "insights_risk": "Insights: early-life risk",
+    "insights_delivery": "Insights: delivery",
 }
 TARGET_VS_REF = 2.0
+# The managers' dashboards aggregate a whole period (issue 6): within 3x reference B.
+TARGETS_VS_REF = {name: 3.0 for name in LABELS if name.startswith("insights_")}
 TARGET_GROWTH = 1.2
 
 
@@ -244,18 +250,19 @@ def report(large: dict, small: dict, args: argparse.Namespace) -> str:
             + (f" {errors} errors" if errors else "")
         )
         if not name.startswith("ref_"):
-            ok_ref = vs_ref is not None and vs_ref <= TARGET_VS_REF
+            target = TARGETS_VS_REF.get(name, TARGET_VS_REF)
+            ok_ref = vs_ref is not None and vs_ref <= target
             ok_growth = growth is not None and growth <= TARGET_GROWTH
             verdicts.append(
                 f"- {label}: p95 {fmt(vs_ref, '.2f', 'x')} reference B ({'within' if ok_ref else 'OVER'} "
-                f"{TARGET_VS_REF:g}x); {fmt(growth, '.2f', 'x')} the {small['accounts'] // 1000}k p95 "
+                f"{target:g}x); {fmt(growth, '.2f', 'x')} the {small['accounts'] // 1000}k p95 "
                 f"({'within' if ok_growth else 'OVER'} {TARGET_GROWTH:g}x)."
             )
     lines += ["", "In-process: one request through Django's test client in a single process at the large size "
               "(median of several; Python CPU and database time in ms). Less sensitive to other work on the "
               "machine than wrk's figures, which include queueing (connections > workers).", "",
-              "Targets: every page's p95 within 2x reference B at the large size, and at most 1.2x its p95 at "
-              "the small size.", "", *verdicts, ""]
+              "Targets: every page's p95 within 2x reference B at the large size (the insights dashboards 3x), "
+              "and at most 1.2x its p95 at the small size.", "", *verdicts, ""]
     return "\n".join(lines)
 
 

@@ -48,6 +48,11 @@ def pages(account_id: int) -> list[tuple[str, str]]:
         ("account", f"/accounts/{account_id}/"),
         ("pipeline", "/deals/pipeline/"),
         ("api_accounts", "/api/v1/accounts/"),
+        # The managers' dashboards (insights), default filters: the last 90 days, everyone.
+        ("insights_performance", "/insights/performance/"),
+        ("insights_reassignment", "/insights/reassignment/"),
+        ("insights_risk", "/insights/risk/"),
+        ("insights_delivery", "/insights/delivery/"),
     ]
 
 

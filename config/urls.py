@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import devmail
+from crm import customer_pages
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -21,8 +22,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("dev/mail/", devmail.mail_list, name="dev-mail"),
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
+    path("c/renew/<int:pk>/", customer_pages.link_renewal, name="customer_link_renewal"),
     path("", include("crm.urls")),
     path("", include("handover.urls")),
+    path("", include("delivery.urls")),
+    path("", include("touchpoints.urls")),
+    path("", include("insights.urls")),
 ]
 
 if settings.DEBUG:  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 
-from crm import services
+from crm import notices, services
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -21,6 +21,7 @@ from crm.models import (
     Contact,
     Deal,
     DealLineItem,
+    Notice,
     OwnershipChange,
     UserProfile,
 )
@@ -172,6 +173,48 @@ class AccountTeamMemberAdmin(ReadOnlyAdmin):
     list_filter = ["role"]
     search_fields = ["account__name", "user__username"]
     list_select_related = ["account", "user"]
+
+
+# --- The outbox -----------------------------------------------------------------------------
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    """Every reminder, escalation, digest and alert, for support: what was sent, what is owed and
+    what failed (filter by state), with a retry action for failed ones. Rows move only through
+    crm.notices, so nothing here is editable: saving a stale copy could undo a send."""
+
+    list_display = ["key", "kind", "state", "due_at", "attempts", "sent_at", "short_error"]
+    list_filter = ["state", "kind"]
+    search_fields = ["key", "target"]
+    readonly_fields = ("kind", "key", "target", "data", "due_at", "state", "claimed_at", "attempts", "sent_at",
+                       "recipients", "last_error", "created_at")
+    fields = readonly_fields
+    actions = ["retry"]
+
+    @admin.display(description="last error")
+    def short_error(self, notice: Notice) -> str:
+        return notice.last_error[:120]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The list (and its retry action) for those who may change notices; each row read-only.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.action(description="Retry the selected failed notices", permissions=["change"])
+    def retry(self, request: HttpRequest, queryset: Any) -> None:
+        failed = list(queryset.filter(state=Notice.State.FAILED))
+        others = queryset.count() - len(failed)
+        retried = sum(notices.notice_retry(notice=notice) for notice in failed)
+        self.message_user(request, f"{retried} notice(s) owed again: the next dispatch sends them.", messages.SUCCESS)
+        if others:
+            self.message_user(request, f"{others} selected notice(s) had not failed and were left alone.",
+                              messages.WARNING)
 
 
 # --- People ---------------------------------------------------------------------------------

@@ -6,4 +6,4 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        from crm import receivers  # noqa: F401  (connects the login and session receivers)
+        from crm import emails, receivers  # noqa: F401  (login/session receivers; notice builders)

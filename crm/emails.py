@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from crm.models import OwnershipChange
+from crm import notices
+from crm.models import CustomerLink, Notice, OwnershipChange
 
 
 def ownership_notice(*, to_user: Any, changes: list[OwnershipChange]) -> EmailMultiAlternatives:
@@ -26,3 +27,22 @@ def ownership_notice(*, to_user: Any, changes: list[OwnershipChange]) -> EmailMu
     )
     message.attach_alternative(render_to_string("crm/email/ownership_notice.html", context), "text/html")
     return message
+
+
+@notices.register("crm.link_renewal")
+def link_renewal_request(notice: Notice) -> list[EmailMessage]:
+    """A customer whose link expired (or was replaced) asks its sender's successor for a new one."""
+    link = CustomerLink.objects.select_related("account__owner", "contact").get(pk=notice.data["link"])
+    owner = link.account.owner
+    if not owner.email or not owner.is_active:
+        return []
+    who = link.contact.full_name if link.contact else "A customer"
+    context = {"link": link, "owner": owner, "who": who, "site_url": settings.SITE_URL}
+    return [
+        EmailMultiAlternatives(
+            subject=f"{who} at {link.account.name} asks for a new {link.get_purpose_display().lower()} link",
+            body=render_to_string("crm/email/link_renewal.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[owner.email],
+        )
+    ]

@@ -36,7 +36,7 @@ from crm.models import (
     PipelineTotal,
     UserProfile,
 )
-from crm.signals import account_reassigned, deal_won
+from crm.signals import account_reassigned, contact_unreachable, deal_won
 
 User = get_user_model()
 
@@ -173,6 +173,13 @@ def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
     if contact.is_primary:
         contact.account.contacts.exclude(pk=contact.pk).filter(is_primary=True).update(is_primary=False)
     contact.save()
+    if not contact.is_active or contact.do_not_contact or "email" in changed:
+        # Someone who left, asked not to be contacted or changed address keeps no live link.
+        from crm.links import links_revoke_for_contact
+
+        links_revoke_for_contact(contact)
+    if (not contact.is_active or contact.do_not_contact) and ("is_active" in changed or "do_not_contact" in changed):
+        contact_unreachable.send(sender=Contact, contact=contact)
     if was_active and not contact.is_active:
         subject = f"{contact.full_name} left the organisation"
     else:

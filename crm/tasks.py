@@ -48,3 +48,49 @@ def clear_expired_sessions() -> int:
     live = Session.objects.values("session_key")
     LoginSession.objects.exclude(session_key__in=live).delete()
     return deleted
+
+
+@shared_task
+def dispatch_notices() -> int:
+    """Beat's one dispatcher, every minute: claims what is due in the outbox and queues each send."""
+    from crm import notices
+
+    return notices.dispatch()
+
+
+@shared_task
+def deliver_notice(notice_id: int) -> str:
+    """Sends one claimed notice (crm.notices.deliver); safe to run twice."""
+    from crm import notices
+
+    return notices.deliver(notice_id)
+
+
+@shared_task
+def deliver_notices(notice_ids: list[int]) -> int:
+    """Sends a chunk of claimed notices, each in its own transaction; safe to run twice."""
+    from crm import notices
+
+    return sum(notices.deliver(pk) == "sent" for pk in notice_ids)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, ConnectionError, TimeoutError), retry_backoff=True, retry_backoff_max=180,
+    max_retries=6,
+)
+def email_customer_link(link_id: int, raw_token: str) -> int:
+    """Emails a customer link once: `emailed_at` is the claim, in the send's transaction. A link
+    revoked or used meanwhile is not sent. The raw token arrives here and goes into the email only."""
+    from crm import links
+    from crm.models import CustomerLink
+
+    with transaction.atomic():
+        claimed = CustomerLink.objects.filter(
+            pk=link_id, emailed_at__isnull=True, revoked_at__isnull=True, used_at__isnull=True,
+            token_hash=links.token_hash(raw_token),
+        ).update(emailed_at=timezone.now())
+        if not claimed:
+            return 0
+        link = CustomerLink.objects.select_related("account__owner", "contact").get(pk=link_id)
+        links.link_email(link, raw_token).send()
+    return 1

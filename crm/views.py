@@ -43,6 +43,7 @@ from crm.forms import (
 )
 from crm.models import Account, AccountTeamMember, Activity, Deal, UserProfile
 from crm.pagination import CappedPaginator
+from crm.signals import account_page_sections
 
 User = get_user_model()
 
@@ -153,6 +154,12 @@ def _account_context(request: HttpRequest, account: Account, *, before: int | No
         "can_manage_team": _allowed(permissions.require_can_manage_team, user, account),
         "can_sell": _allowed(permissions.require_can_sell_on, user, account),
         "can_reassign": roles.can_reassign(user),
+        # Sections added by higher apps (delivery's projects and problems) through a signal.
+        "sections": [
+            section
+            for _receiver, section in account_page_sections.send(sender=Account, account=account, user=user)
+            if section
+        ],
     }
 
 

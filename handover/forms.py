@@ -17,6 +17,7 @@ from crm import roles
 from crm.forms import DateInput, DateTimeInput, PersonChoiceField, vendor_people
 from crm.models import Contact
 from handover.models import Promise, PromiseReview
+from handover.signals import acceptance_choices
 
 User = get_user_model()
 
@@ -245,17 +246,36 @@ class HandoverForm(forms.Form):
         }
 
 
+def acceptance_offers() -> list[dict[str, Any]]:
+    """What the apps that start on acceptance let the delivery manager choose (one query each)."""
+    return [offer for _receiver, offer in acceptance_choices.send(sender=AcceptForm) if offer]  # type: ignore[misc]
+
+
 class AcceptForm(forms.Form):
     delivery_owner = forms.TypedChoiceField(
         coerce=int, label="Delivery owner", error_messages={"required": "Name the delivery owner."}
     )
 
-    def __init__(self, *args: Any, team: list[Any], pk: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, team: list[Any], pk: int | None = None, offers: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.team = {u.pk: u for u in team}
         field = cast(forms.TypedChoiceField, self.fields["delivery_owner"])
         field.choices = [("", "Choose…"), *[(u.pk, u.get_full_name() or u.get_username()) for u in team]]
+        self.option_names = []
+        for offer in acceptance_offers() if offers is None else offers:
+            self.fields[offer["name"]] = forms.TypedChoiceField(
+                coerce=int, required=False, label=offer["label"], choices=offer["choices"],
+                initial=offer.get("initial"), help_text=offer.get("help_text", ""),
+            )
+            self.option_names.append(offer["name"])
         _ids(self, "accept", pk)
 
     def owner(self) -> Any:
         return self.team[self.cleaned_data["delivery_owner"]]
+
+    def options(self) -> dict[str, Any]:
+        """The choices offered by the apps that start on acceptance, as the service takes them."""
+        return {name: self.cleaned_data.get(name) for name in self.option_names if self.cleaned_data.get(name)}

@@ -454,7 +454,9 @@ def handover_reject(*, handover: Handover, by: Any, reason: str) -> Handover:
 
 
 @transaction.atomic
-def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Handover:
+def handover_accept(
+    *, handover: Handover, by: Any, delivery_owner: Any, options: dict[str, Any] | None = None
+) -> Handover:
     """Accepting, in one transaction: the state, the delivery owner on the account team, a
     ledger row "handover to delivery", the events and the `handover_accepted` signal (delivery
     and touchpoints start there). Emails go after commit."""
@@ -488,7 +490,7 @@ def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Hand
     if account.lifecycle in (Account.Lifecycle.PROSPECT, Account.Lifecycle.CUSTOMER):
         Account.objects.filter(pk=account.pk).update(lifecycle=Account.Lifecycle.ONBOARDING)
     events.handover_transition_event(handover=handover, by=by, from_state=from_state)
-    handover_accepted.send(sender=Handover, handover=handover, by=by)
+    handover_accepted.send(sender=Handover, handover=handover, by=by, options=options or {})
 
     from handover.tasks import send_acceptance_emails
 

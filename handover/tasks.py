@@ -6,12 +6,10 @@ import logging
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from crm import roles
-from handover import emails, events
+from handover import emails
 from handover.models import Handover
 
 logger = logging.getLogger(__name__)
@@ -51,43 +49,4 @@ def send_back_notice(handover_id: int) -> int:
     if handover.state not in (Handover.State.RETURNED, Handover.State.REJECTED) or not handover.rep.email:
         return 0
     emails.back_notice(handover=handover).send()
-    return 1
-
-
-@shared_task
-def escalate_overdue_handovers() -> int:
-    """Beat's dispatcher: queues one escalation per overdue handover not yet escalated."""
-    ids = list(
-        Handover.objects.overdue(timezone.now()).filter(escalated_at__isnull=True).values_list("pk", flat=True)[:500]
-    )
-    for pk in ids:
-        escalate_handover.delay(pk)
-    return len(ids)
-
-
-@shared_task(**RETRY)
-def escalate_handover(handover_id: int) -> int:
-    """Emails the delivery managers once: the conditional UPDATE is the claim, so two
-    dispatchers (or a redelivered task) cannot both send."""
-    with transaction.atomic():
-        claimed = (
-            Handover.objects.overdue(timezone.now())
-            .filter(pk=handover_id, escalated_at__isnull=True)
-            .update(escalated_at=timezone.now())
-        )
-        if not claimed:
-            return 0
-        handover = Handover.objects.select_related("deal", "account").get(pk=handover_id)
-        managers = (
-            get_user_model()
-            .objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-        recipients = sorted(set(managers))
-        if recipients:
-            emails.escalation(handover=handover, to=recipients).send()
-        else:
-            logger.warning("Overdue handover %s: no delivery manager has an email", handover_id)
-        events.handover_escalated_event(handover=handover)
     return 1

@@ -31,7 +31,16 @@ from crm.forms import add_service_errors
 from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
 from handover import permissions, services
-from handover.forms import AcceptForm, HandoverForm, PromiseForm, ReasonForm, ResetForm, ReviewForm, delivery_team
+from handover.forms import (
+    AcceptForm,
+    HandoverForm,
+    PromiseForm,
+    ReasonForm,
+    ResetForm,
+    ReviewForm,
+    acceptance_offers,
+    delivery_team,
+)
 from handover.models import Handover, HandoverContact, Promise
 
 QUEUE_LIMIT = 100  # the queue and the inbox are work lists; more than this means a staffing problem
@@ -504,7 +513,9 @@ def handover_accept(request: HttpRequest, pk: int) -> HttpResponse:
     form = AcceptForm(request.POST, team=list(delivery_team()))
     if form.is_valid():
         try:
-            services.handover_accept(handover=handover, by=request.user, delivery_owner=form.owner())
+            services.handover_accept(
+                handover=handover, by=request.user, delivery_owner=form.owner(), options=form.options()
+            )
         except ValidationError as exc:
             add_service_errors(form, exc)
         except Conflict as exc:
@@ -595,11 +606,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     _prepare_rows(handovers, acts)
     team = list(delivery_team())
     now = timezone.now()
+    offers = acceptance_offers()
     for handover in handovers:
         handover.countdown = countdown(handover.accept_deadline, now)  # type: ignore[attr-defined]
         handover.overdue = bool(handover.accept_deadline and handover.accept_deadline < now)  # type: ignore[attr-defined]
         handover.accept_form = AcceptForm(
-            team=team, pk=handover.pk, initial={"delivery_owner": handover.proposed_delivery_owner_id}
+            team=team, pk=handover.pk, offers=offers, initial={"delivery_owner": handover.proposed_delivery_owner_id}
         )  # type: ignore[attr-defined]
         handover.reject_form = ReasonForm(prefix_id="reject", pk=handover.pk, label="Why is it rejected?")  # type: ignore[attr-defined]
     return render(request, "handover/inbox.html", {"handovers": handovers, "acts": acts})

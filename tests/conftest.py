@@ -29,6 +29,27 @@ def make_user(username: str, *role_names: str, **extra: Any) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def default_reference_data(request: pytest.FixtureRequest) -> None:
+    """The delivery plans and check-up agendas the data migrations make. Transactional tests
+    (browser, concurrency, worker) flush every table when they end, so whatever runs after them
+    gets them back here; for the other tests this finds them and changes nothing."""
+    names = set(request.fixturenames)
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+    else:
+        return
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+    from touchpoints.agendas import create_default_agendas
+    from touchpoints.models import AgendaStep, AgendaTemplate
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)
+    create_default_agendas(AgendaTemplate, AgendaStep)
+
+
 @pytest.fixture
 def rep(db: Any) -> User:
     return make_user("rep", roles.SALES_REP)
@@ -113,3 +134,58 @@ def api_for(user: User | None) -> APIClient:
     if user is not None:
         client.force_authenticate(user)
     return client
+
+
+# --- Delivery: a deal carried through its handover to an accepted delivery project -----------
+
+
+def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
+    """Wins `deal` (if open), records one promise, and walks its handover to approved by sales
+    and found feasible by delivery; returns the handover, ready to accept."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+    from handover import services as handover_services
+    from handover.models import Handover, Promise
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    if not Promise.objects.filter(deal=deal).exists():
+        handover_services.promise_record(
+            deal=deal, by=rep, kind="deliverable", description="Two robot arms installed by 1 March",
+            source="proposal", made_to=deal.account.contacts.order_by("pk").first(),
+        )
+    if deal.stage != "won":
+        services.deal_win(deal=deal, by=rep)
+    handover = Handover.objects.get(deal=deal)
+    handover_services.handover_update(
+        handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
+        meeting_at=timezone.now() - timedelta(hours=2), meeting_held=True, meeting_minutes="Walked through it.",
+    )
+    handover_services.handover_submit(handover=handover, by=rep)
+    for promise in Promise.objects.filter(deal=deal):
+        handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
+    handover_services.handover_approve(handover=handover, by=salesmgr)
+    for promise in Promise.objects.filter(deal=deal):
+        handover_services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
+    return handover
+
+
+def accept_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User, owner: User, plan: str | None = None) -> Any:
+    """`approve_deal`, then accepted with `plan` (default: the configured one); returns the
+    delivery project that acceptance started."""
+    from delivery.models import PlanTemplate
+    from handover import services as handover_services
+
+    handover = approve_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr)
+    options = {"plan_template": PlanTemplate.objects.get(name=plan).pk} if plan else {}
+    handover_services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=owner, options=options)
+    return handover.project
+
+
+@pytest.fixture
+def project(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
+    """rep's deal on `account`, accepted with the default plan ("Software rollout"); `delivery` owns it."""
+    return accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)

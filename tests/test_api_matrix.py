@@ -4,7 +4,11 @@ adds an endpoint without deciding who may call it.
 
 Targets: `account` is rep's (presales on its team), `deal` is on it, `outsider` is the user
 deactivated; `promise` is rep's on the deal; `handover` (ready to submit), `submitted` and
-`approved` are the deal's handover after winning it, built only for the rows that name them. Each cell runs on a fresh database, so state-changing operations do not interfere.
+`approved` are the deal's handover after winning it; `project` is the deal accepted with the
+default plan, owned by `delivery` (so delivery joins the account team), `stage` its first stage,
+`started_stage` that stage started, `equipment_stage` the first stage (no customer sign-off)
+of the deal accepted with the "Equipment" plan, started; `problem` an open problem on the
+project, `resolved_problem` one resolved; all built only for the rows that name them. Each cell runs on a fresh database, so state-changing operations do not interfere.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from rest_framework.test import APIClient
 
 from crm import services as crm_services
 from crm.models import Activity
+from delivery import services as delivery_services
+from delivery.models import PlanTemplate
 from handover import services as handover_services
 from handover.models import Handover
-from tests.conftest import api_for
+from tests.conftest import accept_deal, api_for
 
 PERSONAS = ["anonymous", "rep", "presales", "rep2", "delivery", "salesmgr", "deliverymgr", "admin_user"]
 
@@ -39,6 +45,7 @@ class Ctx:
     delivery: Any
     outsider: Any
     salesmgr: Any
+    deliverymgr: Any
     persona: Any
 
     @property
@@ -71,6 +78,55 @@ class Ctx:
     @cached_property
     def approved(self) -> Any:
         return handover_services.handover_approve(handover=self.submitted, by=self.salesmgr)
+
+    def _accepted(self, plan: str | None = None) -> Any:
+        return accept_deal(self.deal, rep=self.rep, salesmgr=self.salesmgr, deliverymgr=self.deliverymgr,
+                           owner=self.delivery, plan=plan)
+
+    @cached_property
+    def project(self) -> Any:
+        return self._accepted()
+
+    @property
+    def plan_template(self) -> Any:
+        return PlanTemplate.objects.order_by("pk").first()
+
+    @cached_property
+    def stage(self) -> Any:
+        return self.project.stages.get(position=1)
+
+    @cached_property
+    def started_stage(self) -> Any:
+        return delivery_services.stage_start(stage=self.stage, by=self.delivery)
+
+    @cached_property
+    def equipment_stage(self) -> Any:
+        first = self._accepted(plan="Equipment").stages.get(position=1)
+        return delivery_services.stage_start(stage=first, by=self.delivery)
+
+    @cached_property
+    def problem(self) -> Any:
+        return delivery_services.problem_raise(
+            account=self.account, by=self.rep, title="Arm 2 missing", category="delivery_defect", severity="high",
+            project=self.project,
+        )
+
+    @cached_property
+    def resolved_problem(self) -> Any:
+        return delivery_services.problem_resolve(problem=self.problem, by=self.delivery, resolution="Shipped it.")
+
+    @cached_property
+    def checkup(self) -> Any:
+        """The project's day-7 check-up call, owned by `delivery` (touchpoints rows)."""
+        from touchpoints.models import Touchpoint
+
+        return Touchpoint.objects.get(project=self.project, kind="checkup_call")
+
+    @property
+    def agenda(self) -> Any:
+        from touchpoints.models import AgendaTemplate
+
+        return AgendaTemplate.objects.order_by("pk").first()
 
     @property
     def persona_name(self) -> str:
@@ -106,6 +162,17 @@ RESOLVE_PROMISE = (401,  200, 200,     404, 404,     200,     403,        403)
 PREPARE =         (401,  200, 200,     404, 404,     200,     403,        200)
 SALES_MANAGER =   (401,  403, 403,     404, 404,     200,     403,        403)
 DELIVERY_MANAGER = (401, 403, 403,     404, 404,     403,     200,        403)
+# Delivery rows: `delivery` owns the project and so is on the account team.
+READ_DELIVERY =   (401,  200, 200,     404, 200,     200,     200,        200)
+RUN_DELIVERY =    (401,  403, 403,     404, 200,     403,     200,        200)
+RAISE_PROBLEM =   (401,  201, 201,     400, 201,     201,     201,        201)
+WORK_PROBLEM =    (401,  403, 403,     404, 200,     403,     200,        200)
+PORTAL_REVOKE =   (401,  200, 200,     400, 400,     200,     200,        200)
+# Touchpoint rows: the owner (`delivery`) and the managers work it; the rest of the team only reads.
+WORK_TOUCHPOINT = (401,  403, 403,     404, 200,     200,     200,        200)
+# Insights rows: managers see every dashboard; reps and pre-sales their own scorecard only.
+OWN_SCORECARD =   (401,  200, 200,     200, 403,     200,     200,        200)
+DASHBOARD =       (401,  403, 403,     403, 403,     200,     200,        200)
 
 MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     # (method, path template): (URL with {placeholders} from Ctx, body, expected per persona)
@@ -187,6 +254,65 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("POST", "/api/v1/handovers/{id}/reject/"): (
         "/api/v1/handovers/{approved.pk}/reject/", lambda c: {"reason": "No meeting notes"}, DELIVERY_MANAGER,
     ),
+    ("GET", "/api/v1/plan-templates/"): ("/api/v1/plan-templates/", None, READ_ALL),
+    ("GET", "/api/v1/plan-templates/{id}/"): ("/api/v1/plan-templates/{plan_template.pk}/", None, READ_ALL),
+    ("GET", "/api/v1/projects/"): ("/api/v1/projects/", None, READ_ALL),
+    ("GET", "/api/v1/projects/{id}/"): ("/api/v1/projects/{project.pk}/", None, READ_DELIVERY),
+    ("GET", "/api/v1/stages/"): ("/api/v1/stages/", None, READ_ALL),
+    ("GET", "/api/v1/stages/{id}/"): ("/api/v1/stages/{stage.pk}/", None, READ_DELIVERY),
+    ("PATCH", "/api/v1/stages/{id}/"): (
+        "/api/v1/stages/{stage.pk}/", lambda c: {"due_date": "2031-01-15", "description": "Matrix"}, RUN_DELIVERY,
+    ),
+    ("POST", "/api/v1/stages/{id}/start/"): ("/api/v1/stages/{stage.pk}/start/", None, RUN_DELIVERY),
+    ("POST", "/api/v1/stages/{id}/request-signoff/"): (
+        "/api/v1/stages/{started_stage.pk}/request-signoff/",
+        lambda c: {"contact": c.contact.pk, "delivered": "Kickoff held."},
+        RUN_DELIVERY,
+    ),
+    ("POST", "/api/v1/stages/{id}/complete/"): ("/api/v1/stages/{equipment_stage.pk}/complete/", None, RUN_DELIVERY),
+    ("GET", "/api/v1/problems/"): ("/api/v1/problems/", None, READ_ALL),
+    ("POST", "/api/v1/problems/"): (
+        "/api/v1/problems/",
+        lambda c: {"account": c.account.pk, "project": c.project.pk, "title": "Late", "category": "other",
+                   "severity": "low"},
+        RAISE_PROBLEM,
+    ),
+    ("GET", "/api/v1/problems/{id}/"): ("/api/v1/problems/{problem.pk}/", None, READ_DELIVERY),
+    ("POST", "/api/v1/problems/{id}/resolve/"): (
+        "/api/v1/problems/{problem.pk}/resolve/", lambda c: {"resolution": "Fixed"}, WORK_PROBLEM,
+    ),
+    ("POST", "/api/v1/problems/{id}/close/"): ("/api/v1/problems/{resolved_problem.pk}/close/", None, WORK_PROBLEM),
+    ("POST", "/api/v1/problems/{id}/reopen/"): (
+        "/api/v1/problems/{resolved_problem.pk}/reopen/", lambda c: {"reason": "Broke again"}, READ_DELIVERY,
+    ),
+    ("POST", "/api/v1/portal-links/"): (
+        "/api/v1/portal-links/", lambda c: {"account": c.account.pk, "contact": c.contact.pk}, CREATE_ON_ACCT,
+    ),
+    ("POST", "/api/v1/portal-links/revoke/"): (
+        "/api/v1/portal-links/revoke/", lambda c: {"account": c.account.pk}, PORTAL_REVOKE,
+    ),
+    ("GET", "/api/v1/touchpoints/"): ("/api/v1/touchpoints/", None, READ_ALL),
+    ("GET", "/api/v1/touchpoints/{id}/"): ("/api/v1/touchpoints/{checkup.pk}/", None, READ_DELIVERY),
+    ("POST", "/api/v1/touchpoints/{id}/complete/"): (
+        "/api/v1/touchpoints/{checkup.pk}/complete/", lambda c: {"satisfaction": 4, "as_expected": True},
+        WORK_TOUCHPOINT,
+    ),
+    ("POST", "/api/v1/touchpoints/{id}/skip/"): (
+        "/api/v1/touchpoints/{checkup.pk}/skip/", lambda c: {"reason": "Covered by the review"}, WORK_TOUCHPOINT,
+    ),
+    ("POST", "/api/v1/touchpoints/{id}/cancel/"): (
+        "/api/v1/touchpoints/{checkup.pk}/cancel/", lambda c: {"reason": "Customer paused"}, WORK_TOUCHPOINT,
+    ),
+    ("POST", "/api/v1/touchpoints/{id}/reschedule/"): (
+        "/api/v1/touchpoints/{checkup.pk}/reschedule/",
+        lambda c: {"due_at": (timezone.now() + timedelta(days=3)).isoformat()}, WORK_TOUCHPOINT,
+    ),
+    ("GET", "/api/v1/agendas/"): ("/api/v1/agendas/", None, READ_ALL),
+    ("GET", "/api/v1/agendas/{id}/"): ("/api/v1/agendas/{agenda.pk}/", None, READ_ALL),
+    ("GET", "/api/v1/insights/performance/"): ("/api/v1/insights/performance/", None, OWN_SCORECARD),
+    ("GET", "/api/v1/insights/risk/"): ("/api/v1/insights/risk/", None, DASHBOARD),
+    ("GET", "/api/v1/insights/reassignment/"): ("/api/v1/insights/reassignment/", None, DASHBOARD),
+    ("GET", "/api/v1/insights/delivery/"): ("/api/v1/insights/delivery/", None, DASHBOARD),
 }
 
 
@@ -214,11 +340,13 @@ def test_every_row_names_every_persona():
 
 @pytest.mark.parametrize("operation", sorted(MATRIX), ids=lambda op: f"{op[0]} {op[1]}")
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_role_by_operation(request, persona, operation, account, deal, rep, rep2, delivery, outsider, salesmgr):
+def test_role_by_operation(
+    request, persona, operation, account, deal, rep, rep2, delivery, outsider, salesmgr, deliverymgr
+):
     url_template, body, expected = MATRIX[operation]
     user = None if persona == "anonymous" else request.getfixturevalue(persona)
     ctx = Ctx(account=account, deal=deal, rep=rep, rep2=rep2, delivery=delivery, outsider=outsider,
-              salesmgr=salesmgr, persona=user)
+              salesmgr=salesmgr, deliverymgr=deliverymgr, persona=user)
     # Only the targets this row names are built (a handover needs the deal won, which would
     # change what the deal rows expect).
     names = {field.split(".")[0] for _, field, _, _ in string.Formatter().parse(url_template) if field}

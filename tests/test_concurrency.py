@@ -132,10 +132,13 @@ def test_two_delivery_managers_accepting_one_handover_let_one_through(
 
     from django.utils import timezone
 
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
     from handover import services as handover_services
     from handover.models import Handover
     from tests.conftest import make_user
 
+    create_default_plans(PlanTemplate, PlanTemplateStage)  # acceptance starts a delivery from a plan; the flush removed them
     second_manager = make_user("deliverymgr2", "Delivery manager")
     second_owner = make_user("delivery2", "Delivery team member")
     promise = handover_services.promise_record(deal=deal, by=rep, kind="timeline", description="Live by May", source="call")
@@ -171,7 +174,6 @@ def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, 
     from django.utils import timezone
 
     from handover import services as handover_services
-    from handover import tasks as handover_tasks
     from handover.models import Handover
 
     services.deal_win(deal=deal, by=rep)
@@ -184,10 +186,158 @@ def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, 
     handover_services.handover_approve(handover=handover, by=salesmgr)
     Handover.objects.filter(pk=handover.pk).update(accept_deadline=timezone.now() - timedelta(minutes=5))
 
-    results = run_together(
-        lambda: handover_tasks.escalate_handover(handover.pk),
-        lambda: handover_tasks.escalate_handover(handover.pk),
-    )
-    assert sorted(results) == [0, 1], results
+    from crm import notices
+    from crm.models import Notice
+
+    # Two dispatcher ticks at once: the producer owes one notice (unique key), the claims are
+    # disjoint, and the builder's claim on the handover lets one email through.
+    results = run_together(lambda: notices.dispatch(), lambda: notices.dispatch())
+    assert all(isinstance(result, int) for result in results), results  # neither tick failed
+    notice = Notice.objects.get(kind="handover.escalation")
+    assert notice.state == "sent", notice.state
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [deliverymgr.email]
     assert Activity.objects.filter(deal=deal, event_type="handover.escalated").count() == 1
+
+
+# --- Customer sign-off and the outbox ----------------------------------------------------------
+
+
+def _awaiting_signoff(deal: Any, rep: Any, salesmgr: Any, deliverymgr: Any, delivery: Any) -> Any:
+    """Stage 1 of the accepted deal's delivery, waiting for Alice's sign-off; returns its link."""
+    from delivery import services as delivery_services
+    from tests.conftest import accept_deal
+
+    project = accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
+    stage = project.stages.get(position=1)
+    delivery_services.stage_start(stage=stage, by=delivery)
+    alice = project.account.contacts.get(first_name="Alice")
+    return delivery_services.stage_request_signoff(stage=stage, by=delivery, contact=alice, delivered="Kickoff held.")
+
+
+def _answer(link_pk: int, *, signed_off: bool = True, reason: str = "") -> Any:
+    from crm.models import CustomerLink
+    from delivery import services as delivery_services
+
+    return delivery_services.customer_answer(
+        link=CustomerLink.objects.get(pk=link_pk), signed_off=signed_off, typed_name="Alice Martin", reason=reason,
+        ip="203.0.113.9", user_agent="Browser",
+    )
+
+
+def test_two_concurrent_signoffs_with_one_link_let_exactly_one_through(
+    deal, rep, salesmgr, deliverymgr, delivery, mailoutbox
+):
+    from delivery.models import SignOff, Stage
+
+    link = _awaiting_signoff(deal, rep, salesmgr, deliverymgr, delivery)
+    mailoutbox.clear()
+
+    results = run_together(lambda: _answer(link.pk), lambda: _answer(link.pk))
+
+    winners = [r for r in results if isinstance(r, SignOff)]
+    conflicts = [r for r in results if isinstance(r, Conflict)]
+    assert (len(winners), len(conflicts)) == (1, 1), results
+    assert SignOff.objects.count() == 1
+    stage = Stage.objects.get(pk=winners[0].stage_id)
+    assert stage.state == Stage.State.SIGNED_OFF
+    assert Activity.objects.filter(event_type="delivery.stage.signed_off").count() == 1
+    # One email: the delivery owner hears of the sign-off once.
+    assert [m.to for m in mailoutbox] == [[delivery.email]]
+
+
+def test_a_signoff_racing_a_change_request_leaves_one_answer(deal, rep, salesmgr, deliverymgr, delivery, mailoutbox):
+    from delivery.models import SignOff, Stage
+
+    link = _awaiting_signoff(deal, rep, salesmgr, deliverymgr, delivery)
+    mailoutbox.clear()
+
+    results = run_together(
+        lambda: _answer(link.pk), lambda: _answer(link.pk, signed_off=False, reason="Wrong dates.")
+    )
+
+    assert sum(isinstance(r, SignOff) for r in results) == 1, results
+    assert sum(isinstance(r, Conflict) for r in results) == 1, results
+    answer = SignOff.objects.get()
+    stage = Stage.objects.get(pk=answer.stage_id)
+    expected = Stage.State.SIGNED_OFF if answer.decision == SignOff.Decision.SIGNED_OFF else Stage.State.CHANGES_REQUESTED
+    assert stage.state == expected
+    assert Activity.objects.filter(event_type__in=["delivery.stage.signed_off", "delivery.stage.changes_requested"]).count() == 1
+    assert len(mailoutbox) == 1
+
+
+_RACE_KIND = "test.concurrency_race"
+_delivered: list[tuple[int, int]] = []  # (thread, notice) for each send of a race notice
+
+
+def _race_builder(notice: Any) -> list[Any]:
+    from django.core.mail import EmailMessage
+
+    _delivered.append((threading.get_ident(), notice.pk))
+    return [EmailMessage(subject=f"notice {notice.pk}", body="-", to=["ops@vendor.example"])]
+
+
+def _due_notices(count: int, monkeypatch: Any) -> list[int]:
+    """`count` race notices due a minute ago, with a builder that records which thread sent each;
+    the producers are switched off: only the claiming races here, not what producers owe."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm import notices
+    from crm.models import Notice
+
+    monkeypatch.setitem(notices._builders, _RACE_KIND, _race_builder)
+    monkeypatch.setattr(notices, "_producers", {})
+    _delivered.clear()
+    due = timezone.now() - timedelta(minutes=1)
+    rows = Notice.objects.bulk_create(
+        Notice(kind=_RACE_KIND, key=f"{_RACE_KIND}:{i}", target=f"test.race:{i}", due_at=due) for i in range(count)
+    )
+    return [row.pk for row in rows]
+
+
+def test_two_dispatchers_claim_disjoint_notices_and_send_each_once(mailoutbox, monkeypatch):
+    from crm import notices
+    from crm.models import Notice
+
+    ids = _due_notices(40, monkeypatch)
+
+    results = run_together(lambda: notices.dispatch(batch=5), lambda: notices.dispatch(batch=5))
+
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == len(ids), results  # every notice claimed, none by both
+    by_thread: dict[int, set[int]] = {}
+    for thread, pk in _delivered:
+        by_thread.setdefault(thread, set()).add(pk)
+    assert sorted(pk for _thread, pk in _delivered) == sorted(ids)  # each sent once
+    claimed_sets = list(by_thread.values())
+    assert sum(len(s) for s in claimed_sets) == len(set().union(*claimed_sets))  # disjoint
+    assert sorted(m.subject for m in mailoutbox) == sorted(f"notice {pk}" for pk in ids)
+    assert set(Notice.objects.filter(pk__in=ids).values_list("state", "attempts")) == {("sent", 1)}
+    assert notices.dispatch() == 0
+
+
+def test_an_abandoned_claim_is_reclaimed_once(mailoutbox, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm import notices
+    from crm.models import Notice
+
+    abandoned, recent = _due_notices(2, monkeypatch)
+    now = timezone.now()
+    # A worker claimed the first long ago and died; the second is being sent right now.
+    Notice.objects.filter(pk=abandoned).update(
+        state=Notice.State.CLAIMED, claimed_at=now - notices.CLAIM_TIMEOUT - timedelta(minutes=1)
+    )
+    Notice.objects.filter(pk=recent).update(state=Notice.State.CLAIMED, claimed_at=now - timedelta(minutes=1))
+
+    results = run_together(lambda: notices.dispatch(), lambda: notices.dispatch())
+
+    assert sorted(results) == [0, 1], results
+    assert [pk for _thread, pk in _delivered] == [abandoned]
+    assert [m.subject for m in mailoutbox] == [f"notice {abandoned}"]
+    assert Notice.objects.get(pk=abandoned).state == Notice.State.SENT
+    assert Notice.objects.get(pk=recent).state == Notice.State.CLAIMED  # not stale yet: left alone
+    assert notices.dispatch() == 0 and len(mailoutbox) == 1

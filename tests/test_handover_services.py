@@ -281,12 +281,22 @@ def test_bulk_reassignment_moves_the_open_handover_but_never_the_promise_maker(w
     assert Promise.objects.get(pk=promise.pk).made_by == rep
 
 
-def test_overdue_handovers_escalate_once_even_with_two_dispatchers(won, rep, salesmgr, deliverymgr, mailoutbox):
+def test_overdue_handovers_escalate_once_even_with_two_dispatchers(
+    won, rep, salesmgr, deliverymgr, mailoutbox, django_capture_on_commit_callbacks
+):
+    from crm import notices
+    from crm.models import Notice
+
     approved(won, rep, salesmgr)
     Handover.objects.filter(pk=won.pk).update(accept_deadline=timezone.now() - timedelta(minutes=1))
-    assert tasks.escalate_overdue_handovers() == 1
-    assert tasks.escalate_overdue_handovers() == 0  # claimed: the second dispatcher finds nothing
-    assert tasks.escalate_handover(won.pk) == 0  # a redelivered task sends nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.dispatch()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices.dispatch() == 0  # owed once: the second tick finds nothing
+    notice = Notice.objects.get(kind="handover.escalation")
+    assert notice.state == "sent" and notice.recipients == [deliverymgr.email]
+    Notice.objects.filter(pk=notice.pk).update(state="claimed", claimed_at=timezone.now())
+    assert notices.deliver(notice.pk) == "skipped"  # a redelivered send finds the handover claimed
     assert [m.to for m in mailoutbox] == [[deliverymgr.email]]
     assert Activity.objects.filter(event_type="handover.escalated").count() == 1
 

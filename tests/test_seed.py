@@ -112,6 +112,61 @@ def test_seed_demo_creates_about_fifty_realistic_accounts() -> None:
 
 
 @pytest.mark.django_db
+def test_seed_demo_moves_the_deliveries_along() -> None:
+    output = seed_demo()
+
+    from delivery.models import Problem, Project, SignOff, Stage
+
+    assert "Deliveries:" in output and "Problems:" in output
+    # Projects with stages the customer signed off through the link, typed name and all.
+    assert Project.objects.filter(stages__state="signed_off").distinct().count() >= 2
+    signed = SignOff.objects.filter(decision="signed_off")
+    assert signed.exists() and not signed.filter(ip_address__isnull=True).exists()
+    assert not Stage.objects.filter(state="signed_off").exclude(signoffs__decision="signed_off").exists()
+    # One waiting for the customer, one sent back with changes, one delivery complete.
+    assert Stage.objects.filter(state="awaiting_signoff", signer__isnull=False).exists()
+    changes = Stage.objects.filter(state="changes_requested")
+    assert changes.exists() and not changes.filter(changes_reason="").exists()
+    assert Project.objects.filter(state="complete").exists()
+    # Problems on promises, of several categories and severities, some resolved.
+    problems = Problem.objects.filter(pk__in=Problem.objects.filter(promises__isnull=False).values("pk"))
+    assert problems.values("category").distinct().count() >= 3
+    assert problems.values("severity").distinct().count() >= 3
+    assert problems.filter(state__in=["resolved", "closed"]).exists() and problems.filter(state="open").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_puts_the_check_ups_at_different_points_of_their_agenda() -> None:
+    output = seed_demo()
+
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from crm.models import Notice
+    from delivery.models import Problem
+    from touchpoints.models import SurveyResponse, Touchpoint
+
+    assert "Check-ups:" in output
+    done = Touchpoint.objects.filter(state="done")
+    assert done.count() >= 5 and not done.filter(satisfaction__isnull=True).exists()
+    assert done.exclude(notes="").count() == done.count() and done.filter(satisfaction__lte=2).exists()
+    assert Touchpoint.objects.filter(state="missed").count() == 1
+    # Something to do this week (or overdue) for the demo delivery owner and the demo rep.
+    week_end = timezone.now() + timedelta(days=7)
+    for username in ("delivery", "rep"):
+        assert Touchpoint.objects.filter(state="scheduled", owner__username=username, due_at__lt=week_end).exists()
+    # One unhappy survey answer, which opened a check-up problem.
+    answer = SurveyResponse.objects.get()
+    assert answer.satisfaction <= 2 and answer.problem is not None and answer.problem.source == "checkup"
+    assert Problem.objects.filter(source="checkup").count() >= 2  # and one raised from a call's outcome
+    # Nothing stale left in the outbox to fire at start-up.
+    assert not Notice.objects.filter(
+        kind__startswith="touchpoints.", state__in=["pending", "claimed"], due_at__lte=timezone.now()
+    ).exists()
+
+
+@pytest.mark.django_db
 def test_seed_demo_keeps_the_ledger_and_team_consistent() -> None:
     seed_demo()
 

@@ -127,12 +127,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The one place where periodic work is declared. Beat only wakes these dispatchers; what is due
 # lives in the database, so a beat restart or a missed tick loses nothing.
 CELERY_BEAT_SCHEDULE = {
-    # Ends expired sessions (and their login rows) so the session table does not grow forever.
-    # Escalates handovers past their acceptance deadline to the delivery managers, once each.
-    "handover-escalate-overdue": {
-        "task": "handover.tasks.escalate_overdue_handovers",
-        "schedule": timedelta(minutes=5),
+    # The one dispatcher: every reminder, escalation (overdue handovers, sign-offs, missed
+    # check-ups), digest and alert the product owes is a Notice row with a due time; each tick
+    # runs the producers (handover deadlines, daily digests), then claims what is due and queues
+    # its sends (crm.notices).
+    "crm-dispatch-notices": {
+        "task": "crm.tasks.dispatch_notices",
+        "schedule": timedelta(minutes=1),
     },
+    # Ends expired sessions (and their login rows) so the session table does not grow forever.
     "crm-clear-expired-sessions": {
         "task": "crm.tasks.clear_expired_sessions",
         "schedule": timedelta(hours=6),
@@ -205,6 +208,16 @@ SPECTACULAR_SETTINGS = {
         "PromiseStateEnum": "handover.models.Promise.State",
         "ReviewKindEnum": "handover.models.PromiseReview.Kind",
         "HandoverStateEnum": "handover.models.Handover.State",
+        "PromiseSourceEnum": "handover.models.Promise.Source",
+        # delivery API
+        "ProjectStateEnum": "delivery.models.Project.State",
+        "StageStateEnum": "delivery.models.Stage.State",
+        "ProblemStateEnum": "delivery.models.Problem.State",
+        "ProblemSourceEnum": "delivery.models.Problem.Source",
+        # touchpoints API
+        "TouchpointKindEnum": "touchpoints.models.Kind",
+        "TouchpointStateEnum": "touchpoints.models.Touchpoint.State",
+        "ProblemSeverityEnum": "delivery.models.Problem.Severity",
     },
 }
 
@@ -254,4 +267,17 @@ KEEPWARM = {
     "DEMO_PASSWORD": "keepwarm",
     # Delivery accepts (or rejects) a sales-approved handover within this many working days.
     "HANDOVER_ACCEPT_WORKING_DAYS": env.int("HANDOVER_ACCEPT_WORKING_DAYS", default=2),
+    # Customer links: sign-off links expire after this many days, portal links after these.
+    "SIGNOFF_LINK_DAYS": env.int("SIGNOFF_LINK_DAYS", default=14),
+    "PORTAL_LINK_DAYS": env.int("PORTAL_LINK_DAYS", default=180),
+    # A stage awaiting sign-off this many days gets one reminder to the signer.
+    "SIGNOFF_REMINDER_DAYS": env.int("SIGNOFF_REMINDER_DAYS", default=5),
+    # A touchpoint this many hours past due without an outcome is missed and escalated.
+    "TOUCHPOINT_GRACE_HOURS": env.int("TOUCHPOINT_GRACE_HOURS", default=48),
+    # Each user's digest of what is due goes at this local hour.
+    "DIGEST_HOUR": env.int("DIGEST_HOUR", default=7),
+    # Check-up survey links expire after this many days.
+    "SURVEY_LINK_DAYS": env.int("SURVEY_LINK_DAYS", default=14),
+    # The delivery plan picked when the delivery manager does not choose one (its name).
+    "DEFAULT_PLAN_TEMPLATE": env.str("DEFAULT_PLAN_TEMPLATE", default="Software rollout"),
 }

@@ -222,3 +222,8 @@ class HandoverDetailSerializer(HandoverSerializer):
 
 class HandoverAcceptSerializer(ServiceOnly, serializers.Serializer):
     delivery_owner = ActiveUserField(help_text="The delivery team member who owns the delivery.")
+    plan_template = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="The delivery plan template for the delivery project (GET /api/v1/plan-templates/); "
+        "the configured default when left out.",
+    )

@@ -250,7 +250,11 @@ class HandoverViewSet(ServiceUpdateMixin, mixins.ListModelMixin, mixins.Retrieve
         handover = self.get_object()
         permissions.require_delivery_manager(request.user)
         data = self._body(s.HandoverAcceptSerializer)
-        return self._answer(services.handover_accept(handover=handover, by=request.user, **data))
+        template = data.pop("plan_template", None)
+        options = {"plan_template": template} if template else {}
+        return self._answer(
+            services.handover_accept(handover=handover, by=request.user, options=options, **data)
+        )
 
     @extend_schema(summary="Reject an approved handover back to the rep, saying why (delivery manager)",
                    request=s.ReasonSerializer, responses={200: s.HandoverDetailSerializer, **errors(409)})

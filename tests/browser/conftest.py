@@ -49,6 +49,17 @@ def browser() -> Iterator[Any]:
 
 
 
+@pytest.fixture(autouse=True)
+def delivery_plans(transactional_db: Any) -> None:
+    """Browser tests are transactional: each one flushes the tables at its end, with the rows the
+    data migrations made. The delivery plans are needed by any journey that accepts a handover,
+    whatever ran before it, so they are put back for every test (roles are, by make_user)."""
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)
+
+
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)

@@ -1,0 +1,239 @@
+"""The outbox: every reminder, escalation, digest and alert the product owes, exactly once.
+
+Apps schedule a `Notice` (kind, unique key, due time, target) in the transaction that makes it
+owed, and register a builder for its kind that turns it into emails when it is sent. One beat
+dispatcher (`crm.tasks.dispatch_notices`, every minute) claims due rows with
+`select_for_update(skip_locked=True)` and queues `deliver_notices` tasks (chunks of ids) on commit.
+The sender locks the row, re-reads what it is about, sends and marks it sent in one
+transaction. So:
+
+- two dispatchers never claim the same row (skip_locked; the key is unique, so nothing is owed
+  twice);
+- a sent notice is never sent again (state `sent` is checked under the row lock);
+- a worker that dies after claiming leaves a `claimed` row, which the dispatcher reclaims once
+  `CLAIM_TIMEOUT` has passed (visible meanwhile, never lost);
+- a failed send goes back to `pending` with a later due time (exponential backoff), and after
+  `MAX_ATTEMPTS` ends `failed`, shown to staff with a retry action;
+- nothing uses a Celery ETA: due times live in this table.
+
+A builder returns the messages to send, or an empty list when the notice is no longer needed
+(the stage was signed off before its reminder fell due): the row then ends `skipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import CustomerLink, Notice
+
+logger = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+BATCH = 500
+# Notices per delivery task. Each task costs a broker round trip and, with Celery's Django fixup,
+# a new database connection (it closes them around every task): 100 instead of 25 took about a
+# tenth off sending 10,000 at once (docs/benchmarks.md). A task that dies is redelivered (late
+# acks) and skips what it already sent: a bigger chunk delays what is left of it, and adds no
+# duplicate.
+CHUNK = 100
+
+Builder = Callable[[Notice], list[EmailMessage]]
+_builders: dict[str, Builder] = {}
+Producer = Callable[[datetime], int]
+_producers: dict[str, Producer] = {}
+
+
+def register(kind: str) -> Callable[[Builder], Builder]:
+    """Decorator: `@notices.register("delivery.signoff_reminder")` on a builder function."""
+
+    def decorate(builder: Builder) -> Builder:
+        _builders[kind] = builder
+        return builder
+
+    return decorate
+
+
+def register_producer(name: str) -> Callable[[Producer], Producer]:
+    """Decorator for a function(now) -> int that owes notices found by a query rather than by an
+    event (a handover past its deadline, a user's daily digest). The dispatcher runs every
+    producer on each tick, before claiming; producers must be idempotent (unique keys)."""
+
+    def decorate(producer: Producer) -> Producer:
+        _producers[name] = producer
+        return producer
+
+    return decorate
+
+
+def produce(now: datetime) -> int:
+    total = 0
+    for name, producer in sorted(_producers.items()):
+        try:
+            with transaction.atomic():
+                total += producer(now)
+        except Exception:  # noqa: BLE001 - one failing producer must not stop the others or the sends
+            logger.exception("Notice producer %s failed", name)
+    return total
+
+
+def target_of(obj: Any) -> str:
+    return CustomerLink.target_of(obj)
+
+
+def notice_schedule(
+    *, kind: str, key: str, target: Any, due_at: datetime | None = None, data: dict[str, Any] | None = None,
+    send_now: bool = False,
+) -> Notice | None:
+    """Owes a notice once per `key`; a second call with the same key changes nothing and returns
+    None. With `send_now`, its delivery is queued on commit instead of waiting for the next tick."""
+    now = timezone.now()
+    notice, created = Notice.objects.get_or_create(
+        key=key,
+        defaults={
+            "kind": kind,
+            "target": target if isinstance(target, str) else target_of(target),
+            "due_at": due_at or now,
+            "data": data or {},
+        },
+    )
+    if not created:
+        return None
+    if send_now or notice.due_at <= now:
+        _claim_and_queue([notice.pk])
+    return notice
+
+
+def notices_cancel(*, target: Any, kinds: list[str] | None = None) -> int:
+    """Cancels what is still owed about `target` (e.g. a touchpoint that was cancelled)."""
+    qs = Notice.objects.filter(
+        target=target if isinstance(target, str) else target_of(target),
+        state=Notice.State.PENDING,
+    )
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return qs.update(state=Notice.State.CANCELLED)
+
+
+def notices_reschedule(*, target: Any, kind: str, due_at: datetime) -> int:
+    return Notice.objects.filter(
+        target=target if isinstance(target, str) else target_of(target), kind=kind, state=Notice.State.PENDING
+    ).update(due_at=due_at)
+
+
+def _claim_and_queue(ids: list[int]) -> int:
+    """Claims these pending rows (inside the caller's transaction) and queues their sends on commit."""
+    now = timezone.now()
+    claimed = list(
+        Notice.objects.filter(pk__in=ids, state=Notice.State.PENDING).values_list("pk", flat=True)
+    )
+    Notice.objects.filter(pk__in=claimed, state=Notice.State.PENDING).update(
+        state=Notice.State.CLAIMED, claimed_at=now
+    )
+    from crm.tasks import deliver_notice
+
+    for pk in claimed:
+        deliver_notice.delay_on_commit(pk)
+    return len(claimed)
+
+
+def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
+    """Runs the producers, then claims due notices and stale claims and queues their sends on
+    commit, in chunks. Returns how many were claimed."""
+    now = now or timezone.now()
+    produce(now)
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Notice.objects.select_for_update(skip_locked=True)
+                .filter(
+                    Q(state=Notice.State.PENDING, due_at__lte=now)
+                    | Q(state=Notice.State.CLAIMED, claimed_at__lt=now - CLAIM_TIMEOUT)
+                )
+                .order_by("due_at", "pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return total
+            Notice.objects.filter(pk__in=ids).update(state=Notice.State.CLAIMED, claimed_at=now)
+            from crm.tasks import deliver_notices
+
+            for start in range(0, len(ids), CHUNK):
+                deliver_notices.delay_on_commit(ids[start : start + CHUNK])
+        total += len(ids)
+        if len(ids) < batch:
+            return total
+
+
+def _locked(notice_id: int) -> Notice | None:
+    """The notice, row-locked; None when another worker holds it (it is sending it right now)."""
+    rows = list(Notice.objects.select_for_update(skip_locked=True).filter(pk=notice_id).order_by()[:1])
+    return rows[0] if rows else None
+
+
+def deliver(notice_id: int) -> str:
+    """Sends one claimed notice. Returns its final state for this attempt.
+
+    The lock, the builder's reads and writes, the send and the `sent` mark share one transaction.
+    When the builder or a send raises, that transaction rolls back (the builder's writes with it,
+    whatever the error, a database one included) and the failure is recorded in a new
+    transaction, under the lock again. No savepoint: two round trips fewer per notice, which
+    matters when thousands fall due at once (docs/benchmarks.md)."""
+    try:
+        with transaction.atomic():
+            notice = _locked(notice_id)
+            if notice is None:
+                return "locked"
+            if notice.state != Notice.State.CLAIMED:
+                return notice.state
+            builder = _builders.get(notice.kind)
+            if builder is None:
+                return _fail(notice, f"No builder registered for {notice.kind!r}.", final=True)
+            messages = builder(notice)
+            for message in messages:
+                message.send()
+            notice.state = Notice.State.SENT if messages else Notice.State.SKIPPED
+            notice.sent_at = timezone.now() if messages else None
+            notice.attempts += 1
+            notice.recipients = sorted({address for message in messages for address in message.to})
+            notice.last_error = ""
+            notice.save(update_fields=["state", "sent_at", "attempts", "recipients", "last_error"])
+            return notice.state
+    except Exception as error:  # noqa: BLE001 - any send failure is retried, then shown to staff
+        logger.warning("Notice %s failed: %s: %s", notice_id, type(error).__name__, error)
+        with transaction.atomic():
+            notice = _locked(notice_id)
+            if notice is None or notice.state != Notice.State.CLAIMED:
+                return "locked" if notice is None else notice.state  # another worker took it meanwhile
+            return _fail(notice, f"{type(error).__name__}: {error}")
+
+
+def _fail(notice: Notice, error: str, *, final: bool = False) -> str:
+    notice.attempts += 1
+    notice.last_error = error[:2000]
+    if final or notice.attempts >= MAX_ATTEMPTS:
+        notice.state = Notice.State.FAILED
+    else:
+        notice.state = Notice.State.PENDING
+        notice.due_at = timezone.now() + timedelta(minutes=2**notice.attempts)
+    notice.claimed_at = None if notice.state == Notice.State.PENDING else notice.claimed_at
+    notice.save(update_fields=["attempts", "last_error", "state", "due_at", "claimed_at"])
+    return notice.state
+
+
+def notice_retry(*, notice: Notice) -> bool:
+    """Staff retry a failed notice: it is owed again now."""
+    return bool(
+        Notice.objects.filter(pk=notice.pk, state=Notice.State.FAILED).update(
+            state=Notice.State.PENDING, due_at=timezone.now(), attempts=0, claimed_at=None
+        )
+    )

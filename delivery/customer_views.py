@@ -1,0 +1,146 @@
+"""The customer's pages: a stage's sign-off and the account's read-only portal. No login: the
+emailed link is checked, moved to the session and the browser redirected to a URL without the
+token (crm.customer_pages). GET never changes anything; only POST signs off. The pages show
+only what the customer may see: no internal notes, reviews, risks or problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from crm import links
+from crm.customer_pages import customer_page, land, problem_page, session_link
+from crm.exceptions import Conflict
+from crm.models import Account, CustomerLink
+from delivery import services
+from delivery.models import Project, SignOff, Stage
+from delivery.signals import portal_sections
+
+DECISIONS = ("sign_off", "request_changes")
+
+
+def _target_pk(link: CustomerLink) -> int:
+    return int(link.target.rpartition(":")[2])
+
+
+def _person(user: Any) -> dict[str, str]:
+    profile = getattr(user, "profile", None)
+    return {
+        "name": user.get_full_name() or user.get_username(),
+        "email": user.email,
+        "phone": getattr(profile, "phone", "") if profile is not None else "",
+    }
+
+
+@customer_page
+@require_GET
+def signoff_open(request: HttpRequest, token: str) -> HttpResponse:
+    return land(
+        request, token, purpose=CustomerLink.Purpose.SIGNOFF,
+        landing_url=lambda link: reverse("delivery:signoff", args=[_target_pk(link)]),
+    )
+
+
+@customer_page
+@require_http_methods(["GET", "POST"])
+def signoff(request: HttpRequest, pk: int) -> HttpResponse:
+    check = session_link(request, purpose=CustomerLink.Purpose.SIGNOFF, target=f"{Stage._meta.label_lower}:{pk}")
+    link = check.link
+    if check.problem == links.USED and link is not None:
+        answer = SignOff.objects.filter(link=link).select_related("stage").first()
+        if answer is not None:
+            return _answered(request, answer, status=409 if request.method == "POST" else 200)
+    if not check.ok or link is None:
+        return problem_page(request, check)
+    stage = services.stage_of_link(link)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and request.POST.get("decision") not in DECISIONS:
+        # Only the two buttons answer: a POST that pressed neither signs nothing.
+        errors = {"decision": ["Choose to sign off or to ask for changes."]}
+    elif request.method == "POST":
+        signed_off = request.POST.get("decision") == "sign_off"
+        try:
+            services.customer_answer(
+                link=link, signed_off=signed_off, typed_name=request.POST.get("typed_name", ""),
+                reason=request.POST.get("reason", ""), ip=request.META.get("REMOTE_ADDR"),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
+        except Conflict as exc:
+            fresh = links.link_check(CustomerLink.objects.get(pk=link.pk), purpose=link.purpose, target=link.target)
+            answer = SignOff.objects.filter(link=link).select_related("stage").first()
+            if answer is not None:
+                return _answered(request, answer, status=409)
+            return render(request, "delivery/customer/conflict.html", {"message": str(exc), "check": fresh}, status=409)
+        else:
+            return HttpResponseRedirect(reverse("delivery:signoff", args=[pk]))
+    if stage.state != Stage.State.AWAITING_SIGNOFF or stage.signer_id != link.contact_id:
+        return render(
+            request, "delivery/customer/conflict.html",
+            {"message": "This stage is no longer waiting for your sign-off.", "owner": _person(stage.project.owner)},
+            status=409,
+        )
+    context = {
+        "stage": stage,
+        "project": stage.project,
+        "account": stage.account,
+        "contact": link.contact,
+        "promises": list(stage.promises.order_by("pk").only("kind", "description", "due_date")),
+        "owner": _person(stage.project.owner),
+        "expires_at": link.expires_at,
+        "errors": errors,
+        "data": request.POST if errors else {},
+    }
+    return render(request, "delivery/customer/signoff.html", context, status=400 if errors else 200)
+
+
+def _answered(request: HttpRequest, answer: SignOff, *, status: int) -> HttpResponse:
+    stage = Stage.objects.select_related("project__owner", "account").get(pk=answer.stage_id)
+    return render(
+        request, "delivery/customer/answered.html",
+        {"answer": answer, "stage": stage, "owner": _person(stage.project.owner), "again": status == 409},
+        status=status,
+    )
+
+
+@customer_page
+@require_GET
+def portal_open(request: HttpRequest, token: str) -> HttpResponse:
+    return land(
+        request, token, purpose=CustomerLink.Purpose.PORTAL,
+        landing_url=lambda link: reverse("delivery:portal", args=[_target_pk(link)]),
+    )
+
+
+@customer_page
+@require_GET
+def portal(request: HttpRequest, pk: int) -> HttpResponse:
+    check = session_link(request, purpose=CustomerLink.Purpose.PORTAL, target=f"{Account._meta.label_lower}:{pk}")
+    if not check.ok or check.link is None:
+        return problem_page(request, check)
+    account = Account.objects.select_related("owner__profile").get(pk=pk)
+    projects = list(
+        Project.objects.filter(account=account)
+        .select_related("deal", "owner__profile")
+        .prefetch_related("stages__signer")
+        .order_by("-started_at")
+    )
+    pending = [
+        stage for project in projects for stage in project.stages.all() if stage.state == Stage.State.AWAITING_SIGNOFF
+    ]
+    owner = projects[0].owner if projects else account.owner
+    sections = [
+        section for _receiver, section in portal_sections.send(sender=Account, account=account, link=check.link)
+        if section
+    ]
+    return render(
+        request, "delivery/customer/portal.html",
+        {"account": account, "projects": projects, "pending": pending, "owner": _person(owner),
+         "contact": check.link.contact, "sections": sections},
+    )

@@ -1,0 +1,165 @@
+"""Emails delivery sends: customer links (through crm.links) and outbox notices (crm.notices).
+Built when sent, from the rows as they are then; a builder returns [] when the notice is moot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from crm import links, notices, roles
+from crm.models import AccountTeamMember, CustomerLink, Notice
+from delivery.models import Problem, SignOff, Stage
+
+
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _phone(user: Any) -> str:
+    profile = getattr(user, "profile", None)
+    return getattr(profile, "phone", "") if profile is not None else ""
+
+
+def _message(*, template: str, subject: str, to: list[str], context: dict[str, Any]) -> EmailMessage:
+    context = {**context, "site_url": settings.SITE_URL}
+    return EmailMessage(
+        subject=subject, body=render_to_string(f"delivery/email/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL, to=to,
+    )
+
+
+def _stage(pk: Any) -> Stage:
+    return Stage.objects.select_related("project__owner__profile", "project__deal", "account", "signer").get(
+        pk=int(str(pk).rpartition(":")[2])
+    )
+
+
+@links.register_email(CustomerLink.Purpose.SIGNOFF, landing="delivery:signoff_open")
+def signoff_request(link: CustomerLink, url: str) -> EmailMessage:
+    stage = _stage(link.target)
+    owner = stage.project.owner
+    return _message(
+        template="signoff_request",
+        subject=f"Please review and sign off: {stage.name} ({stage.project.deal.name})",
+        to=[link.contact.email],  # type: ignore[union-attr]
+        context={"stage": stage, "contact": link.contact, "owner": owner, "owner_name": _name(owner),
+                 "phone": _phone(owner), "url": url, "expires_at": link.expires_at},
+    )
+
+
+@links.register_email(CustomerLink.Purpose.PORTAL, landing="delivery:portal_open")
+def portal_invitation(link: CustomerLink, url: str) -> EmailMessage:
+    owner = link.account.owner
+    return _message(
+        template="portal_invitation",
+        subject=f"Follow the delivery for {link.account.name}",
+        to=[link.contact.email],  # type: ignore[union-attr]
+        context={"account": link.account, "contact": link.contact, "owner_name": _name(owner), "url": url,
+                 "expires_at": link.expires_at},
+    )
+
+
+@notices.register("delivery.signoff_reminder")
+def signoff_reminder(notice: Notice) -> list[EmailMessage]:
+    """One reminder to the signer, with a fresh link (the raw token of the first one is not kept)."""
+    stage = _stage(notice.target)
+    link = CustomerLink.objects.filter(pk=notice.data.get("link")).first()
+    if (
+        stage.state != Stage.State.AWAITING_SIGNOFF
+        or link is None
+        or link.revoked_at is not None
+        or link.used_at is not None
+        or stage.signer_id != link.contact_id
+    ):
+        return []
+    fresh, raw = links.link_issue(
+        purpose=CustomerLink.Purpose.SIGNOFF, account=stage.account, target=stage, contact=stage.signer, by=None,
+        valid_for=link.expires_at - link.created_at,
+    )
+    CustomerLink.objects.filter(pk=fresh.pk).update(emailed_at=fresh.created_at)
+    owner = stage.project.owner
+    return [
+        _message(
+            template="signoff_reminder",
+            subject=f"Reminder: {stage.name} is waiting for your sign-off",
+            to=[stage.signer.email],  # type: ignore[union-attr]
+            context={"stage": stage, "contact": stage.signer, "owner_name": _name(owner), "phone": _phone(owner),
+                     "url": links.link_url(fresh, raw), "expires_at": fresh.expires_at},
+        )
+    ]
+
+
+@notices.register("delivery.signoff_reminder_owner")
+def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
+    stage = _stage(notice.target)
+    owner = stage.project.owner
+    if stage.state != Stage.State.AWAITING_SIGNOFF or not owner.email or not owner.is_active:
+        return []
+    return [
+        _message(
+            template="signoff_reminder_owner",
+            subject=f"Still waiting for sign-off: {stage.name} at {stage.account.name}",
+            to=[owner.email],
+            context={"stage": stage, "owner_name": _name(owner),
+                     "url": reverse("delivery:project_detail", args=[stage.project_id])},
+        )
+    ]
+
+
+@notices.register("delivery.customer_answered")
+def customer_answered(notice: Notice) -> list[EmailMessage]:
+    signoff = SignOff.objects.select_related("stage__project__owner", "stage__account", "contact").get(
+        pk=notice.data["signoff"]
+    )
+    owner = signoff.stage.project.owner
+    if not owner.email:
+        return []
+    signed = signoff.decision == SignOff.Decision.SIGNED_OFF
+    return [
+        _message(
+            template="customer_answered",
+            subject=(
+                f"{signoff.typed_name} signed off {signoff.stage.name}"
+                if signed
+                else f"{signoff.typed_name} asked for changes to {signoff.stage.name}"
+            ),
+            to=[owner.email],
+            context={"signoff": signoff, "signed": signed, "owner_name": _name(owner),
+                     "url": reverse("delivery:project_detail", args=[signoff.stage.project_id])},
+        )
+    ]
+
+
+@notices.register("delivery.problem_critical")
+def problem_critical(notice: Notice) -> list[EmailMessage]:
+    """The delivery owner, the delivery managers and the account's sales rep, at once."""
+    problem = Problem.objects.select_related("account", "project__owner", "project__deal__sold_by").get(
+        pk=int(notice.target.rpartition(":")[2])
+    )
+    users = list(
+        get_user_model().objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER).exclude(email="")
+    )
+    if problem.project is not None:
+        users.append(problem.project.owner)
+        if problem.project.deal.sold_by is not None:
+            users.append(problem.project.deal.sold_by)
+    team = AccountTeamMember.objects.current().filter(
+        account=problem.account, role__in=[AccountTeamMember.Role.DELIVERY_OWNER, AccountTeamMember.Role.SALES_REP]
+    ).select_related("user")
+    users.extend(member.user for member in team)
+    recipients = sorted({u.email for u in users if u.email and u.is_active})
+    if not recipients:
+        return []
+    return [
+        _message(
+            template="problem_critical",
+            subject=f"Critical problem at {problem.account.name}: {problem.title}",
+            to=recipients,
+            context={"problem": problem, "url": reverse("delivery:problem_detail", args=[problem.pk])},
+        )
+    ]

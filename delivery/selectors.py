@@ -1,0 +1,121 @@
+"""Read-side queries for the delivery pages: a fixed number of queries, whatever the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crm.models import Account, CustomerLink
+from delivery import permissions
+from delivery.forms import PortalLinkForm, portal_contacts
+from delivery.models import Problem, Project, Stage
+
+
+def _stage_count(**filters: Any) -> Any:
+    stages = (
+        Stage.objects.filter(project=OuterRef("pk"), **filters)
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(stages, output_field=IntegerField()), 0)
+
+
+def with_progress(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Each project with its stages done/total, the stages awaiting sign-off, the next stage to
+    finish (first unfinished by position) and its due date, and its open problems: subqueries
+    in the one list query, so the cost does not grow with the number of projects shown."""
+    unfinished = Stage.objects.filter(project=OuterRef("pk")).exclude(state__in=Stage.FINAL_STATES).order_by("position")
+    open_problems = (
+        Problem.objects.filter(project=OuterRef("pk"), state=Problem.State.OPEN)
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return projects.annotate(
+        stage_total=_stage_count(),
+        stage_done=_stage_count(state__in=Stage.FINAL_STATES),
+        stage_awaiting=_stage_count(state=Stage.State.AWAITING_SIGNOFF),
+        next_stage=Subquery(unfinished.values("name")[:1]),
+        next_due=Subquery(unfinished.values("due_date")[:1]),
+        open_problems=Coalesce(Subquery(open_problems, output_field=IntegerField()), 0),
+    )
+
+
+def active_first(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """Active projects first, then the soonest next due date (call after `with_progress`)."""
+    active = Case(When(state=Project.State.ACTIVE, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return projects.order_by(active, F("next_due").asc(nulls_last=True), "-started_at", "-pk")
+
+
+def mark_overdue(projects: list[Project]) -> None:
+    today = timezone.localdate()
+    for project in projects:
+        due = getattr(project, "next_due", None)
+        project.overdue = bool(due and due < today and project.state == Project.State.ACTIVE)  # type: ignore[attr-defined]
+
+
+def latest_link(purpose: str, target: str) -> CustomerLink | None:
+    return CustomerLink.objects.filter(purpose=purpose, target=target).select_related("contact").first()
+
+
+def link_status(link: CustomerLink | None) -> str:
+    """What the last link can still do: live, used, revoked or expired ("" for none)."""
+    if link is None:
+        return ""
+    if link.revoked_at:
+        return "revoked"
+    if link.used_at:
+        return "used"
+    if link.expires_at <= timezone.now():
+        return "expired"
+    return "live"
+
+
+def can_send_portal_link(user: Any, account: Account, *, can_raise: bool | None = None) -> bool:
+    """The account owner and the account team (the rule portal_link_issue applies); pass
+    `can_raise` when it is already known, to save its query."""
+    if user.pk == account.owner_id:
+        return True
+    return permissions.can_raise_problem(user, account) if can_raise is None else can_raise
+
+
+def account_section(*, account: Account, user: Any) -> dict[str, Any] | None:
+    """The account page's "Delivery" section: the account's projects with their progress, its
+    open problems and the customer portal link: five queries at most, whatever the history (two
+    for a prospect with no delivery and no problem, which gets no section)."""
+    projects = list(
+        active_first(with_progress(Project.objects.filter(account=account).select_related("deal", "owner")))
+    )
+    mark_overdue(projects)
+    problems = list(
+        Problem.objects.filter(account=account, state=Problem.State.OPEN).order_by("-raised_at", "-pk")[:10]
+    )
+    if not projects and not problems and account.lifecycle == Account.Lifecycle.PROSPECT:
+        return None
+    # The owner is on the account team (crm keeps them there): no query to ask.
+    can_raise = user.pk == account.owner_id or permissions.can_raise_problem(user, account)
+    portal: dict[str, Any] | None = None
+    if projects and can_send_portal_link(user, account, can_raise=can_raise):
+        link = latest_link(CustomerLink.Purpose.PORTAL, CustomerLink.target_of(account))
+        portal = {
+            "form": PortalLinkForm(contacts=portal_contacts(account.pk)),
+            "link": link,
+            "status": link_status(link),
+        }
+    return {
+        "title": "Delivery",
+        "template": "delivery/_account_section.html",
+        "context": {
+            "account": account,
+            "projects": projects,
+            "problems": problems,
+            "can_raise": can_raise,
+            "portal": portal,
+        },
+    }

@@ -1,0 +1,56 @@
+"""The handover's escalation, through the one outbox (crm.notices): a producer owes one notice
+per handover past its acceptance deadline, the dispatcher claims it, the builder claims the
+handover (`escalated_at`, a conditional UPDATE) and emails the delivery managers once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from crm import notices, roles
+from crm.models import Notice
+from handover import emails, events
+from handover.models import Handover
+
+logger = logging.getLogger(__name__)
+
+
+@notices.register_producer("handover.escalations")
+def owe_escalations(now: datetime) -> int:
+    owed = 0
+    overdue = Handover.objects.overdue(now).filter(escalated_at__isnull=True).values_list("pk", flat=True)[:500]
+    for pk in overdue:
+        if notices.notice_schedule(
+            kind="handover.escalation", key=f"handover.escalation:{pk}", target=f"handover.handover:{pk}", due_at=now
+        ):
+            owed += 1
+    return owed
+
+
+@notices.register("handover.escalation")
+def escalation(notice: Notice) -> list[EmailMessage]:
+    pk = int(notice.target.rpartition(":")[2])
+    claimed = (
+        Handover.objects.overdue(timezone.now())
+        .filter(pk=pk, escalated_at__isnull=True)
+        .update(escalated_at=timezone.now())
+    )
+    if not claimed:
+        return []  # accepted or rejected meanwhile, or already escalated
+    handover = Handover.objects.select_related("deal", "account").get(pk=pk)
+    managers = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    events.handover_escalated_event(handover=handover)
+    recipients = sorted(set(managers))
+    if not recipients:
+        logger.warning("Overdue handover %s: no delivery manager has an email", pk)
+        return []
+    return [emails.escalation(handover=handover, to=recipients)]

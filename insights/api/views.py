@@ -1,0 +1,93 @@
+"""The dashboards' figures as JSON under /api/v1/insights/, with the pages' filters (start, end,
+team) and the pages' permission rules: managers and administrators see everything; a sales rep or
+pre-sales consultant gets their own scorecard from /performance/ and 403 elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.api.schema import CrmAutoSchema, errors
+from insights import permissions, selectors
+from insights.api import serializers as s
+from insights.forms import FilterForm, Filters
+
+FILTERS = [
+    OpenApiParameter("start", str, description="First day of the period, YYYY-MM-DD (default: 89 days before end)."),
+    OpenApiParameter("end", str, description="Last day of the period, included, YYYY-MM-DD (default: today)."),
+    OpenApiParameter("team", int, description="A manager's user id: the people reporting to them, and them."),
+]
+
+
+class InsightsView(APIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    schema = CrmAutoSchema()
+
+    def filters(self, request: Request) -> Filters:
+        """Bad filters are a 400 here (the pages fall back to the default period instead)."""
+        form = FilterForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError({k: [str(e) for e in v] for k, v in form.errors.items()})
+        return form.filters()
+
+
+@extend_schema(tags=["insights"])
+class PerformanceView(InsightsView):
+    @extend_schema(
+        summary="Scorecards per rep and pre-sales consultant over a period, with the team total and monthly trend",
+        description="Attribution uses the frozen seller and promise maker. A rep or pre-sales consultant gets only "
+        "their own row (and no total).",
+        parameters=FILTERS, responses={200: s.PerformanceSerializer, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        permissions.require_scorecards(request.user)
+        f = self.filters(request)
+        perf = selectors.performance(period=f.period, team=f.team, viewer=request.user)
+        trend = selectors.trends(period=f.period, team=f.team, viewer=request.user)
+        data: dict[str, Any] = {"period": perf.period, "team": perf.team, "rows": perf.rows, "total": perf.total,
+                                "trend": trend}
+        return Response(s.PerformanceSerializer(data).data)
+
+
+@extend_schema(tags=["insights"])
+class RiskView(InsightsView):
+    @extend_schema(
+        summary="Customers in their first 90 days ranked by early-life risk, each with the reasons for its score",
+        parameters=FILTERS[2:], responses={200: s.RiskSerializer, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        permissions.require_dashboards(request.user)
+        f = self.filters(request)
+        return Response(s.RiskSerializer(selectors.risk(period=f.period, team=f.team, viewer=request.user)).data)
+
+
+@extend_schema(tags=["insights"])
+class ReassignmentView(InsightsView):
+    @extend_schema(
+        summary="Accounts per owner, orphans, single-threaded customers and the period's ownership changes",
+        parameters=FILTERS, responses={200: s.ReassignmentSerializer, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        permissions.require_dashboards(request.user)
+        f = self.filters(request)
+        data = selectors.reassignment(period=f.period, team=f.team, viewer=request.user)
+        return Response(s.ReassignmentSerializer(data).data)
+
+
+@extend_schema(tags=["insights"])
+class DeliveryView(InsightsView):
+    @extend_schema(
+        summary="Handovers waiting with their deadlines, projects by stage, problems by category",
+        parameters=FILTERS, responses={200: s.DeliverySerializer, **errors(400)},
+    )
+    def get(self, request: Request) -> Response:
+        permissions.require_dashboards(request.user)
+        f = self.filters(request)
+        data = selectors.delivery(period=f.period, team=f.team, viewer=request.user)
+        return Response(s.DeliverySerializer(data).data)
