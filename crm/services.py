@@ -352,6 +352,14 @@ def deal_update(*, deal: Deal, by: Any, line_items: list[dict[str, Any]] | None 
     return deal
 
 
+def fire_transition(action: Any, **kwargs: Any) -> None:
+    """Runs a django-fsm transition; an illegal one is a Conflict (HTTP 409) for every app."""
+    try:
+        action(**kwargs)
+    except TransitionNotAllowed:
+        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
+
+
 def _transition(deal: Deal, action: Any, **kwargs: Any) -> None:
     try:
         action(**kwargs)

@@ -12,12 +12,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from crm import links, notices, roles
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, CustomerLink
-from crm.services import validate_model
+from crm.services import fire_transition, validate_model
 from delivery import events, permissions
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from delivery.signals import project_completed
@@ -29,12 +28,6 @@ User = get_user_model()
 STAGE_FIELDS = ("due_date", "description", "delivered")
 TEXT_LIMIT = 5000
 
-
-def _fire(action: Any, **kwargs: Any) -> None:
-    try:
-        action(**kwargs)
-    except TransitionNotAllowed:
-        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
 
 
 def _setting(name: str) -> Any:
@@ -127,7 +120,7 @@ def stage_start(*, stage: Stage, by: Any) -> Stage:
     permissions.require_can_run_delivery(by, stage.project)
     _require_active(stage)
     from_state = stage.state
-    _fire(stage.start)
+    fire_transition(stage.start)
     stage.save()
     events.stage_transition_event(stage=stage, by=by, from_state=from_state)
     return stage
@@ -142,7 +135,7 @@ def stage_complete(*, stage: Stage, by: Any) -> Stage:
     if stage.needs_signoff:
         raise Conflict("The customer signs this stage off; request their sign-off instead.")
     from_state = stage.state
-    _fire(stage.complete)
+    fire_transition(stage.complete)
     stage.save()
     events.stage_transition_event(stage=stage, by=by, from_state=from_state)
     _complete_project_if_done(stage.project, by=by)
@@ -223,7 +216,7 @@ def stage_request_signoff(
     if not stage.delivered:
         raise ValidationError({"delivered": "Say what was delivered; the customer reads it before signing."})
     from_state = stage.state
-    _fire(stage.request_signoff, signer=contact)
+    fire_transition(stage.request_signoff, signer=contact)
     stage.save()
     link, raw = links.link_issue(
         purpose=CustomerLink.Purpose.SIGNOFF,
@@ -276,9 +269,9 @@ def customer_answer(
         raise Conflict("This link has already been used.")
     from_state = stage.state
     if signed_off:
-        _fire(stage.sign_off)
+        fire_transition(stage.sign_off)
     else:
-        _fire(stage.request_changes, reason=reason)
+        fire_transition(stage.request_changes, reason=reason)
     stage.save()
     signoff = SignOff.objects.create(
         stage=stage,
@@ -312,7 +305,7 @@ def _complete_project_if_done(project: Project, *, by: Any) -> bool:
         return False
     if project.stages.exclude(state__in=Stage.FINAL_STATES).exists():
         return False
-    _fire(project.complete)
+    fire_transition(project.complete)
     project.save()
     disputed = set(
         Problem.objects.filter(state=Problem.State.OPEN, promises__deal_id=project.deal_id).values_list(
@@ -503,7 +496,7 @@ def problem_resolve(*, problem: Problem, by: Any, resolution: str) -> Problem:
         raise ValidationError({"resolution": "Say how it was resolved."})
     if len(resolution) > TEXT_LIMIT:
         raise ValidationError({"resolution": f"Keep it under {TEXT_LIMIT} characters."})
-    _fire(problem.resolve, resolution=resolution, by=by)
+    fire_transition(problem.resolve, resolution=resolution, by=by)
     problem.save()
     events.problem_event(
         problem=problem,
@@ -523,7 +516,7 @@ def problem_resolve(*, problem: Problem, by: Any, resolution: str) -> Problem:
 def problem_close(*, problem: Problem, by: Any) -> Problem:
     problem = _lock_problem(problem)
     permissions.require_can_work_problem(by, problem)
-    _fire(problem.close)
+    fire_transition(problem.close)
     problem.save()
     events.problem_event(problem=problem, by=by, event="closed")
     return problem
@@ -538,7 +531,7 @@ def problem_reopen(*, problem: Problem, by: Any, reason: str) -> Problem:
         raise ValidationError({"reason": "Say why the problem is reopened."})
     if len(reason) > TEXT_LIMIT:
         raise ValidationError({"reason": f"Keep it under {TEXT_LIMIT} characters."})
-    _fire(problem.reopen)
+    fire_transition(problem.reopen)
     problem.save()
     events.problem_event(problem=problem, by=by, event="reopened", body=reason)
     return problem

@@ -11,12 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from crm import roles
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, Deal
-from crm.services import account_hand_to_delivery, team_member_join, validate_model
+from crm.services import account_hand_to_delivery, fire_transition, team_member_join, validate_model
 from handover import events, permissions
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 from handover.signals import handover_accepted
@@ -34,12 +33,6 @@ HANDOVER_FIELDS = (
     "proposed_delivery_owner",
 )
 
-
-def _fire(action: Any, **kwargs: Any) -> None:
-    try:
-        action(**kwargs)
-    except TransitionNotAllowed:
-        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -196,7 +189,7 @@ def promise_reset(
         raise ValidationError(errors)
     _check_contact(agreed_by, deal.account, "agreed_by")
     from_state = promise.state
-    _fire(promise.reset, expectation=expectation, agreed_by=agreed_by, agreed_on=agreed_on)
+    fire_transition(promise.reset, expectation=expectation, agreed_by=agreed_by, agreed_on=agreed_on)
     validate_model(promise)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=expectation)
@@ -213,7 +206,7 @@ def promise_withdraw(*, promise: Promise, by: Any, reason: str) -> Promise:
     if not reason:
         raise ValidationError({"reason": "Say why the promise is withdrawn."})
     from_state = promise.state
-    _fire(promise.withdraw, reason=reason)
+    fire_transition(promise.withdraw, reason=reason)
     validate_model(promise)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
@@ -228,7 +221,7 @@ def promise_mark_outcome(*, promise: Promise, by: Any, kept: bool, reason: str =
     if handover is None or handover.state != Handover.State.ACCEPTED:
         raise Conflict("A promise is kept or broken only after the handover is accepted.")
     from_state = promise.state
-    _fire(promise.mark_kept if kept else promise.mark_broken)
+    fire_transition(promise.mark_kept if kept else promise.mark_broken)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
     return promise
@@ -394,7 +387,7 @@ def handover_submit(*, handover: Handover, by: Any) -> Handover:
     if problems:
         raise ValidationError(problems)
     from_state = handover.state
-    _fire(handover.submit)
+    fire_transition(handover.submit)
     handover.save()
     events.handover_transition_event(handover=handover, by=by, from_state=from_state)
     return handover
@@ -420,7 +413,7 @@ def handover_approve(*, handover: Handover, by: Any) -> Handover:
         raise ValidationError(problems)
     from_state = handover.state
     days = settings.KEEPWARM["HANDOVER_ACCEPT_WORKING_DAYS"]
-    _fire(handover.approve, deadline=add_working_days(timezone.now(), days))
+    fire_transition(handover.approve, deadline=add_working_days(timezone.now(), days))
     handover.save()
     events.handover_transition_event(handover=handover, by=by, from_state=from_state)
     return handover
@@ -432,7 +425,7 @@ def _send_back(*, handover: Handover, by: Any, reason: str, transition: str) -> 
     reason = _reason(reason)
     handover = _lock(handover)
     from_state = handover.state
-    _fire(getattr(handover, transition), reason=reason)
+    fire_transition(getattr(handover, transition), reason=reason)
     handover.save()
     events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
     from handover.tasks import send_back_notice
@@ -474,7 +467,7 @@ def handover_accept(
     if problems:
         raise ValidationError(problems)
     from_state = handover.state
-    _fire(handover.accept, delivery_owner=delivery_owner)
+    fire_transition(handover.accept, delivery_owner=delivery_owner)
     handover.save()
     account = handover.account
     team_member_join(account=account, user=delivery_owner, role=AccountTeamMember.Role.DELIVERY_OWNER, by=by)

@@ -47,44 +47,35 @@ def _url(touchpoint: Touchpoint) -> str:
     return settings.SITE_URL + reverse("touchpoints:my_week") + f"#touchpoint-{touchpoint.pk}"
 
 
-@notices.register("touchpoints.reminder")
-def reminder(notice: Notice) -> list[EmailMessage]:
+def _owner_reminder(notice: Notice, *, tomorrow: bool) -> list[EmailMessage]:
     touchpoint = _touchpoint(notice)
     if touchpoint is None or touchpoint.state != Touchpoint.State.SCHEDULED or not touchpoint.owner.email:
         return []
+    when = "Tomorrow" if tomorrow else "Due now"
     return [
         _message(
             template="reminder",
-            subject=f"Due now: {touchpoint.title} with {touchpoint.account.name}",
+            subject=f"{when}: {touchpoint.title} with {touchpoint.account.name}",
             to=[touchpoint.owner.email],
             context={
                 "touchpoint": touchpoint,
                 "owner_name": _name(touchpoint.owner),
                 "url": _url(touchpoint),
-                "tomorrow": False,
+                "tomorrow": tomorrow,
             },
         )
     ]
+
+
+@notices.register("touchpoints.reminder")
+def reminder(notice: Notice) -> list[EmailMessage]:
+    return _owner_reminder(notice, tomorrow=False)
 
 
 @notices.register("touchpoints.reminder_day_before")
 def reminder_day_before(notice: Notice) -> list[EmailMessage]:
-    touchpoint = _touchpoint(notice)
-    if touchpoint is None or touchpoint.state != Touchpoint.State.SCHEDULED or not touchpoint.owner.email:
-        return []
-    return [
-        _message(
-            template="reminder",
-            subject=f"Tomorrow: {touchpoint.title} with {touchpoint.account.name}",
-            to=[touchpoint.owner.email],
-            context={
-                "touchpoint": touchpoint,
-                "owner_name": _name(touchpoint.owner),
-                "url": _url(touchpoint),
-                "tomorrow": True,
-            },
-        )
-    ]
+    """Meetings (review meetings, visits, video calls) are announced the day before too."""
+    return _owner_reminder(notice, tomorrow=True)
 
 
 def _escalation_recipients(owner: Any) -> list[str]:

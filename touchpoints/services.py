@@ -14,12 +14,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from crm import links, notices, roles
 from crm.exceptions import Conflict
 from crm.models import Account, Contact, CustomerLink
 from crm.permissions import is_on_team
+from crm.services import fire_transition
 from delivery import services as delivery_services
 from delivery.models import Problem, Project
 from handover.models import Handover
@@ -47,12 +47,6 @@ REMINDER_KINDS = ["touchpoints.reminder", "touchpoints.reminder_day_before", "to
 def _setting(name: str) -> Any:
     return settings.KEEPWARM[name]
 
-
-def _fire(action: Any, **kwargs: Any) -> None:
-    try:
-        action(**kwargs)
-    except TransitionNotAllowed:
-        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
 
 
 # --- Who, how and when ------------------------------------------------------------------------
@@ -249,7 +243,7 @@ def touchpoint_complete(
         raise ValidationError({"problem_severity": "Choose low, medium, high or critical."})
     if touchpoint.state != Touchpoint.State.SCHEDULED:
         raise Conflict(f"The touchpoint is {touchpoint.get_state_display().lower()}; its outcome is recorded.")
-    _fire(touchpoint.complete, satisfaction=int(satisfaction), as_expected=as_expected, notes=notes, by=by)
+    fire_transition(touchpoint.complete, satisfaction=int(satisfaction), as_expected=as_expected, notes=notes, by=by)
     touchpoint.save()
     notices.notices_cancel(target=touchpoint, kinds=REMINDER_KINDS)
     events.touchpoint_event(touchpoint=touchpoint, by=by, event="done",
@@ -283,7 +277,7 @@ def _close(*, touchpoint: Touchpoint, by: Any, reason: str, action: str) -> Touc
     touchpoint = _lock(touchpoint)
     require_can_work(by, touchpoint)
     reason = _text(reason, "reason", required="Say why.", limit=2000)
-    _fire(getattr(touchpoint, action), reason=reason)
+    fire_transition(getattr(touchpoint, action), reason=reason)
     touchpoint.save()
     notices.notices_cancel(target=touchpoint)  # reminders and a survey not yet sent
     events.touchpoint_event(touchpoint=touchpoint, by=by, event=touchpoint.state, body=reason)
