@@ -586,6 +586,11 @@ class CustomerLink(models.Model):
     def target_of(obj: Any) -> str:
         return f"{obj._meta.label_lower}:{obj.pk}"
 
+    @staticmethod
+    def target_pk(target: str) -> int:
+        """The primary key in a "<app_label>.<model>:<pk>" target (links' and notices')."""
+        return int(target.rpartition(":")[2])
+
 
 class Notice(models.Model):
     """One email (or set of emails) the product owes someone at a time: the outbox that every

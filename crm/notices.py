@@ -89,6 +89,10 @@ def target_of(obj: Any) -> str:
     return CustomerLink.target_of(obj)
 
 
+def target_pk(target: str) -> int:
+    return CustomerLink.target_pk(target)
+
+
 def notice_schedule(
     *, kind: str, key: str, target: Any, due_at: datetime | None = None, data: dict[str, Any] | None = None,
     send_now: bool = False,

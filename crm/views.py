@@ -19,6 +19,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import permissions, roles, selectors, services
@@ -558,3 +559,12 @@ def profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Profile saved.")
             return redirect("crm:profile")
     return render(request, "crm/profile.html", {"form": form})
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where to go after an action: the posted `next` (the queue, inbox or week it came from)
+    when it is one of ours, else `default`. Shared by the apps' action views."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default

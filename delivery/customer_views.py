@@ -24,9 +24,6 @@ from delivery.signals import portal_sections
 DECISIONS = ("sign_off", "request_changes")
 
 
-def _target_pk(link: CustomerLink) -> int:
-    return int(link.target.rpartition(":")[2])
-
 
 def _person(user: Any) -> dict[str, str]:
     profile = getattr(user, "profile", None)
@@ -42,7 +39,7 @@ def _person(user: Any) -> dict[str, str]:
 def signoff_open(request: HttpRequest, token: str) -> HttpResponse:
     return land(
         request, token, purpose=CustomerLink.Purpose.SIGNOFF,
-        landing_url=lambda link: reverse("delivery:signoff", args=[_target_pk(link)]),
+        landing_url=lambda link: reverse("delivery:signoff", args=[CustomerLink.target_pk(link.target)]),
     )
 
 
@@ -114,7 +111,7 @@ def _answered(request: HttpRequest, answer: SignOff, *, status: int) -> HttpResp
 def portal_open(request: HttpRequest, token: str) -> HttpResponse:
     return land(
         request, token, purpose=CustomerLink.Purpose.PORTAL,
-        landing_url=lambda link: reverse("delivery:portal", args=[_target_pk(link)]),
+        landing_url=lambda link: reverse("delivery:portal", args=[CustomerLink.target_pk(link.target)]),
     )
 
 

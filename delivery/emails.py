@@ -35,7 +35,7 @@ def _message(*, template: str, subject: str, to: list[str], context: dict[str, A
 
 def _stage(pk: Any) -> Stage:
     return Stage.objects.select_related("project__owner__profile", "project__deal", "account", "signer").get(
-        pk=int(str(pk).rpartition(":")[2])
+        pk=notices.target_pk(str(pk))
     )
 
 
@@ -139,7 +139,7 @@ def customer_answered(notice: Notice) -> list[EmailMessage]:
 def problem_critical(notice: Notice) -> list[EmailMessage]:
     """The delivery owner, the delivery managers and the account's sales rep, at once."""
     problem = Problem.objects.select_related("account", "project__owner", "project__deal__sold_by").get(
-        pk=int(notice.target.rpartition(":")[2])
+        pk=notices.target_pk(notice.target)
     )
     users = list(
         get_user_model().objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER).exclude(email="")

@@ -21,7 +21,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import roles
@@ -30,6 +29,7 @@ from crm.forms import add_service_errors
 from crm.models import Account, Activity, CustomerLink
 from crm.pagination import CappedPaginator
 from crm.permissions import get_account_for
+from crm.views import next_url as _next
 from delivery import permissions, selectors, services
 from delivery.forms import (
     DeliveriesFilterForm,
@@ -60,12 +60,6 @@ def _htmx(request: HttpRequest) -> bool:
 def _posted(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
-
-def _next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 def _project_url(project_id: int, stage_id: int | None = None) -> str:

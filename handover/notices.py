@@ -33,7 +33,7 @@ def owe_escalations(now: datetime) -> int:
 
 @notices.register("handover.escalation")
 def escalation(notice: Notice) -> list[EmailMessage]:
-    pk = int(notice.target.rpartition(":")[2])
+    pk = notices.target_pk(notice.target)
     claimed = (
         Handover.objects.overdue(timezone.now())
         .filter(pk=pk, escalated_at__isnull=True)

@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import roles
@@ -30,6 +29,7 @@ from crm.exceptions import Conflict
 from crm.forms import add_service_errors
 from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
+from crm.views import next_url as _next
 from handover import permissions, services
 from handover.forms import (
     AcceptForm,
@@ -60,13 +60,6 @@ def _allowed(check: Any, *args: Any) -> bool:
 def _htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
-
-def _next(request: HttpRequest, default: str) -> str:
-    """Where to go after an action: the page it came from (queue, inbox) when that is ours."""
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 def _conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:

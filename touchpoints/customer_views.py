@@ -20,16 +20,12 @@ from touchpoints import calendars, services
 from touchpoints.models import CalendarFeed, SurveyResponse, Touchpoint
 
 
-def _target_pk(link: CustomerLink) -> int:
-    return int(link.target.rpartition(":")[2])
-
-
 @customer_page  # outermost: a 405 is a customer page too (no-store, referrer policy)
 @require_GET
 def survey_open(request: HttpRequest, token: str) -> HttpResponse:
     return land(
         request, token, purpose=CustomerLink.Purpose.SURVEY,
-        landing_url=lambda link: reverse("touchpoints:survey", args=[_target_pk(link)]),
+        landing_url=lambda link: reverse("touchpoints:survey", args=[CustomerLink.target_pk(link.target)]),
     )
 
 
@@ -98,7 +94,7 @@ def portal_agenda_ics(request: HttpRequest, pk: int) -> HttpResponse:
 def user_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A user's touchpoints from 30 days ago onwards; the token (hashed in the database) is the
     only credential, so a wrong one is a plain 404 and the response is never cached publicly."""
-    feed = CalendarFeed.objects.select_related("user").filter(token_hash=services.feed_token_hash(token)).first()
+    feed = CalendarFeed.objects.select_related("user").filter(token_hash=links.token_hash(token)).first()
     if feed is None or not feed.user.is_active:
         raise Http404("No such calendar.")
     now = timezone.now()

@@ -38,7 +38,7 @@ def _touchpoint(notice: Notice) -> Touchpoint | None:
     """What the reminders and the survey show. Only these three joins: PostgreSQL took ~10 ms to
     plan the seven-join version, most of a reminder's cost when 10,000 fall due at once; and no
     ORDER BY for one row by primary key (a third of a millisecond of Python each)."""
-    pk = int(notice.target.rpartition(":")[2])
+    pk = notices.target_pk(notice.target)
     rows = list(Touchpoint.objects.select_related("account", "owner", "contact").filter(pk=pk).order_by()[:1])
     return rows[0] if rows else None
 
@@ -98,7 +98,7 @@ def _escalation_recipients(owner: Any) -> list[str]:
 @notices.register("touchpoints.missed")
 def missed(notice: Notice) -> list[EmailMessage]:
     """Marks the touchpoint missed (still scheduled past the grace period) and escalates it once."""
-    touchpoint = services.touchpoint_mark_missed(int(notice.target.rpartition(":")[2]), timezone.now())
+    touchpoint = services.touchpoint_mark_missed(notices.target_pk(notice.target), timezone.now())
     if touchpoint is None:
         return []
     to = _escalation_recipients(touchpoint.owner)

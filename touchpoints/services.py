@@ -4,7 +4,6 @@ surveys, digests) is a crm.notices row in the same transaction; nothing uses a C
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import zoneinfo
 from datetime import date, datetime, time, timedelta
@@ -393,15 +392,12 @@ def survey_answer(
 # --- Calendar feeds ---------------------------------------------------------------------------
 
 
-def feed_token_hash(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
-
 
 @transaction.atomic
 def calendar_feed_reset(*, user: Any) -> str:
     """A new private feed URL token for `user` (the old URL stops working). Shown once."""
     raw = secrets.token_urlsafe(32)
-    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": feed_token_hash(raw),
+    CalendarFeed.objects.update_or_create(user=user, defaults={"token_hash": links.token_hash(raw),
                                                                 "created_at": timezone.now(), "last_fetched_at": None})
     return raw
 

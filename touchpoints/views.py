@@ -24,12 +24,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.exceptions import Conflict
 from crm.forms import add_service_errors
+from crm.views import next_url as _next
 from touchpoints import permissions, selectors, services
 from touchpoints.forms import OutcomeForm, ReasonForm, RescheduleForm, row_auto_id
 from touchpoints.models import CalendarFeed, Touchpoint
@@ -45,12 +45,6 @@ def _htmx(request: HttpRequest) -> bool:
 def _week_url(touchpoint: Touchpoint) -> str:
     return reverse("touchpoints:my_week") + f"#touchpoint-{touchpoint.pk}"
 
-
-def _next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default
 
 
 def _when(moment: datetime) -> str:
