@@ -31,7 +31,7 @@ class StandardPagination(PageNumberPagination):
     template = None  # the browsable API's numbered controls need the page count
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
-        self.request = request
+        self.request, self.url = request, request.build_absolute_uri()
         size = self.get_page_size(request)
         if not size:
             return None
@@ -70,15 +70,14 @@ class StandardPagination(PageNumberPagination):
     def get_next_link(self) -> str | None:
         if not self.has_next:
             return None
-        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
+        return replace_query_param(self.url, self.page_query_param, self.number + 1)
 
     def get_previous_link(self) -> str | None:
         if self.number <= 1:
             return None
-        url = self.request.build_absolute_uri()
         if self.number == 2:
-            return remove_query_param(url, self.page_query_param)
-        return replace_query_param(url, self.page_query_param, self.number - 1)
+            return remove_query_param(self.url, self.page_query_param)
+        return replace_query_param(self.url, self.page_query_param, self.number - 1)
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         described = super().get_paginated_response_schema(schema)
