@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET
 
 from crm import roles
 from crm.models import OwnershipChange
-from insights import charts, permissions, selectors
+from insights import charts, permissions, selectors, snapshots
 from insights import tables as t
 from insights.forms import PRESETS, Filters, filters_from
 
@@ -47,6 +47,7 @@ def _respond(
         "tables": by_name, "csv_base": csv_base, "filters": filters, "query": filters.query(),
         "presets": [(days, filters.preset(days)) for days in PRESETS], "dashboard": dashboard,
         "sees_everyone": permissions.sees_everyone(request.user), "today": timezone.localdate(),
+        "snapshot_max_age": snapshots.max_age(),
     })
     return render(request, template, context)
 
@@ -67,12 +68,14 @@ def index(request: HttpRequest) -> HttpResponse:
 def performance(request: HttpRequest) -> HttpResponse:
     permissions.require_scorecards(request.user)
     form, filters = filters_from(request.GET)
-    perf = selectors.performance(period=filters.period, team=filters.team, viewer=request.user)
-    trend = selectors.trends(period=filters.period, team=filters.team, viewer=request.user)
+    snap = snapshots.performance_figures(
+        filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET)
+    )
+    perf, trend = snap.value
     query = filters.query()
     tables = [t.performance_table(perf, query), t.trend_table(trend)]
     context = {
-        "form": form, "perf": perf,
+        "form": form, "perf": perf, "snapshot": snap,
         "won_chart": charts.bar_chart(
             "Deals won per person", [(c.name, c.deals_won) for c in perf.rows if c.deals_won or c.is_active],
             axis_label="deals won in the period", chart_id="won", integer=True,

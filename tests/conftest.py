@@ -30,6 +30,15 @@ def make_user(username: str, *role_names: str, **extra: Any) -> User:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Every test starts with an empty cache (the dashboards' snapshots live there), so no test
+    is served figures another test computed."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def default_reference_data(request: pytest.FixtureRequest) -> None:
     """The delivery plans and check-up agendas the data migrations make. Transactional tests
     (browser, concurrency, worker) flush every table when they end, so whatever runs after them

@@ -283,4 +283,7 @@ KEEPWARM = {
     "SURVEY_LINK_DAYS": env.int("SURVEY_LINK_DAYS", default=14),
     # The delivery plan picked when the delivery manager does not choose one (its name).
     "DEFAULT_PLAN_TEMPLATE": env.str("DEFAULT_PLAN_TEMPLATE", default="Software rollout"),
+    # Dashboard figures are reused for at most this many seconds (0: always computed live); every
+    # page shows their age. insights.snapshots caps it at 600.
+    "INSIGHTS_MAX_AGE_SECONDS": env.int("INSIGHTS_MAX_AGE_SECONDS", default=120),
 }

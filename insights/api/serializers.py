@@ -60,6 +60,10 @@ class PerformanceSerializer(serializers.Serializer):
     rows = ScorecardSerializer(many=True)
     total = ScorecardSerializer(allow_null=True, help_text="The team total; null for a rep or pre-sales viewer.")
     trend = MonthSerializer(many=True)
+    as_of = serializers.DateTimeField(
+        help_text="When these figures were computed: at most INSIGHTS_MAX_AGE_SECONDS (120 s) ago, or now with "
+        "`fresh=1`."
+    )
 
 
 class OwnerSerializer(serializers.Serializer):

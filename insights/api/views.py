@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.schema import CrmAutoSchema, errors
-from insights import permissions, selectors
+from insights import permissions, selectors, snapshots
 from insights.api import serializers as s
 from insights.forms import FilterForm, Filters
 
@@ -23,6 +23,9 @@ FILTERS = [
     OpenApiParameter("end", str, description="Last day of the period, included, YYYY-MM-DD (default: today)."),
     OpenApiParameter("team", int, description="A manager's user id: the people reporting to them, and them."),
 ]
+FRESH = OpenApiParameter(
+    "fresh", bool, description="Recompute now instead of reusing figures computed in the last 120 seconds."
+)
 
 
 class InsightsView(APIView):
@@ -43,15 +46,17 @@ class PerformanceView(InsightsView):
         summary="Scorecards per rep and pre-sales consultant over a period, with the team total and monthly trend",
         description="Attribution uses the frozen seller and promise maker. A rep or pre-sales consultant gets only "
         "their own row (and no total).",
-        parameters=FILTERS, responses={200: s.PerformanceSerializer, **errors(400)},
+        parameters=[*FILTERS, FRESH], responses={200: s.PerformanceSerializer, **errors(400)},
     )
     def get(self, request: Request) -> Response:
         permissions.require_scorecards(request.user)
         f = self.filters(request)
-        perf = selectors.performance(period=f.period, team=f.team, viewer=request.user)
-        trend = selectors.trends(period=f.period, team=f.team, viewer=request.user)
+        snap = snapshots.performance_figures(
+            filters=f, viewer=request.user, fresh=snapshots.wants_fresh(request.query_params)
+        )
+        perf, trend = snap.value
         data: dict[str, Any] = {"period": perf.period, "team": perf.team, "rows": perf.rows, "total": perf.total,
-                                "trend": trend}
+                                "trend": trend, "as_of": snap.as_of}
         return Response(s.PerformanceSerializer(data).data)
 
 

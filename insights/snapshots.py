@@ -1,0 +1,110 @@
+"""Dashboard figures computed at most a few minutes ago, never silently stale.
+
+A dashboard's figures aggregate a whole period of deals, promises, problems and check-ups; at
+100,000 accounts that is most of the page's cost, and the same figures are asked for again and
+again by every manager who opens the page. So a dashboard's figures are computed once, kept in
+the cache for at most settings.KEEPWARM["INSIGHTS_MAX_AGE_SECONDS"] (default 120, at most 600), and reused by everyone
+who may see exactly the same figures (same dashboard, period, team and scope: "everyone" for
+managers and administrators, the person for a rep's own scorecard).
+
+What keeps that honest:
+- the snapshot carries the moment its computation started (`as_of`); every page shows it
+  ("figures as of 07:52 UTC, 35 seconds ago") and the API returns it;
+- a snapshot older than the maximum age is never served, whatever the cache backend does;
+- `?fresh=1` recomputes now (the page's "Recompute now" link), and writes that change what a
+  dashboard shows right away (a reassignment) bump the dashboard's generation, which makes every
+  snapshot of it obsolete at once (see insights.receivers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from insights import permissions, selectors
+
+T = TypeVar("T")
+
+PREFIX = "insights:snapshot:v1"
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    value: T
+    as_of: datetime  # when the computation started: the figures include everything before it
+    reused: bool = False  # served from the cache rather than computed for this request
+
+    @property
+    def age_seconds(self) -> int:
+        return max(0, int((timezone.now() - self.as_of).total_seconds()))
+
+
+MAX_AGE_CAP = 600  # "never older than a few minutes", whatever the setting says
+
+
+def max_age() -> int:
+    return max(0, min(int(settings.KEEPWARM.get("INSIGHTS_MAX_AGE_SECONDS", 120)), MAX_AGE_CAP))
+
+
+def scope_of(viewer: Any, *, sees_everyone: bool) -> str:
+    """Who else may be served the same figures: everyone who sees everything, or the viewer alone."""
+    return "everyone" if sees_everyone else f"user-{viewer.pk}"
+
+
+def _generation_key(dashboard: str) -> str:
+    return f"{PREFIX}:{dashboard}:generation"
+
+
+def invalidate(dashboard: str) -> None:
+    """Make every snapshot of `dashboard` obsolete (the next request recomputes)."""
+    key = _generation_key(dashboard)
+    cache.add(key, 0, timeout=None)
+    try:
+        cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=None)
+
+
+def snapshot(dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: bool = False) -> Snapshot[T]:
+    """`compute()`'s result for `key`, reused when computed less than max_age() seconds ago."""
+    limit = max_age()
+    generation = cache.get(_generation_key(dashboard), 0)
+    digest = hashlib.sha256(repr((generation, key)).encode()).hexdigest()[:32]
+    cache_key = f"{PREFIX}:{dashboard}:{digest}"
+    if not fresh and limit > 0:
+        kept = cache.get(cache_key)
+        if isinstance(kept, Snapshot) and (timezone.now() - kept.as_of).total_seconds() <= limit:
+            return Snapshot(value=kept.value, as_of=kept.as_of, reused=True)
+    started = timezone.now()
+    made = Snapshot(value=compute(), as_of=started)
+    if limit > 0:
+        cache.set(cache_key, made, timeout=limit)
+    return made
+
+
+# --- The dashboards' figures ------------------------------------------------------------------
+
+
+def wants_fresh(params: Any) -> bool:
+    """`?fresh=1`: recompute now instead of reusing a recent snapshot."""
+    return params.get("fresh") in ("1", "true")
+
+
+def performance_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[tuple[Any, Any]]:
+    """The performance dashboard's scorecards and monthly trend, as one snapshot."""
+    permissions.require_scorecards(viewer)
+    period, team = filters.period, filters.team
+    key = (period, team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)))
+    return snapshot(
+        "performance", key,
+        lambda: (selectors.performance(period=period, team=team, viewer=viewer),
+                 selectors.trends(period=period, team=team, viewer=viewer)),
+        fresh=fresh,
+    )
