@@ -23,6 +23,6 @@ echo "[bench-notices] database: ${URL%%\?*}, broker: ${REDIS_URL}" >&2
 "$PY" bench/ensure_db.py "$URL"
 "$PY" manage.py migrate --noinput -v0
 # Five touchpoints per bench account (their owners have emails); reused when already seeded.
-"$PY" manage.py seed_scale --accounts $(( (N + 4) / 5 )) -v0
+"$PY" manage.py seed_scale --accounts $(( (N + 4) / 5 )) --crm-only -v0
 
 exec "$PY" bench/notices.py --touchpoints "$N"

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from crm.signals import account_page_sections, account_reassigned, demo_data_loaded
+from crm.signals import account_page_sections, account_reassigned, demo_data_loaded, scale_data_seeded
 from delivery import services
 from delivery.models import PlanTemplate
 from handover.signals import acceptance_choices, handover_accepted
@@ -49,3 +49,12 @@ def account_delivery_section(sender: Any, account: Any, user: Any, **kwargs: Any
     from delivery.selectors import account_section
 
     return account_section(account=account, user=user)
+
+
+@receiver(scale_data_seeded)
+def add_scale_deliveries(sender: Any, **kwargs: Any) -> None:
+    """The bench deliveries: runs after handover's receiver (INSTALLED_APPS order), whose
+    accepted handovers it starts projects for."""
+    from delivery import scale
+
+    scale.seed(**{k: kwargs[k] for k in ("owners", "now", "use_copy", "batch", "progress", "stdout")})

@@ -204,7 +204,7 @@ def test_seed_demo_is_refused_when_debug_is_off() -> None:
 
 @pytest.mark.django_db
 def test_seed_scale_creates_the_rows_per_account() -> None:
-    seed_scale(20)
+    seed_scale(20, crm_only=True)
 
     assert Account.objects.count() == 20
     assert Contact.objects.count() == 60
@@ -214,7 +214,7 @@ def test_seed_scale_creates_the_rows_per_account() -> None:
 
 @pytest.mark.django_db
 def test_seed_scale_spreads_accounts_over_sales_rep_owners() -> None:
-    seed_scale(20, owners=5)
+    seed_scale(20, owners=5, crm_only=True)
 
     owners = User.objects.filter(username__startswith="bench_owner_")
     assert owners.count() == 5
@@ -224,7 +224,7 @@ def test_seed_scale_spreads_accounts_over_sales_rep_owners() -> None:
 
 @pytest.mark.django_db
 def test_seed_scale_rows_are_consistent() -> None:
-    seed_scale(20)
+    seed_scale(20, crm_only=True)
 
     for account in Account.objects.all():
         ledger = list(account.ownership_changes.all())

@@ -6,7 +6,13 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from crm.models import Account
-from crm.signals import account_page_sections, account_reassigned, contact_unreachable, demo_data_loaded
+from crm.signals import (
+    account_page_sections,
+    account_reassigned,
+    contact_unreachable,
+    demo_data_loaded,
+    scale_data_seeded,
+)
 from delivery.signals import portal_sections, project_completed
 from handover.signals import handover_accepted
 from touchpoints import selectors, services
@@ -65,3 +71,12 @@ def add_demo_touchpoints(sender: Any, users: Any, rng: Any, now: Any, stdout: An
 def stop_contacting(sender: Any, contact: Any, **kwargs: Any) -> None:
     """A contact who left or asked not to be contacted gets no more check-ups or surveys."""
     services.touchpoints_drop_contact(contact)
+
+
+@receiver(scale_data_seeded)
+def add_scale_checkups(sender: Any, **kwargs: Any) -> None:
+    """The bench check-ups: runs after handover's and delivery's receivers (INSTALLED_APPS
+    order), whose accepted handovers and projects it schedules from."""
+    from touchpoints import scale
+
+    scale.seed(**{k: kwargs[k] for k in ("owners", "now", "use_copy", "batch", "progress", "stdout")})

@@ -1,40 +1,54 @@
-"""Bulk data for the benchmark: N accounts with 3 contacts, 1.5 deals and 10 activities each.
+"""Bulk data for the benchmark: N accounts with 3 contacts, 1.5 deals and 10 activities each,
+then the other apps' data at matching volume.
 
 Not the write path: the services take milliseconds per account and the benchmark needs 100,000
 of them, so rows are generated here directly, consistent with the database constraints and
 with what the services would have written (an owner team row and a "new" ledger row per
 account, the creation events on the timeline). On PostgreSQL rows go in with COPY (psycopg 3),
-elsewhere with bulk_create.
+elsewhere with bulk_create (crm.bulk writes both ways).
 
-Reuses data: when the database already holds N bench accounts it says so and stops; with fewer
-it adds the difference.
+Three parts, each adding only what is missing, so a second run adds nothing and a database
+seeded by an earlier, crm-only version of this command gets the rest:
+1. the accounts (with fewer than N bench accounts it adds the difference);
+2. crm's history: some prospects changed hands in the last year (reassignment, territory, or a
+   rep who then left: departure), between bench reps, and some accounts' champions left (one
+   account in 40; on the accounts already missing their third contact that leaves one contact:
+   single-threaded);
+3. `crm.signals.scale_data_seeded`: the higher apps add their rows (handovers and promises,
+   delivery projects and problems, check-ups and surveys) for the bench data lacking them.
+`--crm-only` stops after part 1, as the earlier version did.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterable
-from datetime import timedelta
+import time
+import zlib
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, models, transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
-from tqdm import tqdm
 
-from crm import roles
-from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+from crm import bulk, roles
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    CustomerLink,
+    Deal,
+    OwnershipChange,
+    PipelineTotal,
+    UserProfile,
+)
 from crm.services import pipeline_totals_rebuild
+from crm.signals import scale_data_seeded
 
-User = get_user_model()
-
-OWNER_PREFIX = "bench_owner_"
+OWNER_PREFIX = bulk.BENCH_REPS
 
 NAME_WORDS = [
     "Acme", "Northwind", "Bluefin", "Helios", "Kestrel", "Brightpath", "Vantage", "Orchid", "Granite", "Lumen",
@@ -71,167 +85,272 @@ LOGGED = [
     ("meeting", "Quarterly review", "Reviewed usage and open tickets."),
 ]
 
-# Columns written per model (attribute names, which are also the column names here).
-COLUMNS: dict[type[models.Model], list[str]] = {
-    Account: ["id", "name", "website", "industry", "city", "country", "lifecycle", "notes", "owner_id",
-              "created_at", "updated_at"],
-    Contact: ["id", "account_id", "first_name", "last_name", "title", "role", "email", "phone",
-              "preferred_channel", "best_time", "do_not_contact", "is_primary", "is_active", "left_at", "created_at"],
-    AccountTeamMember: ["id", "account_id", "user_id", "role", "started_at", "ended_at"],
-    OwnershipChange: ["id", "account_id", "from_user_id", "to_user_id", "changed_at", "reason", "note",
-                      "assigned_by_id", "notified_at"],
-    Deal: ["id", "account_id", "name", "value", "currency", "expected_close_date", "stage", "owner_id",
-           "sold_by_id", "closed_at", "lost_reason", "created_at", "updated_at"],
-    Activity: ["id", "account_id", "deal_id", "kind", "event_type", "subject", "body", "occurred_at", "actor_id",
-               "actor_label", "ip_address", "data", "created_at"],
+CRM_MODELS = [Account, Contact, AccountTeamMember, OwnershipChange, Deal, Activity]
+HISTORY_EVERY = 32  # about one prospect in 32 changed hands in the last year
+LEFT_EVERY = 40  # about one account in 40 lost its champion in the last year
+HISTORY_NOTES = {
+    OwnershipChange.Reason.REASSIGNMENT: "Balancing the books: {name} moves to a rep with fewer accounts.",
+    OwnershipChange.Reason.TERRITORY: "Territory change: {city} is now covered by another rep.",
+    OwnershipChange.Reason.DEPARTURE: "The previous owner left the company; their book was handed over.",
 }
-JSON_COLUMNS = {(Activity, "data")}
 
 
 class Command(BaseCommand):
-    help = "Bulk benchmark data: N accounts with 3 contacts, 1.5 deals and 10 activities each, over 50 owners."
+    help = (
+        "Bulk benchmark data: N accounts with 3 contacts, 1.5 deals and 10 activities each, over 50 owners, "
+        "then the other apps' data (handovers, deliveries, check-ups) at matching volume."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
             "--accounts", type=int, required=True, help="How many bench accounts the database should hold."
         )
         parser.add_argument("--owners", type=int, default=50, help="Sales reps the accounts are spread over.")
-        parser.add_argument("--batch", type=int, default=5000, help="Accounts per transaction.")
+        parser.add_argument("--batch", type=int, default=5000, help="Accounts (or deals) per transaction.")
         parser.add_argument("--no-copy", action="store_true", help="Use bulk_create on PostgreSQL too (slower).")
+        parser.add_argument(
+            "--crm-only", action="store_true",
+            help="Only the accounts with their contacts, deals and activities (no history, no other apps' data).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         target, batch = options["accounts"], options["batch"]
         if target < 0 or batch < 1 or options["owners"] < 1:
             raise CommandError("--accounts must be >= 0, --batch and --owners >= 1.")
-        owners = self._owners(options["owners"])
-        existing = Account.objects.filter(owner__username__startswith=OWNER_PREFIX).count()
+        self.use_copy = connection.vendor == "postgresql" and not options["no_copy"]
+        self.progress = options["verbosity"] > 0
+        self.now = timezone.now().replace(microsecond=0)
+        started = time.monotonic()
+        owners = bulk.bench_users(OWNER_PREFIX, options["owners"], role=roles.SALES_REP, last_name="Owner")
+        self._accounts(target=target, batch=batch, owners=owners)
+        if options["crm_only"]:
+            return
+        self._history(owners)
+        self._contacts_left(owners)
+        # Receivers run in INSTALLED_APPS order (handover, delivery, touchpoints): each reads
+        # what the previous one wrote. Outside any transaction: each part commits its batches.
+        scale_data_seeded.send(
+            sender=self.__class__, owners=owners, now=self.now, use_copy=self.use_copy, batch=batch,
+            progress=self.progress, stdout=self.stdout,
+        )
+        # The higher apps wrote timeline events, team and ledger rows and links too.
+        analyzed = time.monotonic()
+        bulk.analyze([*CRM_MODELS, CustomerLink])
+        self.stdout.write(f"ANALYZE of crm's tables: {time.monotonic() - analyzed:.1f}s.")
+        self.stdout.write(self.style.SUCCESS(f"Seeding finished in {time.monotonic() - started:.1f}s."))
+
+    # --- Part 1: the accounts -------------------------------------------------------------------
+
+    def _accounts(self, *, target: int, batch: int, owners: list[int]) -> None:
+        # Counted by their "new account" ledger rows: handover acceptance and reassignments move
+        # accounts away from the bench reps, the first ledger row stays.
+        existing = OwnershipChange.objects.filter(reason=OwnershipChange.Reason.NEW, to_user__in=owners).count()
         if existing >= target:
             self.stdout.write(f"The database already holds {existing} bench accounts (>= {target}); nothing to do.")
             return
         todo = target - existing
-        self.use_copy = connection.vendor == "postgresql" and not options["no_copy"]
-        self.now = timezone.now().replace(microsecond=0)
         method = "COPY" if self.use_copy else "bulk_create"
         self.stdout.write(f"Creating {todo} accounts ({existing} already present) with {method}, {batch} per batch.")
-        started = timezone.now()
-        with tqdm(total=todo, unit="account", disable=options["verbosity"] == 0) as bar:
+        started = time.monotonic()
+        with bulk.part("Accounts", total=todo, unit="account", stdout=self.stdout, progress=self.progress) as bar:
             for offset in range(0, todo, batch):
                 size = min(batch, todo - offset)
                 with transaction.atomic():
-                    self._batch(first=existing + offset, size=size, owners=owners)
+                    rows = bulk.Rows(CRM_MODELS, use_copy=self.use_copy)
+                    self._batch(rows, first=existing + offset, size=size, owners=owners)
+                    rows.write()
                 bar.update(size)
         # Rows went in without the deal services, so the pipeline totals are recomputed once.
         pipeline_totals_rebuild()
-        if connection.vendor == "postgresql":
-            # Fresh statistics: the planner must see 100,000 accounts, not the empty tables.
-            with connection.cursor() as cursor:
-                for model in COLUMNS:
-                    cursor.execute(f"ANALYZE {model._meta.db_table}")
-        seconds = (timezone.now() - started).total_seconds()
+        # Fresh statistics: the planner must see 100,000 accounts, not the empty tables.
+        bulk.analyze([*CRM_MODELS, PipelineTotal])
+        seconds = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Created {todo} accounts in {seconds:.1f}s."))
 
-    def _owners(self, count: int) -> list[int]:
-        group = Group.objects.get(name=roles.SALES_REP)
-        unusable = make_password(None)  # bench owners never log in
-        ids = []
-        for n in range(1, count + 1):
-            user, created = User.objects.get_or_create(
-                username=f"{OWNER_PREFIX}{n:02d}",
-                defaults={"first_name": "Bench", "last_name": f"Owner {n:02d}", "password": unusable,
-                          "email": f"{OWNER_PREFIX}{n:02d}@bench.example"},
-            )
-            if created:
-                user.groups.add(group)
-            ids.append(user.pk)
-        return ids
-
-    # --- One batch ----------------------------------------------------------------------------
-
-    def _batch(self, *, first: int, size: int, owners: list[int]) -> None:
-        if self.use_copy:
-            with connection.cursor() as cursor:
-                # Ids are assigned here, so nobody else may insert into these tables meanwhile.
-                tables = ", ".join(m._meta.db_table for m in COLUMNS)
-                cursor.execute(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE")
-        next_id = {model: (model._default_manager.aggregate(m=Max("id"))["m"] or 0) + 1 for model in COLUMNS}
-        rows: dict[type[models.Model], list[tuple[Any, ...]]] = {model: [] for model in COLUMNS}
-
-        def add(model: type[models.Model], *values: Any) -> int:
-            pk = next_id[model]
-            next_id[model] += 1
-            rows[model].append((pk, *values))
-            return pk
-
+    def _batch(self, rows: bulk.Rows, *, first: int, size: int, owners: list[int]) -> None:
+        add = rows.add
         rng = random.Random(first)  # the same data for the same account numbers
         now = self.now
         for g in range(first, first + size):
-            owner = owners[g % len(owners)]
+            # Every owner gets accounts of each kind: the deal stages below repeat every 4 accounts
+            # (only one account in 4 has a won deal), so owners go round within each of the 4.
+            owner = owners[(g // 4 + 13 * (g % 4)) % len(owners)]
             created = now - timedelta(days=30 + (g * 7919) % 700, minutes=(g * 31) % 1440)
             city, country = CITIES[g % len(CITIES)]
             n_deals = 1 if g % 2 == 0 else 2  # 1.5 deals per account on average
             deal_stages = [STAGES[(g * 3 // 2 + k) % len(STAGES)] for k in range(n_deals)]
             lifecycle = Account.Lifecycle.CUSTOMER if "won" in deal_stages else Account.Lifecycle.PROSPECT
             name = f"{NAME_WORDS[g % len(NAME_WORDS)]} {NAME_KINDS[(g // len(NAME_WORDS)) % len(NAME_KINDS)]} {g + 1}"
-            account = add(Account, name, "", INDUSTRIES[g % len(INDUSTRIES)], city, country, lifecycle, "", owner,
-                          created, created)
+            account = add(Account, name=name, website="", industry=INDUSTRIES[g % len(INDUSTRIES)], city=city,
+                          country=country, lifecycle=lifecycle, notes="", owner_id=owner, created_at=created,
+                          updated_at=created)
             for k in range(3):
                 first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 # Every 20th account's third contact has left the customer (kept for history).
                 left = k == 2 and g % 20 == 0
-                email = f"{first_name}.{last_name}.{g}@customer.example".lower()
-                add(Contact, account, first_name, last_name, "", CONTACT_ROLES[k], email,
-                    f"+44 7700 {rng.randint(100000, 999999)}", CHANNELS[(g + k) % len(CHANNELS)], "",
-                    k == 1 and g % 25 == 0, k == 0, not left, (created + timedelta(days=20)).date() if left else None,
-                    created)
-            add(AccountTeamMember, account, owner, AccountTeamMember.Role.OWNER, created, None)
-            add(OwnershipChange, account, None, owner, created, OwnershipChange.Reason.NEW, "", owner, created)
+                add(Contact, account_id=account, first_name=first_name, last_name=last_name, title="",
+                    role=CONTACT_ROLES[k], email=f"{first_name}.{last_name}.{g}@customer.example".lower(),
+                    phone=f"+44 7700 {rng.randint(100000, 999999)}",
+                    preferred_channel=CHANNELS[(g + k) % len(CHANNELS)],
+                    best_time="", do_not_contact=k == 1 and g % 25 == 0, is_primary=k == 0, is_active=not left,
+                    left_at=(created + timedelta(days=20)).date() if left else None, created_at=created)
+            add(AccountTeamMember, account_id=account, user_id=owner, role=AccountTeamMember.Role.OWNER,
+                started_at=created, ended_at=None)
+            add(OwnershipChange, account_id=account, from_user_id=None, to_user_id=owner, changed_at=created,
+                reason=OwnershipChange.Reason.NEW, note="", assigned_by_id=owner, notified_at=created)
             deals = []
             deal_names = [f"{name.rsplit(' ', 1)[0]} deal {k + 1}" for k in range(n_deals)]
             for k, stage in enumerate(deal_stages):
                 opened = created + timedelta(days=1 + k * 10)
                 closed = opened + timedelta(days=20) if stage in ("won", "lost") else None
-                value = Decimal(1000 + (g * 37 + k * 1000) % 90000)
                 deals.append(add(
-                    Deal, account, deal_names[k], value, "EUR",
-                    (opened + timedelta(days=60)).date(), stage, owner, owner if stage == "won" else None, closed,
-                    "Chose a competitor." if stage == "lost" else "", opened, closed or opened,
+                    Deal, account_id=account, name=deal_names[k], value=Decimal(1000 + (g * 37 + k * 1000) % 90000),
+                    currency="EUR", expected_close_date=(opened + timedelta(days=60)).date(), stage=stage,
+                    owner_id=owner, sold_by_id=owner if stage == "won" else None, closed_at=closed,
+                    lost_reason="Chose a competitor." if stage == "lost" else "", created_at=opened,
+                    updated_at=closed or opened,
                 ))
             # The timeline: the creation events the services write, then seven logged activities.
-            add(Activity, account, None, "event", "account.created", f"Account {name} created", "", created, owner,
-                "", None, {"owner": owner}, created)
-            add(Activity, account, None, "event", "account.owner_changed",
-                "Owner changed from nobody (New account)", "", created, owner, "", None,
-                {"from": None, "to": owner, "reason": "new"}, created)
-            add(Activity, account, deals[0], "event", "deal.created", f"Deal {deal_names[0]} opened", "",
-                created + timedelta(days=1), owner, "", None, {"stage": "lead"}, created + timedelta(days=1))
+            rows.event(account=account, event_type="account.created", subject=f"Account {name} created", at=created,
+                       actor=owner, data={"owner": owner})
+            rows.event(account=account, event_type="account.owner_changed",
+                       subject="Owner changed from nobody (New account)", at=created, actor=owner,
+                       data={"from": None, "to": owner, "reason": "new"})
+            rows.event(account=account, deal=deals[0], event_type="deal.created",
+                       subject=f"Deal {deal_names[0]} opened", at=created + timedelta(days=1), actor=owner,
+                       data={"stage": "lead"})
             span = max(int((now - created).total_seconds()) - 172800, 3600)
             for k in range(7):
                 kind, subject, body = LOGGED[(g + k) % len(LOGGED)]
                 when = created + timedelta(days=2, seconds=span * (k + 1) // 8)
-                add(Activity, account, deals[k % n_deals] if k % 3 == 0 else None, kind, "", subject, body, when,
-                    owner, "", None, {}, when)
-        for model, model_rows in rows.items():
-            self._write(model, model_rows)
-        if self.use_copy:
-            with connection.cursor() as cursor:
-                for model in COLUMNS:
-                    table = model._meta.db_table
-                    cursor.execute(  # table names come from the models, not from input
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"  # noqa: S608
-                    )
+                add(Activity, account_id=account, deal_id=deals[k % n_deals] if k % 3 == 0 else None, kind=kind,
+                    event_type="", subject=subject, body=body, occurred_at=when, actor_id=owner, actor_label="",
+                    ip_address=None, data={}, created_at=when)
 
-    def _write(self, model: type[models.Model], rows: Iterable[tuple[Any, ...]]) -> None:
-        columns = COLUMNS[model]
-        json_at = [i for i, c in enumerate(columns) if (model, c) in JSON_COLUMNS]
-        if self.use_copy:
-            with connection.cursor() as cursor:
-                sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-                with cursor.cursor.copy(sql) as copy:
-                    for row in rows:
-                        if json_at:
-                            row = tuple(json.dumps(v) if i in json_at else v for i, v in enumerate(row))
-                        copy.write_row(row)
+    # --- Part 2: ownership history ----------------------------------------------------------------
+
+    def _history(self, owners: list[int]) -> None:
+        """About one prospect in HISTORY_EVERY changed hands in the last year, as crm's reassignment
+        services would have recorded it: the owner's team period ended and a new one began, a
+        ledger row with the reason and a note, the open deals moved, the events. A departure is
+        two changes: first to a rep who has since left (inactive), then from them to another."""
+        if len(owners) < 2:
             return
-        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model._default_manager.bulk_create(objects, batch_size=2000)
+        changed = OwnershipChange.objects.filter(account=OuterRef("pk")).exclude(reason=OwnershipChange.Reason.NEW)
+        candidates = (
+            Account.objects.filter(owner__in=owners, lifecycle=Account.Lifecycle.PROSPECT)
+            .filter(~Exists(changed)).order_by("pk").values("pk", "name", "city", "owner_id", "created_at")
+        )
+        accounts = [a for a in candidates if chosen("crm-history", a["pk"], HISTORY_EVERY)]
+        if not accounts:
+            return
+        managers = bulk.bench_users(bulk.BENCH_SALES_MANAGERS, 2, role=roles.SALES_MANAGER, last_name="Sales manager")
+        departed = bulk.bench_users(bulk.BENCH_DEPARTED, 1, role=roles.SALES_REP, last_name="Departed rep",
+                                    is_active=False)[0]
+        # Each bench rep reports to a bench sales manager (the dashboards' team filter).
+        for index, owner in enumerate(owners):
+            UserProfile.objects.filter(user_id=owner, manager__isnull=True).update(manager_id=managers[index % 2])
+        names = bulk.user_names([*owners, departed, *managers])
+        with bulk.part("Ownership history", total=len(accounts), unit="account", stdout=self.stdout,
+                       progress=self.progress) as bar, transaction.atomic():
+            ids = [a["pk"] for a in accounts]
+            team = dict(
+                AccountTeamMember.objects.current().filter(account_id__in=ids, role=AccountTeamMember.Role.OWNER)
+                .values_list("account_id", "pk")
+            )
+            deals: dict[int, list[tuple[int, str, int]]] = {}
+            for pk, account_id, name, owner_id in Deal.objects.filter(account_id__in=ids).open().values_list(
+                "pk", "account_id", "name", "owner_id"
+            ):
+                deals.setdefault(account_id, []).append((pk, name, owner_id))
+            rows = bulk.Rows([AccountTeamMember, OwnershipChange, Activity], use_copy=self.use_copy)
+            ended: list[tuple[Any, ...]] = []
+            moved: dict[int, tuple[Any, ...]] = {}
+            owned: list[tuple[Any, ...]] = []
+            for a in accounts:
+                rng = random.Random(f"crm-history:{a['pk']}")
+                current, owner = team.get(a["pk"]), a["owner_id"]
+                reason = rng.choices(list(HISTORY_NOTES), weights=[55, 35, 10])[0]
+                when = self._history_time(rng, a["created_at"])
+                steps = []
+                if reason == OwnershipChange.Reason.DEPARTURE:
+                    before = a["created_at"] + (when - a["created_at"]) * rng.uniform(0.3, 0.8)
+                    steps.append((before.replace(microsecond=0), departed, OwnershipChange.Reason.REASSIGNMENT))
+                choices = [o for o in owners if o != owner]
+                steps.append((when, choices[rng.randrange(len(choices))], reason))
+                if current is not None:
+                    ended.append((current, steps[0][0]))
+                for index, (at, to_user, why) in enumerate(steps):
+                    by = managers[rng.randrange(len(managers))]
+                    until = steps[index + 1][0] if index + 1 < len(steps) else None
+                    rows.add(AccountTeamMember, account_id=a["pk"], user_id=to_user, role=AccountTeamMember.Role.OWNER,
+                             started_at=at, ended_at=until)
+                    note = HISTORY_NOTES[why].format(name=a["name"], city=a["city"])
+                    change = rows.add(OwnershipChange, account_id=a["pk"], from_user_id=owner, to_user_id=to_user,
+                                      changed_at=at, reason=why, note=note, assigned_by_id=by,
+                                      notified_at=at + timedelta(minutes=1))
+                    rows.event(account=a["pk"], event_type="account.owner_changed", at=at, actor=by, body=note,
+                               subject=f"Owner changed from {names[owner]} to {names[to_user]} "
+                               f"({OwnershipChange.Reason(why).label})",
+                               data={"from": owner, "to": to_user, "reason": why, "change": change})
+                    for deal_id, deal_name, deal_owner in deals.get(a["pk"], []):
+                        if deal_owner == owner:
+                            moved[deal_id] = (deal_id, to_user, at)
+                            rows.event(account=a["pk"], deal=deal_id, event_type="deal.owner_changed", at=at,
+                                       actor=by, subject=f"Deal {deal_name} moved to {names[to_user]}",
+                                       data={"from": owner, "to": to_user})
+                    deals[a["pk"]] = [(d, n, to_user if o == owner else o) for d, n, o in deals.get(a["pk"], [])]
+                    owner = to_user
+                owned.append((a["pk"], owner, when))
+                bar.update(1)
+            # The current owner periods end first: at most one current owner per account.
+            bulk.update(AccountTeamMember, ["ended_at"], ended, use_copy=self.use_copy)
+            rows.write()
+            bulk.update(Account, ["owner_id", "updated_at"], owned, use_copy=self.use_copy)
+            bulk.update(Deal, ["owner_id", "updated_at"], list(moved.values()), use_copy=self.use_copy)
 
+    def _history_time(self, rng: random.Random, created: datetime) -> datetime:
+        """A moment in the last year (a quarter of them in the last 90 days), after creation."""
+        earliest = max(created + timedelta(days=7), self.now - timedelta(days=365))
+        latest = self.now - timedelta(hours=1)
+        if earliest >= latest:
+            earliest = created + (self.now - created) / 2
+        return (earliest + (latest - earliest) * rng.random()).replace(microsecond=0)
+
+    def _contacts_left(self, owners: list[int]) -> None:
+        """The champion of about one bench account in LEFT_EVERY left the customer in the last year, as
+        contact_update records it (inactive, the day they left, an event)."""
+        bench = OwnershipChange.objects.filter(reason=OwnershipChange.Reason.NEW, to_user__in=owners)
+        # The champion made with the account (a customer may name a new one later).
+        candidates = (
+            Contact.objects.filter(role=Contact.Role.CHAMPION, is_active=True, account__in=bench.values("account_id"),
+                                   created_at=F("account__created_at"))
+            .order_by("pk").values("pk", "account_id", "first_name", "last_name", "account__created_at",
+                                   "account__owner_id")
+        )
+        leaving = [c for c in candidates if chosen("crm-left", c["account_id"], LEFT_EVERY)]
+        if not leaving:
+            return
+        started = time.monotonic()
+        with transaction.atomic():
+            rows = bulk.Rows([Activity], use_copy=self.use_copy)
+            left = []
+            for c in leaving:
+                rng = random.Random(f"crm-left:{c['pk']}")
+                when = self._history_time(rng, c["account__created_at"])
+                left.append((c["pk"], False, when.date()))
+                rows.event(
+                    account=c["account_id"], event_type="contact.updated", at=when, actor=c["account__owner_id"],
+                    subject=f"{c['first_name']} {c['last_name']} left the organisation",
+                    data={"contact": c["pk"], "changed": {"is_active": {"from": True, "to": False},
+                                                          "left_at": {"from": None, "to": str(when.date())}}},
+                )
+            bulk.update(Contact, ["is_active", "left_at"], left, use_copy=self.use_copy)
+            rows.write()
+        seconds = time.monotonic() - started
+        self.stdout.write(f"Contacts left: {len(leaving)} champion(s) left their organisation, in {seconds:.1f}s.")
+
+
+def chosen(salt: str, pk: int, every: int) -> bool:
+    """About one id in `every`, the same ones on every run, spread whatever the ids' offset."""
+    return zlib.crc32(f"{salt}:{pk}".encode()) % every == 0
