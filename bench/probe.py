@@ -50,6 +50,8 @@ def pages(account_id: int) -> list[tuple[str, str]]:
         ("api_accounts", "/api/v1/accounts/"),
         # The managers' dashboards (insights), default filters: the last 90 days, everyone.
         ("insights_performance", "/insights/performance/"),
+        # The same page recomputing its figures instead of reusing a snapshot (insights.snapshots).
+        ("insights_performance_live", "/insights/performance/?fresh=1"),
         ("insights_reassignment", "/insights/reassignment/"),
         ("insights_risk", "/insights/risk/"),
         ("insights_delivery", "/insights/delivery/"),

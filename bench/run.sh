@@ -17,6 +17,12 @@ SMALL_URL="${BENCH_DATABASE_URL_SMALL:-${LARGE_URL}_10k}"
 LARGE_N="${BENCH_ACCOUNTS:-100000}"
 SMALL_N="${BENCH_ACCOUNTS_SMALL:-10000}"
 export DJANGO_SETTINGS_MODULE=config.settings.bench
+# The cache as in production: Redis when it answers (each database keeps its own keys), else
+# each gunicorn worker's own memory.
+if [ -z "${REDIS_URL:-}" ] && command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    export REDIS_URL=redis://127.0.0.1:6379/0
+fi
+echo "[bench] cache: ${REDIS_URL:-local memory per worker}" >&2
 export LOG_LEVEL=WARNING
 
 if ! command -v wrk >/dev/null; then

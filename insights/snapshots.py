@@ -19,6 +19,7 @@ What keeps that honest:
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,12 +65,7 @@ def _generation_key(dashboard: str) -> str:
 
 def invalidate(dashboard: str) -> None:
     """Make every snapshot of `dashboard` obsolete (the next request recomputes)."""
-    key = _generation_key(dashboard)
-    cache.add(key, 0, timeout=None)
-    try:
-        cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=None)
+    cache.set(_generation_key(dashboard), uuid.uuid4().hex, timeout=None)
 
 
 def snapshot(dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: bool = False) -> Snapshot[T]:
@@ -97,14 +93,44 @@ def wants_fresh(params: Any) -> bool:
     return params.get("fresh") in ("1", "true")
 
 
+DASHBOARDS = ("performance", "reassignment", "risk", "delivery")
+
+
+def _figures(dashboard: str, *, filters: Any, viewer: Any, fresh: bool, compute: Callable[[], T]) -> Snapshot[T]:
+    key = (filters.period, filters.team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)))
+    return snapshot(dashboard, key, compute, fresh=fresh)
+
+
 def performance_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[tuple[Any, Any]]:
     """The performance dashboard's scorecards and monthly trend, as one snapshot."""
     permissions.require_scorecards(viewer)
     period, team = filters.period, filters.team
-    key = (period, team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)))
-    return snapshot(
-        "performance", key,
-        lambda: (selectors.performance(period=period, team=team, viewer=viewer),
-                 selectors.trends(period=period, team=team, viewer=viewer)),
-        fresh=fresh,
+    return _figures(
+        "performance", filters=filters, viewer=viewer, fresh=fresh,
+        compute=lambda: (selectors.performance(period=period, team=team, viewer=viewer),
+                         selectors.trends(period=period, team=team, viewer=viewer)),
+    )
+
+
+def reassignment_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[Any]:
+    permissions.require_dashboards(viewer)
+    return _figures(
+        "reassignment", filters=filters, viewer=viewer, fresh=fresh,
+        compute=lambda: selectors.reassignment(period=filters.period, team=filters.team, viewer=viewer),
+    )
+
+
+def risk_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[Any]:
+    permissions.require_dashboards(viewer)
+    return _figures(
+        "risk", filters=filters, viewer=viewer, fresh=fresh,
+        compute=lambda: selectors.risk(period=filters.period, team=filters.team, viewer=viewer),
+    )
+
+
+def delivery_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[Any]:
+    permissions.require_dashboards(viewer)
+    return _figures(
+        "delivery", filters=filters, viewer=viewer, fresh=fresh,
+        compute=lambda: selectors.delivery(period=filters.period, team=filters.team, viewer=viewer),
     )

@@ -341,7 +341,8 @@ def _capped(shown: int, total: int) -> str:
 # --- Risk -------------------------------------------------------------------------------------
 
 
-def risk_table(data: s.Risk) -> Table:
+def risk_table(data: s.Risk, *, limit: int | None = None) -> Table:
+    """The customers in early life, riskiest first: the first `limit` of them (None: all)."""
     def tone(points: int) -> str:
         return "danger" if points >= 6 else "warn" if points >= 3 else "muted"
 
@@ -353,7 +354,7 @@ def risk_table(data: s.Risk) -> Table:
                num(r.days_since_acceptance), Cell(str(r.score), raw=r.score, tone=tone(r.score), numeric=True),
                Cell("; ".join(f"{x.label} (+{x.points})" for x in r.reasons) or "nothing to worry about",
                     badges=[(f"{x.label} +{x.points}", tone(x.points)) for x in r.reasons])]
-              for i, r in enumerate(data.rows, start=1)],
+              for i, r in enumerate(data.rows[:limit], start=1)],
         empty="No customer accepted in the last 90 days.",
     )
 

@@ -28,6 +28,7 @@ from insights import tables as t
 from insights.forms import PRESETS, Filters, filters_from
 
 REASONS = dict(OwnershipChange.Reason.choices)
+RISK_PAGE_ROWS = 100
 
 
 def _respond(
@@ -132,10 +133,13 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
 def reassignment(request: HttpRequest) -> HttpResponse:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
-    data = selectors.reassignment(period=filters.period, team=filters.team, viewer=request.user)
+    snap = snapshots.reassignment_figures(
+        filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET)
+    )
+    data = snap.value
     tables = [t.owners_table(data), t.orphans_table(data), t.single_threaded_table(data), t.changes_table(data)]
     context = {
-        "form": form, "data": data, "can_reassign": roles.can_reassign(request.user),
+        "form": form, "data": data, "snapshot": snap, "can_reassign": roles.can_reassign(request.user),
         "book_url": reverse("crm:book_reassign"),
         "reason_counts": [(REASONS.get(code, code), n) for code, n in data.changes_by_reason.items()],
         "owners_chart": charts.bar_chart(
@@ -151,10 +155,14 @@ def reassignment(request: HttpRequest) -> HttpResponse:
 def risk(request: HttpRequest) -> HttpResponse:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
-    data = selectors.risk(period=filters.period, team=filters.team, viewer=request.user)
+    snap = snapshots.risk_figures(filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET))
+    data = snap.value
     scored = [r for r in data.rows if r.score]
+    # The page lists the riskiest RISK_PAGE_ROWS; the CSV has every customer in early life.
+    shown = None if request.GET.get("format") == "csv" else RISK_PAGE_ROWS
     context = {
-        "form": form, "data": data, "at_risk": len(scored), "no_period": True,
+        "form": form, "data": data, "snapshot": snap, "at_risk": len(scored), "no_period": True,
+        "shown": min(len(data.rows), RISK_PAGE_ROWS),
         "points": {
             "overdue": selectors.OVERDUE_CHECKUP_POINTS, "satisfaction": selectors.SATISFACTION_POINTS,
             "problems": selectors.PROBLEM_POINTS, "signoff": selectors.SIGNOFF_WAIT_POINTS,
@@ -166,7 +174,9 @@ def risk(request: HttpRequest) -> HttpResponse:
             chart_id="risk", max_items=15, integer=True,
         ),
     }
-    return _respond(request, "insights/risk.html", context, [t.risk_table(data)], dashboard="risk", filters=filters)
+    return _respond(
+        request, "insights/risk.html", context, [t.risk_table(data, limit=shown)], dashboard="risk", filters=filters
+    )
 
 
 def _reminder_days() -> int:
@@ -178,10 +188,11 @@ def _reminder_days() -> int:
 def delivery(request: HttpRequest) -> HttpResponse:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
-    data = selectors.delivery(period=filters.period, team=filters.team, viewer=request.user)
+    snap = snapshots.delivery_figures(filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET))
+    data = snap.value
     tables = [t.waiting_table(data), t.stages_table(data), t.categories_table(data)]
     context = {
-        "form": form, "data": data,
+        "form": form, "data": data, "snapshot": snap,
         "overdue": sum(1 for h in data.waiting if h.overdue),
         "stages_chart": charts.bar_chart(
             "Active projects by current stage",

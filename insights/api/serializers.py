@@ -96,6 +96,9 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class ReassignmentSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        required=False, help_text="When these figures were computed: at most 120 s ago, or now with `fresh=1`."
+    )
     period = PeriodSerializer()
     team = serializers.IntegerField(allow_null=True)
     owners = OwnerSerializer(many=True)
@@ -160,6 +163,9 @@ class CategorySerializer(serializers.Serializer):
 
 
 class DeliverySerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(
+        required=False, help_text="When these figures were computed: at most 120 s ago, or now with `fresh=1`."
+    )
     period = PeriodSerializer()
     team = serializers.IntegerField(allow_null=True)
     waiting = WaitingSerializer(many=True)

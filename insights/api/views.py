@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.schema import CrmAutoSchema, errors
-from insights import permissions, selectors, snapshots
+from insights import permissions, snapshots
 from insights.api import serializers as s
 from insights.forms import FilterForm, Filters
 
@@ -64,35 +64,40 @@ class PerformanceView(InsightsView):
 class RiskView(InsightsView):
     @extend_schema(
         summary="Customers in their first 90 days ranked by early-life risk, each with the reasons for its score",
-        parameters=FILTERS[2:], responses={200: s.RiskSerializer, **errors(400)},
+        parameters=[*FILTERS[2:], FRESH], responses={200: s.RiskSerializer, **errors(400)},
     )
     def get(self, request: Request) -> Response:
         permissions.require_dashboards(request.user)
         f = self.filters(request)
-        return Response(s.RiskSerializer(selectors.risk(period=f.period, team=f.team, viewer=request.user)).data)
+        snap = snapshots.risk_figures(filters=f, viewer=request.user, fresh=snapshots.wants_fresh(request.query_params))
+        return Response(s.RiskSerializer(snap.value).data)
 
 
 @extend_schema(tags=["insights"])
 class ReassignmentView(InsightsView):
     @extend_schema(
         summary="Accounts per owner, orphans, single-threaded customers and the period's ownership changes",
-        parameters=FILTERS, responses={200: s.ReassignmentSerializer, **errors(400)},
+        parameters=[*FILTERS, FRESH], responses={200: s.ReassignmentSerializer, **errors(400)},
     )
     def get(self, request: Request) -> Response:
         permissions.require_dashboards(request.user)
         f = self.filters(request)
-        data = selectors.reassignment(period=f.period, team=f.team, viewer=request.user)
-        return Response(s.ReassignmentSerializer(data).data)
+        snap = snapshots.reassignment_figures(
+            filters=f, viewer=request.user, fresh=snapshots.wants_fresh(request.query_params)
+        )
+        return Response({**s.ReassignmentSerializer(snap.value).data, "as_of": snap.as_of})
 
 
 @extend_schema(tags=["insights"])
 class DeliveryView(InsightsView):
     @extend_schema(
         summary="Handovers waiting with their deadlines, projects by stage, problems by category",
-        parameters=FILTERS, responses={200: s.DeliverySerializer, **errors(400)},
+        parameters=[*FILTERS, FRESH], responses={200: s.DeliverySerializer, **errors(400)},
     )
     def get(self, request: Request) -> Response:
         permissions.require_dashboards(request.user)
         f = self.filters(request)
-        data = selectors.delivery(period=f.period, team=f.team, viewer=request.user)
-        return Response(s.DeliverySerializer(data).data)
+        snap = snapshots.delivery_figures(
+            filters=f, viewer=request.user, fresh=snapshots.wants_fresh(request.query_params)
+        )
+        return Response({**s.DeliverySerializer(snap.value).data, "as_of": snap.as_of})
