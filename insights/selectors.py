@@ -65,7 +65,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -667,23 +667,42 @@ def risk(*, period: Period, team: int | None, viewer: Any) -> Risk:
     if members is not None:
         handovers = handovers.filter(Q(deal__sold_by__in=members) | Q(account__owner__in=members))
     in_window = handovers.values("account")
-    done = Touchpoint.objects.filter(account=OuterRef("pk"), state=Touchpoint.State.DONE, satisfaction__isnull=False)
-    answers = SurveyResponse.objects.filter(touchpoint__account=OuterRef("pk"))
+    # One grouped read per figure over the accounts in the window (a few thousand at 100,000
+    # accounts), combined below: correlated subqueries per account cost 0.5 s there.
     accounts: list[Any] = list(
-        Account.objects.filter(pk__in=in_window)
-        .with_thread_counts()
-        .annotate(
-            accepted=Subquery(
-                Handover.objects.filter(account=OuterRef("pk"), state=Handover.State.ACCEPTED)
-                .order_by("-accepted_at").values("accepted_at")[:1]
-            ),
-            done_score=Subquery(done.order_by("-closed_at", "-pk").values("satisfaction")[:1]),
-            done_at=Subquery(done.order_by("-closed_at", "-pk").values("closed_at")[:1]),
-            answer_score=Subquery(answers.order_by("-created_at", "-pk").values("satisfaction")[:1]),
-            answer_at=Subquery(answers.order_by("-created_at", "-pk").values("created_at")[:1]),
+        Account.objects.filter(pk__in=in_window).select_related("owner").only(
+            "name", "owner__first_name", "owner__last_name", "owner__username"
         )
-        .select_related("owner")
     )
+    accepted = dict(
+        Handover.objects.filter(account__in=in_window, state=Handover.State.ACCEPTED)
+        .values("account").annotate(last=Max("accepted_at")).values_list("account", "last")
+    )
+    contacts = dict(
+        Contact.objects.filter(account__in=in_window, is_active=True)
+        .values("account").annotate(n=Count("pk")).values_list("account", "n")
+    )
+    people = dict(
+        AccountTeamMember.objects.current().filter(account__in=in_window)
+        .values("account").annotate(n=Count("user", distinct=True)).values_list("account", "n")
+    )
+    done: dict[int, tuple[Any, int, Any]] = {}  # account -> the latest (closed_at, pk, score)
+    for account_id, closed_at, pk, score in Touchpoint.objects.filter(
+        account__in=in_window, state=Touchpoint.State.DONE, satisfaction__isnull=False
+    ).values_list("account", "closed_at", "pk", "satisfaction"):
+        if account_id not in done or (closed_at, pk) > done[account_id][:2]:
+            done[account_id] = (closed_at, pk, score)
+    answered: dict[int, tuple[Any, int, Any]] = {}
+    for account_id, created_at, pk, score in SurveyResponse.objects.filter(
+        touchpoint__account__in=in_window
+    ).values_list("touchpoint__account", "created_at", "pk", "satisfaction"):
+        if account_id not in answered or (created_at, pk) > answered[account_id][:2]:
+            answered[account_id] = (created_at, pk, score)
+    for a in accounts:
+        a.accepted = accepted[a.pk]
+        a.active_contact_count, a.vendor_people_count = contacts.get(a.pk, 0), people.get(a.pk, 0)
+        a.done_at, _, a.done_score = done.get(a.pk, (None, None, None))
+        a.answer_at, _, a.answer_score = answered.get(a.pk, (None, None, None))
     overdue = {
         r["account"]: r["n"]
         for r in Touchpoint.objects.filter(account__in=in_window, due_at__gte=since)
