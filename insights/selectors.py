@@ -351,7 +351,7 @@ def day30_touchpoints() -> Any:
 
 
 def _day30(*, period: Period, rows: dict[int, Scorecard], total: Scorecard, ids: list[int]) -> None:
-    due = day30_touchpoints().filter(period.q("due_at"))
+    due = day30_touchpoints().filter(period.q("due_at")).order_by()
     scores = {}
     for pk, deal_id, seller, recorded, answered in due.values_list(
         "pk", "handover__deal_id", "handover__deal__sold_by", "satisfaction", "survey_response__satisfaction"

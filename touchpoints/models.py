@@ -132,6 +132,8 @@ class Touchpoint(FSMModelMixin, models.Model):
             models.Index(fields=["owner", "state", "due_at"], name="touchpoint_owner_due"),
             models.Index(fields=["account", "due_at"], name="touchpoint_account_due"),
             models.Index(fields=["state", "due_at"], name="touchpoint_state_due"),
+            # One agenda step's check-ups due in a period (insights: the day-30 reviews).
+            models.Index(fields=["step", "due_at"], name="touchpoint_step_due"),
         ]
         constraints = [
             models.CheckConstraint(
