@@ -28,7 +28,7 @@ from insights import tables as t
 from insights.forms import PRESETS, Filters, filters_from
 
 REASONS = dict(OwnershipChange.Reason.choices)
-RISK_PAGE_ROWS = 100
+RISK_PAGE_ROWS = 50
 
 
 def _respond(
