@@ -6,13 +6,13 @@ through `add_service_errors`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
-from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
@@ -55,10 +55,23 @@ class FastSelect(forms.Select):
                 for option in group_choices
             ),
         )
-        return format_html('<select name="{}"{}>{}</select>', name, flatatt(widget["attrs"]), options)
+        return format_html('<select name="{}"{}>{}</select>', name, _attrs_html(widget["attrs"]), options)
 
 
 SELECTED = mark_safe(" selected")  # a constant attribute, nothing user-supplied
+
+
+def _attrs_html(attrs: dict[str, Any]) -> SafeString:
+    """The attributes as django/forms/widgets/attrs.html writes them: in their order, True as a
+    bare name, False left out (unlike flatatt, which sorts them)."""
+    return format_html_join(
+        "", "{}",
+        (
+            (format_html(" {}", attr) if value is True else format_html(' {}="{}"', attr, value),)
+            for attr, value in attrs.items()
+            if value is not False
+        ),
+    )
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -228,15 +241,26 @@ class DealLoseForm(forms.Form):
 
 
 class ActivityForm(forms.Form):
-    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS], initial="call")
+    kind = forms.ChoiceField(
+        choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS], initial="call", widget=FastSelect
+    )
     subject = forms.CharField(max_length=200)
     body = forms.CharField(required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 3}), label="Notes")
     occurred_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="When", help_text="Blank for now.")
-    deal = forms.ModelChoiceField(queryset=Deal.objects.none(), required=False, empty_label="No deal")
+    deal = forms.ModelChoiceField(
+        queryset=Deal.objects.none(), required=False, empty_label="No deal", widget=FastSelect
+    )
 
-    def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, account: Account, deals: Sequence[Deal] | None = None, **kwargs: Any) -> None:
+        """`deals`: the account's deals when the page has them already (newest first, as the
+        queryset orders them), to list without a query; what is posted is still checked against
+        the queryset."""
         super().__init__(*args, **kwargs)
-        _choices(self, "deal").queryset = account.deals.order_by("-created_at")
+        field = _choices(self, "deal")
+        field.queryset = account.deals.order_by("-created_at", "-pk")
+        if deals is not None:
+            empty = [] if field.empty_label is None else [("", field.empty_label)]
+            field.widget.choices = [*empty, *((d.pk, field.label_from_instance(d)) for d in deals)]
 
 
 # --- Reassignment and users -----------------------------------------------------------------

@@ -150,7 +150,7 @@ def _account_context(request: HttpRequest, account: Account, *, before: int | No
         "account": account,
         "page": page,
         "before": before,
-        "activity_form": ActivityForm(account=account),
+        "activity_form": ActivityForm(account=account, deals=page.deals),
         "can_edit": _allowed(permissions.require_can_edit_account, user, account),
         "can_manage_team": _allowed(permissions.require_can_manage_team, user, account),
         "can_sell": _allowed(permissions.require_can_sell_on, user, account),
@@ -181,7 +181,7 @@ def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:  # type: ignore[attr-defined]
         url = reverse("crm:account_detail", args=[account.pk])
         return HttpResponseRedirect(f"{url}?before={before}#timeline" if before else f"{url}#timeline")
-    page = selectors.account_page(account=account, timeline_limit=TIMELINE_PAGE, timeline_before=before)
+    page = selectors.timeline_page(account=account, limit=TIMELINE_PAGE, before=before)
     return render(request, "crm/_timeline_rows.html", {"account": account, "page": page})
 
 
