@@ -14,11 +14,17 @@ What keeps that honest:
 - `?fresh=1` recomputes now (the page's "Recompute now" link), and writes that change what a
   dashboard shows right away (a reassignment) bump the dashboard's generation, which makes every
   snapshot of it obsolete at once (see insights.receivers).
+
+So that nobody waits for the usual view to be computed, beat runs `insights.tasks.refresh_dashboards`
+every minute: it recomputes the four dashboards' default view (the last 90 days, everyone) for
+the managers' scope, so with a shared cache (Redis) a manager is served figures about a minute
+old at most, and only other filters are ever computed on a page request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -26,12 +32,17 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
+from crm import roles
 from insights import permissions, selectors
+from insights.forms import DEFAULT_DAYS, Filters
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 PREFIX = "insights:snapshot:v1"
 
@@ -65,23 +76,32 @@ def _generation_key(dashboard: str) -> str:
 
 def invalidate(dashboard: str) -> None:
     """Make every snapshot of `dashboard` obsolete (the next request recomputes)."""
-    cache.set(_generation_key(dashboard), uuid.uuid4().hex, timeout=None)
+    try:
+        cache.set(_generation_key(dashboard), uuid.uuid4().hex, timeout=None)
+    except Exception:  # the cache is down: nothing is reused either (see snapshot)
+        logger.warning("insights: could not forget the %s snapshots", dashboard, exc_info=True)
 
 
 def snapshot(dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: bool = False) -> Snapshot[T]:
-    """`compute()`'s result for `key`, reused when computed less than max_age() seconds ago."""
+    """`compute()`'s result for `key`, reused when computed less than max_age() seconds ago.
+    Without a working cache every request computes (and says "just computed")."""
     limit = max_age()
-    generation = cache.get(_generation_key(dashboard), 0)
-    digest = hashlib.sha256(repr((generation, key)).encode()).hexdigest()[:32]
-    cache_key = f"{PREFIX}:{dashboard}:{digest}"
-    if not fresh and limit > 0:
-        kept = cache.get(cache_key)
-        if isinstance(kept, Snapshot) and (timezone.now() - kept.as_of).total_seconds() <= limit:
-            return Snapshot(value=kept.value, as_of=kept.as_of, reused=True)
+    try:
+        generation = cache.get(_generation_key(dashboard), 0)
+        cache_key = f"{PREFIX}:{dashboard}:" + hashlib.sha256(repr((generation, key)).encode()).hexdigest()[:32]
+        kept = cache.get(cache_key) if not fresh and limit > 0 else None
+    except Exception:
+        logger.warning("insights: the cache is unavailable; computing the %s figures", dashboard, exc_info=True)
+        limit, kept = 0, None
+    if isinstance(kept, Snapshot) and (timezone.now() - kept.as_of).total_seconds() <= limit:
+        return Snapshot(value=kept.value, as_of=kept.as_of, reused=True)
     started = timezone.now()
     made = Snapshot(value=compute(), as_of=started)
     if limit > 0:
-        cache.set(cache_key, made, timeout=limit)
+        try:
+            cache.set(cache_key, made, timeout=limit)
+        except Exception:
+            logger.warning("insights: could not keep the %s figures", dashboard, exc_info=True)
     return made
 
 
@@ -134,3 +154,21 @@ def delivery_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snaps
         "delivery", filters=filters, viewer=viewer, fresh=fresh,
         compute=lambda: selectors.delivery(period=filters.period, team=filters.team, viewer=viewer),
     )
+
+
+def refresh_defaults() -> int:
+    """Recomputes every dashboard's default view (the last 90 days, everyone) for the managers'
+    scope and keeps it. Any active manager or administrator sees exactly those figures, so the
+    first one computes them. Returns how many dashboards were refreshed (0: nobody to show them)."""
+    viewer = (
+        get_user_model().objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=roles.MANAGER_ROLES))
+        .order_by("pk").first()
+    )
+    if viewer is None:
+        return 0
+    filters = Filters(period=selectors.Period.last_days(DEFAULT_DAYS), team=None)
+    refreshers = (performance_figures, reassignment_figures, risk_figures, delivery_figures)
+    for refresh in refreshers:
+        refresh(filters=filters, viewer=viewer, fresh=True)
+    return len(refreshers)

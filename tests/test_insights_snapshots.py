@@ -16,7 +16,7 @@ from crm import roles
 from crm import services as crm
 from crm.models import UserProfile
 from insights import receivers as insights_receivers
-from insights import snapshots
+from insights import snapshots, tasks
 from insights import views as insights_views
 from tests.conftest import api_for, client_for, make_user
 
@@ -162,3 +162,43 @@ def test_the_risk_page_lists_the_riskiest_and_the_csv_lists_them_all(project, sa
     assert "The 0 riskiest of 1 customers in their first 90 days" in page
     rows = client_for(salesmgr).get("/insights/risk/?format=csv").content.decode().strip().splitlines()
     assert len(rows) == 2 and project.account.name in rows[1]
+
+
+def test_without_a_working_cache_the_figures_are_computed_for_every_request(rep, salesmgr, monkeypatch):
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(snapshots.cache, "get", broken)
+    monkeypatch.setattr(snapshots.cache, "set", broken)
+    api = api_for(salesmgr)
+    _win(rep, "First")
+    assert _won(api) == 1
+    _win(rep, "Second")
+    assert _won(api) == 2
+    assert "just computed" in client_for(salesmgr).get(PAGE).content.decode()
+    snapshots.invalidate("performance")  # logged, not raised
+
+
+def test_beats_refresh_computes_the_default_views_before_anyone_asks(rep, salesmgr, django_assert_max_num_queries):
+    _win(rep, "First")
+    assert tasks.refresh_dashboards() == 4
+    with django_assert_max_num_queries(4):  # session, user, roles, team choices: no figures computed
+        body = api_for(salesmgr).get(API).json()
+    assert body["total"]["deals_won"] == 1
+    _win(rep, "Second")
+    assert _won(api_for(salesmgr)) == 1  # the refreshed figures, until the next tick
+    tasks.refresh_dashboards()
+    assert _won(api_for(salesmgr)) == 2
+    for path in ("reassignment", "risk", "delivery"):
+        with django_assert_max_num_queries(4):
+            assert api_for(salesmgr).get(f"/api/v1/insights/{path}/").status_code == 200
+
+
+def test_the_refresh_does_nothing_when_nobody_could_see_the_figures(rep):
+    assert tasks.refresh_dashboards() == 0
+
+
+def test_beat_refreshes_the_dashboards_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["insights-refresh-dashboards"]
+    assert entry["task"] == tasks.refresh_dashboards.name and entry["schedule"] == timedelta(minutes=1)
+    assert snapshots.max_age() >= 2 * 60  # a tick every minute keeps the default views warm

@@ -149,6 +149,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.clear_expired_sessions",
         "schedule": timedelta(hours=6),
     },
+    # The managers' dashboards, default view, recomputed before anyone asks (insights.snapshots:
+    # figures are reused for at most INSIGHTS_MAX_AGE_SECONDS, so a tick every minute keeps the
+    # usual view warm and never older than about a minute).
+    "insights-refresh-dashboards": {
+        "task": "insights.tasks.refresh_dashboards",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
