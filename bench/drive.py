@@ -63,17 +63,31 @@ def probe(database_url: str) -> dict:
 
 
 class Server:
-    """gunicorn serving the product the way production does, on 127.0.0.1 only."""
+    """gunicorn serving the product the way production does, on 127.0.0.1 only; with a Redis,
+    also one Celery worker with its beat, as in production, on that Redis (its own database
+    number per size, for the broker and the cache): beat refreshes the dashboards' snapshots."""
 
-    def __init__(self, database_url: str, port: int, workers: int) -> None:
+    def __init__(self, database_url: str, port: int, workers: int, redis_url: str | None = None,
+                 name: str = "bench") -> None:
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
         self.process = subprocess.Popen(
             [gunicorn, "config.wsgi:application", "--workers", str(workers), "--worker-class", "sync",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
             env=env, cwd=ROOT,
         )
+        self.worker: subprocess.Popen | None = None
+        if redis_url:
+            schedule = ROOT / "var" / f"bench-beat-{name}"
+            schedule.parent.mkdir(exist_ok=True)
+            self.worker = subprocess.Popen(
+                [str(Path(PYTHON).parent / "celery"), "-A", "config", "worker", "--beat", "--schedule",
+                 str(schedule), "--concurrency", "1", "--loglevel", "WARNING", "-n", f"{name}@%h"],
+                env=env, cwd=ROOT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -87,12 +101,28 @@ class Server:
         raise SystemExit("gunicorn did not answer /healthz within 30 s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        for process in (self.process, self.worker):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+REDIS_DB = {"large": 11, "small": 12}
+
+
+def redis_for(size: str, base: str | None) -> str | None:
+    """The size's own Redis database (emptied first): its broker queue and its cache."""
+    if not base:
+        return None
+    import redis
+
+    url = f"{base.rstrip('/').rsplit('/', 1)[0] if base.count('/') > 2 else base.rstrip('/')}/{REDIS_DB[size]}"
+    redis.Redis.from_url(url).flushdb()
+    log(f"{size}: Redis {url} (broker and cache), one Celery worker with beat")
+    return url
 
 
 def free_port() -> int:
@@ -151,7 +181,9 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
             log(f"{size}: probing queries per request")
             infos[size] = probe(url)
             log(f"{size}: {infos[size]['accounts']} accounts; gunicorn with {args.workers} sync workers")
-            servers[size] = Server(url, free_port() if not args.port else args.port + len(servers), args.workers)
+            redis_url = redis_for(size, args.redis)
+            servers[size] = Server(url, free_port() if not args.port else args.port + len(servers), args.workers,
+                                   redis_url=redis_url, name=size)
         names = list(next(iter(infos.values()))["pages"])
         for size, info in infos.items():
             for page in info["pages"].values():
@@ -217,7 +249,10 @@ def report(large: dict, small: dict, args: argparse.Namespace) -> str:
         f"Machine: {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB RAM; PostgreSQL {large['postgres']}; "
         f"Python {m['python']}; {m['wrk']}.",
         f"Server: gunicorn, {args.workers} sync workers, config.settings.bench (DEBUG off, persistent connections, "
-        f"whitenoise). Load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s per URL and size, "
+        f"whitenoise)"
+        + (", with one Celery worker and its beat per size on Redis (beat refreshes the dashboards' snapshots "
+           "every minute)" if args.redis else ", no Celery worker (no Redis: dashboards compute on demand)")
+        + f". Load: wrk -t{args.threads} -c{args.connections} -d{args.duration}s per URL and size, "
         f"{args.rounds} rounds alternating the two sizes page by page (figures are medians over the rounds), "
         f"after a {args.warmup}s warm-up; as a sales manager (sees every account).",
         f"Data: {large['accounts']:,} accounts (growth comparison: {small['accounts']:,}), each with 3 contacts, "
@@ -280,6 +315,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 0)),
                         help="0 picks a free port")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL") or None,
+                        help="Redis base URL: each size gets its own database number, a worker and beat")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 2)))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 4)))
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 10)))

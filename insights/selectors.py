@@ -57,7 +57,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -649,7 +649,13 @@ class RiskRow:
 class Risk:
     as_of: datetime
     team: int | None
-    rows: list[RiskRow]
+    rows: list[RiskRow]  # riskiest first; all of them, or the first few (see `top`)
+    customers: int = 0  # customers in early life, whether or not `rows` lists them all
+    at_risk: int = 0  # of those, how many score above zero
+
+    def top(self, limit: int) -> Risk:
+        """The same figures listing only the `limit` riskiest customers."""
+        return replace(self, rows=self.rows[:limit])
 
 
 def _plural(n: int, word: str) -> str:
@@ -749,7 +755,7 @@ def risk(*, period: Period, team: int | None, viewer: Any) -> Risk:
             days_since_acceptance=(now - a.accepted).days, score=sum(r.points for r in reasons), reasons=reasons,
         ))
     rows.sort(key=lambda r: (-r.score, r.account.lower(), r.account_id))
-    return Risk(as_of=now, team=team, rows=rows)
+    return Risk(as_of=now, team=team, rows=rows, customers=len(rows), at_risk=sum(1 for r in rows if r.score))
 
 
 def _last_score(done_score: int | None, done_at: datetime | None, answer_score: int | None,

@@ -45,6 +45,7 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 PREFIX = "insights:snapshot:v1"
+RISK_PAGE_ROWS = 50  # the risk page lists the riskiest 50; its CSV and the API all of them
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,12 @@ def invalidate(dashboard: str) -> None:
         logger.warning("insights: could not forget the %s snapshots", dashboard, exc_info=True)
 
 
-def snapshot(dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: bool = False) -> Snapshot[T]:
+def snapshot(
+    dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: bool = False, as_of: datetime | None = None,
+) -> Snapshot[T]:
     """`compute()`'s result for `key`, reused when computed less than max_age() seconds ago.
-    Without a working cache every request computes (and says "just computed")."""
+    Without a working cache every request computes (and says "just computed"). `as_of`: when
+    the data `compute()` returns was read, if earlier than now (a view cut from a bigger one)."""
     limit = max_age()
     try:
         generation = cache.get(_generation_key(dashboard), 0)
@@ -95,7 +99,7 @@ def snapshot(dashboard: str, key: Hashable, compute: Callable[[], T], *, fresh: 
         limit, kept = 0, None
     if isinstance(kept, Snapshot) and (timezone.now() - kept.as_of).total_seconds() <= limit:
         return Snapshot(value=kept.value, as_of=kept.as_of, reused=True)
-    started = timezone.now()
+    started = as_of or timezone.now()
     made = Snapshot(value=compute(), as_of=started)
     if limit > 0:
         try:
@@ -116,9 +120,12 @@ def wants_fresh(params: Any) -> bool:
 DASHBOARDS = ("performance", "reassignment", "risk", "delivery")
 
 
-def _figures(dashboard: str, *, filters: Any, viewer: Any, fresh: bool, compute: Callable[[], T]) -> Snapshot[T]:
-    key = (filters.period, filters.team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)))
-    return snapshot(dashboard, key, compute, fresh=fresh)
+def _figures(
+    dashboard: str, *, filters: Any, viewer: Any, fresh: bool, compute: Callable[[], T], variant: Any = None,
+    as_of: datetime | None = None,
+) -> Snapshot[T]:
+    key = (filters.period, filters.team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)), variant)
+    return snapshot(dashboard, key, compute, fresh=fresh, as_of=as_of)
 
 
 def performance_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[tuple[Any, Any]]:
@@ -140,12 +147,22 @@ def reassignment_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> S
     )
 
 
-def risk_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[Any]:
+def risk_figures(*, filters: Any, viewer: Any, fresh: bool = False, limit: int | None = None) -> Snapshot[Any]:
+    """Every customer in early life, or (`limit`) the riskiest few with the counts of all: the
+    page keeps a snapshot of its few rows, quick to read back; the CSV and the API the whole list."""
     permissions.require_dashboards(viewer)
-    return _figures(
-        "risk", filters=filters, viewer=viewer, fresh=fresh,
-        compute=lambda: selectors.risk(period=filters.period, team=filters.team, viewer=viewer),
-    )
+    if limit is None:
+        return _figures(
+            "risk", filters=filters, viewer=viewer, fresh=fresh,
+            compute=lambda: selectors.risk(period=filters.period, team=filters.team, viewer=viewer),
+        )
+    if not fresh:
+        kept = _figures("risk", filters=filters, viewer=viewer, fresh=False, variant=limit,
+                        compute=lambda: risk_figures(filters=filters, viewer=viewer, fresh=True).value.top(limit))
+        return kept
+    whole = risk_figures(filters=filters, viewer=viewer, fresh=True)
+    return _figures("risk", filters=filters, viewer=viewer, fresh=True, variant=limit,
+                    compute=lambda: whole.value.top(limit), as_of=whole.as_of)
 
 
 def delivery_figures(*, filters: Any, viewer: Any, fresh: bool = False) -> Snapshot[Any]:
@@ -168,7 +185,8 @@ def refresh_defaults() -> int:
     if viewer is None:
         return 0
     filters = Filters(period=selectors.Period.last_days(DEFAULT_DAYS), team=None)
-    refreshers = (performance_figures, reassignment_figures, risk_figures, delivery_figures)
-    for refresh in refreshers:
-        refresh(filters=filters, viewer=viewer, fresh=True)
-    return len(refreshers)
+    performance_figures(filters=filters, viewer=viewer, fresh=True)
+    reassignment_figures(filters=filters, viewer=viewer, fresh=True)
+    risk_figures(filters=filters, viewer=viewer, fresh=True, limit=RISK_PAGE_ROWS)  # and the whole list
+    delivery_figures(filters=filters, viewer=viewer, fresh=True)
+    return len(DASHBOARDS)

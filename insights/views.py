@@ -28,7 +28,7 @@ from insights import tables as t
 from insights.forms import PRESETS, Filters, filters_from
 
 REASONS = dict(OwnershipChange.Reason.choices)
-RISK_PAGE_ROWS = 50
+RISK_PAGE_ROWS = snapshots.RISK_PAGE_ROWS
 
 
 def _respond(
@@ -155,14 +155,17 @@ def reassignment(request: HttpRequest) -> HttpResponse:
 def risk(request: HttpRequest) -> HttpResponse:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
-    snap = snapshots.risk_figures(filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET))
+    # The page lists the riskiest RISK_PAGE_ROWS (a snapshot of those alone, quick to read back);
+    # the CSV has every customer in early life.
+    shown = None if request.GET.get("format") == "csv" else RISK_PAGE_ROWS
+    snap = snapshots.risk_figures(
+        filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET), limit=shown
+    )
     data = snap.value
     scored = [r for r in data.rows if r.score]
-    # The page lists the riskiest RISK_PAGE_ROWS; the CSV has every customer in early life.
-    shown = None if request.GET.get("format") == "csv" else RISK_PAGE_ROWS
     context = {
-        "form": form, "data": data, "snapshot": snap, "at_risk": len(scored), "no_period": True,
-        "shown": min(len(data.rows), RISK_PAGE_ROWS),
+        "form": form, "data": data, "snapshot": snap, "at_risk": data.at_risk, "no_period": True,
+        "shown": len(data.rows),
         "points": {
             "overdue": selectors.OVERDUE_CHECKUP_POINTS, "satisfaction": selectors.SATISFACTION_POINTS,
             "problems": selectors.PROBLEM_POINTS, "signoff": selectors.SIGNOFF_WAIT_POINTS,
@@ -175,7 +178,7 @@ def risk(request: HttpRequest) -> HttpResponse:
         ),
     }
     return _respond(
-        request, "insights/risk.html", context, [t.risk_table(data, limit=shown)], dashboard="risk", filters=filters
+        request, "insights/risk.html", context, [t.risk_table(data)], dashboard="risk", filters=filters
     )
 
 

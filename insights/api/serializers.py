@@ -131,6 +131,8 @@ class RiskRowSerializer(serializers.Serializer):
 class RiskSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField()
     team = serializers.IntegerField(allow_null=True)
+    customers = serializers.IntegerField(help_text="Customers in their first 90 days (every one is in `rows`).")
+    at_risk = serializers.IntegerField(help_text="Of those, how many have a risk score above zero.")
     rows = RiskRowSerializer(many=True)
 
 
