@@ -256,7 +256,8 @@ def report(large: dict, small: dict, args: argparse.Namespace) -> str:
         f"{args.rounds} rounds alternating the two sizes page by page (figures are medians over the rounds), "
         f"after a {args.warmup}s warm-up; as a sales manager (sees every account).",
         f"Data: {large['accounts']:,} accounts (growth comparison: {small['accounts']:,}), each with 3 contacts, "
-        "1.5 deals, 10 activities.",
+        "1.5 deals, 10 activities, and the other apps' rows at matching volume (handovers, promises, projects, "
+        "stages, problems, check-ups, survey answers; see docs/benchmarks.md).",
         f"Machine load (1-minute average) when the rounds started: {large['load_before']:.1f}, when they ended: "
         f"{large['load_after']:.1f} (2 workers + PostgreSQL + wrk keep about 2 busy on {m['cpus']} CPUs; more means "
         "other work was competing with the benchmark).",
