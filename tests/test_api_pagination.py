@@ -87,7 +87,7 @@ def test_an_empty_list_is_one_empty_page(salesmgr):
     assert body == {"count": 0, "next": None, "previous": None, "results": []}
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "4"])
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "4", "1000000001", str(10**20)])
 def test_a_page_that_does_not_exist_is_404(twelve_accounts, salesmgr, page):
     response = api_for(salesmgr).get(API, {"page_size": 5, "page": page})
     assert response.status_code == 404 and response.json()["detail"] == "Invalid page."

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 COUNT_CAP = 10_000
+MAX_PAGE = 1_000_000_000  # times max_page_size (200): far inside a bigint OFFSET
 
 
 class StandardPagination(PageNumberPagination):
@@ -40,7 +41,7 @@ class StandardPagination(PageNumberPagination):
             number = int(raw)
         except ValueError:
             number = 0
-        if number < 1:
+        if not 1 <= number <= MAX_PAGE:  # past MAX_PAGE the OFFSET would overflow PostgreSQL's bigint
             raise NotFound(self.invalid_page_message)
         offset = (number - 1) * size
         rows = list(queryset[offset : offset + size + 1])
