@@ -36,8 +36,12 @@ def _won(api: Any, url: str = API) -> int:
     return body["total"]["deals_won"] if body["total"] else sum(r["deals_won"] for r in body["rows"])
 
 
+_real_now = timezone.now
+
+
 def _later(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
-    moved = timezone.now() + timedelta(seconds=seconds)
+    """The clock `seconds` after the real now (not after an earlier move)."""
+    moved = _real_now() + timedelta(seconds=seconds)
     monkeypatch.setattr(snapshots.timezone, "now", lambda: moved)
 
 
