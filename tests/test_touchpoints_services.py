@@ -46,6 +46,19 @@ def test_acceptance_schedules_the_30_day_agenda(accepted, rep, delivery, account
     assert Notice.objects.filter(kind="touchpoints.survey").count() == 2
 
 
+def test_accepted_during_working_hours_the_thank_you_is_due_at_the_next_whole_minute(
+    deal, rep, salesmgr, deliverymgr, delivery, account, mailoutbox, django_capture_on_commit_callbacks,
+):
+    """Not at the acceptance's microsecond: calendars have whole seconds, and the reminder goes at
+    the dispatcher's next tick, not among the acceptance's own emails (whatever the hour of the run)."""
+    accepted_at = datetime(2027, 3, 1, 10, 30, 15, 123456, tzinfo=UTC)  # a Monday, inside 09:00-17:00
+    with time_machine.travel(accepted_at, tick=False), django_capture_on_commit_callbacks(execute=True):
+        accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
+    thank_you = Touchpoint.objects.get(account=account, kind="thank_you")
+    assert thank_you.due_at == datetime(2027, 3, 1, 10, 31, tzinfo=UTC)
+    assert not [m for m in mailoutbox if "Thank-you" in m.subject]
+
+
 def test_a_do_not_contact_primary_gets_no_touchpoints(deal, rep, salesmgr, deliverymgr, delivery, account):
     alice = account.contacts.get(first_name="Alice")
     crm_services.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)

@@ -143,7 +143,10 @@ def agenda_schedule(
             continue
         due = working_time(owner, start + timedelta(days=step.offset_days))
         if step.offset_days == 0 and due < anchor_at:
-            due = anchor_at  # today's thank-you note is due now, not this morning
+            # Today's thank-you note is due now, not this morning: at the next whole minute (a
+            # calendar has no microseconds, and its reminder goes at the dispatcher's next tick
+            # rather than inside the acceptance).
+            due = anchor_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
         label = dict(Kind.choices)[step.kind]
         created.append(
             _create(
