@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import Max
 from tqdm import tqdm
 
@@ -202,6 +202,19 @@ def part(title: str, *, total: int, unit: str, stdout: Any, progress: bool) -> I
     with tqdm(total=total, unit=unit, disable=not progress, desc=title) as bar:
         yield bar
     stdout.write(f"{title}: done in {time.monotonic() - started:.1f}s.")
+
+
+def in_batches(
+    title: str, items: list[Any], run: Callable[[list[Any]], Any], *,
+    batch: int, unit: str, stdout: Any, progress: bool,
+) -> None:
+    """`run(chunk)` over `items`, `batch` at a time, one transaction per chunk, as a seeder part
+    with its progress bar."""
+    with part(title, total=len(items), unit=unit, stdout=stdout, progress=progress) as bar:
+        for chunk in chunks(items, batch):
+            with transaction.atomic():
+                run(chunk)
+            bar.update(len(chunk))
 
 
 # --- Bench people -------------------------------------------------------------------------------

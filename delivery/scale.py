@@ -29,7 +29,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from crm import bulk
@@ -97,11 +96,10 @@ def seed(*, owners: list[int], now: datetime, use_copy: bool, batch: int, progre
         stdout.write("Deliveries: every accepted bench handover has its project; nothing to do.")
         return
     plans = Plans()
-    with bulk.part("Deliveries", total=len(handovers), unit="project", stdout=stdout, progress=progress) as bar:
-        for chunk in bulk.chunks(handovers, batch):
-            with transaction.atomic():
-                Batch(chunk, plans=plans, now=now, use_copy=use_copy).run()
-            bar.update(len(chunk))
+    bulk.in_batches(
+        "Deliveries", handovers, lambda chunk: Batch(chunk, plans=plans, now=now, use_copy=use_copy).run(),
+        batch=batch, unit="project", stdout=stdout, progress=progress,
+    )
     bulk.analyze([Project, Stage, Stage.promises.through, SignOff, Problem, Problem.promises.through])
 
 

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from crm import bulk, roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, UserProfile
@@ -95,11 +94,10 @@ def seed(*, owners: list[int], now: datetime, use_copy: bool, batch: int, progre
         stdout.write("Handovers: every bench won deal has its handover; nothing to do.")
         return
     people = People()
-    with bulk.part("Handovers", total=len(deals), unit="deal", stdout=stdout, progress=progress) as bar:
-        for chunk in bulk.chunks(deals, batch):
-            with transaction.atomic():
-                Batch(chunk, people=people, now=now, use_copy=use_copy).run()
-            bar.update(len(chunk))
+    bulk.in_batches(
+        "Handovers", deals, lambda chunk: Batch(chunk, people=people, now=now, use_copy=use_copy).run(),
+        batch=batch, unit="deal", stdout=stdout, progress=progress,
+    )
     bulk.analyze([Handover, HandoverContact, Promise, PromiseReview])
 
 

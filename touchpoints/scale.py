@@ -27,7 +27,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -72,11 +71,10 @@ def seed(*, owners: list[int], now: datetime, use_copy: bool, batch: int, progre
             "pk", "anchor", "offset_days", "kind", "channel", "sends_survey", "objectives"
         )
     )
-    with bulk.part("Check-ups", total=len(handovers), unit="handover", stdout=stdout, progress=progress) as bar:
-        for chunk in bulk.chunks(handovers, batch):
-            with transaction.atomic():
-                Batch(chunk, steps=steps, now=now, use_copy=use_copy).run()
-            bar.update(len(chunk))
+    bulk.in_batches(
+        "Check-ups", handovers, lambda chunk: Batch(chunk, steps=steps, now=now, use_copy=use_copy).run(),
+        batch=batch, unit="handover", stdout=stdout, progress=progress,
+    )
     bulk.analyze([Touchpoint, SurveyResponse, Problem])
 
 
