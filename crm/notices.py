@@ -23,6 +23,7 @@ A builder returns the messages to send, or an empty list when the notice is no l
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,14 @@ BATCH = 500
 # acks) and skips what it already sent: a bigger chunk delays what is left of it, and adds no
 # duplicate.
 CHUNK = 100
+# How long a sender waits for its row's lock, in steps, before deciding another worker is sending
+# it. A dispatcher scanning for due rows holds, for milliseconds, the lock of a row another
+# dispatcher has just claimed: PostgreSQL locks a row before it re-checks the filter against the
+# newest version, and keeps the lock to the end of that transaction. Without the wait, the
+# sender of a freshly claimed row could find it locked, give up, and leave it to the stale-claim
+# sweep ten minutes later. A real sender holds the lock through its send; its duplicate gives up
+# after these 0.8 seconds.
+LOCK_WAITS = (0.025, 0.05, 0.1, 0.2, 0.4)
 
 Builder = Callable[[Notice], list[EmailMessage]]
 _builders: dict[str, Builder] = {}
@@ -179,7 +188,17 @@ def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
 
 
 def _locked(notice_id: int) -> Notice | None:
-    """The notice, row-locked; None when another worker holds it (it is sending it right now)."""
+    """The notice, row-locked; None when it is gone, or when another worker still holds it after
+    `LOCK_WAITS` (it is sending it right now)."""
+    for wait in LOCK_WAITS:
+        notice = _try_lock(notice_id)
+        if notice is not None or not Notice.objects.filter(pk=notice_id).exists():
+            return notice
+        time.sleep(wait)  # each statement reads afresh (read committed): the next try sees the release
+    return _try_lock(notice_id)
+
+
+def _try_lock(notice_id: int) -> Notice | None:
     rows = list(Notice.objects.select_for_update(skip_locked=True).filter(pk=notice_id).order_by()[:1])
     return rows[0] if rows else None
 

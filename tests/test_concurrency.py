@@ -341,3 +341,71 @@ def test_an_abandoned_claim_is_reclaimed_once(mailoutbox, monkeypatch):
     assert Notice.objects.get(pk=abandoned).state == Notice.State.SENT
     assert Notice.objects.get(pk=recent).state == Notice.State.CLAIMED  # not stale yet: left alone
     assert notices.dispatch() == 0 and len(mailoutbox) == 1
+
+
+def _hold_lock(notice_id: int, locked: threading.Event, release: threading.Event) -> None:
+    """Holds the notice's row lock, as a dispatcher's scan or another sender does, until told."""
+    from django.db import transaction
+
+    from crm.models import Notice
+
+    try:
+        with transaction.atomic():
+            Notice.objects.select_for_update().get(pk=notice_id)
+            locked.set()
+            release.wait(timeout=10)
+    finally:
+        connections.close_all()
+
+
+def _claimed_notice(monkeypatch: Any) -> int:
+    from django.utils import timezone
+
+    from crm.models import Notice
+
+    (pk,) = _due_notices(1, monkeypatch)
+    Notice.objects.filter(pk=pk).update(state=Notice.State.CLAIMED, claimed_at=timezone.now())
+    return pk
+
+
+def test_a_sender_waits_out_a_lock_held_for_a_moment_and_sends(mailoutbox, monkeypatch):
+    """The flaky failure this pins down: a second dispatcher's scan locks, for milliseconds, a
+    row the first has just claimed (PostgreSQL locks before re-checking the filter). The sender
+    of that row used to give up at once and leave it to the ten-minute stale-claim sweep."""
+    from crm import notices
+    from crm.models import Notice
+
+    pk = _claimed_notice(monkeypatch)
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(pk, locked, release))
+    holder.start()
+    assert locked.wait(timeout=10)
+    threading.Timer(0.1, release.set).start()  # the scan's transaction ends a moment later
+
+    assert notices.deliver(pk) == "sent"
+
+    holder.join(timeout=10)
+    assert [p for _thread, p in _delivered] == [pk]
+    assert [m.subject for m in mailoutbox] == [f"notice {pk}"]
+    assert Notice.objects.get(pk=pk).state == Notice.State.SENT
+
+
+def test_a_sender_leaves_a_row_another_sender_keeps_locked(mailoutbox, monkeypatch):
+    from crm import notices
+    from crm.models import Notice
+
+    pk = _claimed_notice(monkeypatch)
+    monkeypatch.setattr(notices, "LOCK_WAITS", (0.01, 0.02))
+    locked, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(pk, locked, release))
+    holder.start()
+    assert locked.wait(timeout=10)
+    try:
+        assert notices.deliver(pk) == "locked"  # the other sender is mid-send: not sent twice
+    finally:
+        release.set()
+        holder.join(timeout=10)
+
+    assert _delivered == [] and mailoutbox == []
+    notice = Notice.objects.get(pk=pk)
+    assert (notice.state, notice.attempts) == (Notice.State.CLAIMED, 0)  # the claim stands, for the sweep
