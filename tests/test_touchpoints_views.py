@@ -8,7 +8,7 @@ schedules the 30-day agenda: the thank-you note for rep, the rest for delivery.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -46,13 +46,14 @@ def due(touchpoint: Touchpoint, when: Any) -> Touchpoint:
     return touchpoint
 
 
-def make_touchpoints(touchpoint: Touchpoint, count: int) -> None:
-    """More rows like `touchpoint` (same owner, account and contact), due over the coming days."""
-    now = timezone.now()
+def make_touchpoints(touchpoint: Touchpoint, count: int, first: datetime | None = None) -> None:
+    """More rows like `touchpoint` (same owner, account and contact), 7 hours apart from `first`
+    (default: two hours from now), so over the coming days."""
+    first = first or timezone.now() + timedelta(hours=2)
     for i in range(count):
         Touchpoint.objects.create(
             account=touchpoint.account, kind="checkup_call", title=f"Extra check-up {i}", owner=touchpoint.owner,
-            contact=touchpoint.contact, channel="phone", due_at=now + timedelta(hours=2 + i * 7),
+            contact=touchpoint.contact, channel="phone", due_at=first + timedelta(hours=i * 7),
             objectives="Ask how it goes.",
         )
 
@@ -428,12 +429,18 @@ def test_the_team_calendar_navigates_weeks_and_filters_teams(project, delivery, 
 
 def test_the_team_calendar_query_count_does_not_grow_with_touchpoints(project, deliverymgr) -> None:
     client = client_for(deliverymgr)
+    # Next week's Monday 09:00 in the viewer's zone (UTC): the 8 extra rows span 37 hours, which
+    # from "now" would cross into the following week on a Sunday.
+    today = timezone.now().date()
+    monday = today + timedelta(days=7 - today.weekday())
+    first = datetime.combine(monday, time(9), tzinfo=UTC)
+    week = url("team_calendar") + f"?week={monday.isoformat()}"
     counts = []
     for extra in (2, 6):
-        make_touchpoints(checkup(), extra)
-        client.get(url("team_calendar"))
+        make_touchpoints(checkup(), extra, first=first)
+        client.get(week)
         with CaptureQueriesContext(connection) as queries:
-            response = client.get(url("team_calendar"))
+            response = client.get(week)
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 8
     assert sum(row.count for row in response.context["rows"]) >= 8
