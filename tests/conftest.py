@@ -7,9 +7,12 @@ role but no accounts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
@@ -27,6 +30,21 @@ def make_user(username: str, *role_names: str, **extra: Any) -> User:
         # and with them the roles the data migration made.
         user.groups.add(Group.objects.get_or_create(name=name)[0])
     return user
+
+
+# Some tests travel to fixed dates: the insights world's quarter (from 18 December 2026), the
+# 30-day agenda from Monday 1 March 2027. Their fixtures must be made before those dates, or the
+# rows made at the fixed dates come before the fixtures' (an account team that ends before it
+# starts), so those modules make them at this moment, whatever the real date.
+FIXTURES_MADE_AT = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def made_before_the_fixed_dates() -> Iterator[None]:
+    """The clock starts at FIXTURES_MADE_AT and runs. Modules ask for it first, with
+    `pytest.mark.usefixtures("made_before_the_fixed_dates")`, so it is set before their fixtures."""
+    with time_machine.travel(FIXTURES_MADE_AT, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,9 @@ from insights import selectors
 from insights.selectors import Period
 from tests.insights_world import END, START, World, build_world, now
 
+# Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
+pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")
+
 PERIOD = Period(start=START, end=END)
 
 

@@ -22,6 +22,9 @@ from handover import services as handover_services
 from tests.conftest import accept_deal, api_for, client_for, make_user
 from tests.insights_world import END, START, build_world, now
 
+# Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
+pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")
+
 DASHBOARDS = ["performance", "reassignment", "risk", "delivery"]
 TABLES = {
     "performance": ["people", "trend"],

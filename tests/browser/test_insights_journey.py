@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from crm import roles
@@ -110,6 +111,7 @@ def test_a_manager_hands_over_a_departed_reps_book_then_reads_the_scorecards(
     assert page.console_errors == []
 
 
+@pytest.mark.usefixtures("made_before_the_fixed_dates")  # the world is built on fixed dates (tests.conftest)
 def test_a_manager_reads_a_full_quarter(
     page: Any, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymgr: Any, delivery: Any, account: Any,
     deal: Any, other_account: Any, other_deal: Any,
