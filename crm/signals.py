@@ -27,7 +27,8 @@ scale_data_seeded = Signal()
 
 # Sent by the account page (crm.views) so higher apps add their own sections (delivery adds
 # the account's projects, open problems and the customer portal link) without crm importing
-# them. kwargs: account, user. Each receiver returns {"title", "template", "context"} or None;
+# them. kwargs: account, user, contacts (all the account's, as the page read them: use them
+# instead of asking again). Each receiver returns {"title", "template", "context"} or None;
 # the page renders the template with `ctx` set to the context. Keep receivers to a fixed,
 # small number of queries: the account page has a query budget.
 account_page_sections = Signal()

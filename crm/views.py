@@ -158,7 +158,9 @@ def _account_context(request: HttpRequest, account: Account, *, before: int | No
         # Sections added by higher apps (delivery's projects and problems) through a signal.
         "sections": [
             section
-            for _receiver, section in account_page_sections.send(sender=Account, account=account, user=user)
+            for _receiver, section in account_page_sections.send(
+                sender=Account, account=account, user=user, contacts=page.contacts
+            )
             if section
         ],
     }

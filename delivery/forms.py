@@ -222,9 +222,11 @@ class PortalLinkForm(forms.Form):
         )
 
 
-def portal_contacts(account_id: int) -> list[Contact]:
-    return list(
-        Contact.objects.filter(account_id=account_id, is_active=True, do_not_contact=False)
-        .exclude(email="")
-        .order_by("-is_primary", "first_name", "last_name")
-    )
+def portal_contacts(account_id: int, contacts: Iterable[Contact] | None = None) -> list[Contact]:
+    """Who may be sent the portal link: the account's active contacts with an email who have not
+    asked not to be contacted, the primary first, then by name. Chosen from `contacts` (all the
+    account's, when the caller has read them already: the account page) or from one query."""
+    if contacts is None:
+        contacts = Contact.objects.filter(account_id=account_id)
+    reachable = [c for c in contacts if c.is_active and not c.do_not_contact and c.email]
+    return sorted(reachable, key=lambda c: (not c.is_primary, c.first_name.casefold(), c.last_name.casefold()))

@@ -48,7 +48,7 @@ def account_delivery_section(sender: Any, account: Any, user: Any, **kwargs: Any
     """The account page's "Delivery" section: projects, open problems, the portal link."""
     from delivery.selectors import account_section
 
-    return account_section(account=account, user=user)
+    return account_section(account=account, user=user, contacts=kwargs.get("contacts"))
 
 
 @receiver(scale_data_seeded)

@@ -6,6 +6,7 @@ and query budgets that do not grow with the data."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -152,6 +153,41 @@ def test_my_deliveries_puts_active_projects_first_and_counts_finished_stages(
     assert [r.pk for r in rows] == [equipment.pk, second.pk]
     assert (rows[0].stage_done, rows[0].stage_total, rows[0].next_stage) == (1, 4, "Delivered")
     assert (rows[1].stage_done, rows[1].next_stage) == (4, None)
+
+
+def test_the_account_section_shows_the_figures_and_order_of_my_deliveries(
+    equipment: Project, delivery: User, account: Account, rep: User, salesmgr: User, deliverymgr: User
+) -> None:
+    """The account page counts one account's stages in Python (selectors.with_progress_of_few),
+    my deliveries in SQL (with_progress, active_first): the same figures, in the same order."""
+    first = stage(equipment, 1)
+    services.stage_start(stage=first, by=delivery)
+    services.stage_complete(stage=first, by=delivery)
+    later = accept_deal(new_deal(account, rep, "Later rollout"), rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr,
+                        owner=delivery)
+    signed_link(later, delivery)  # one stage awaiting sign-off
+    Stage.objects.filter(project=later).update(due_date=timezone.localdate() - timedelta(days=2))  # overdue
+    undated = accept_deal(new_deal(account, rep, "Undated"), rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr,
+                          owner=delivery)
+    Stage.objects.filter(project__in=[undated, equipment]).update(due_date=None)
+    finished = accept_deal(new_deal(account, rep, "Finished"), rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr,
+                           owner=delivery, plan="Equipment")
+    Project.objects.filter(pk=finished.pk).update(state="complete", completed_at=timezone.now())
+    Stage.objects.filter(project=finished).update(state="done", needs_signoff=False)
+
+    def shown(projects: Any) -> list[tuple[Any, ...]]:
+        return [(p.pk, p.stage_done, p.stage_total, p.stage_awaiting, p.next_stage, p.next_due, p.overdue)
+                for p in projects]
+
+    mine = list(client_for(delivery).get(url("my_deliveries")).context["page"].object_list)
+    page = client_for(delivery).get(reverse("crm:account_detail", args=[account.pk]))
+    [section] = [s for s in page.context["sections"] if s["title"] == "Delivery"]
+    assert shown(section["context"]["projects"]) == shown(mine)
+    # Overdue first (active, soonest due), then the undated active ones latest first, then the
+    # finished one.
+    assert [p.pk for p in mine] == [later.pk, undated.pk, equipment.pk, finished.pk]
+    assert shown(mine)[0][3:] == (1, "Kickoff", timezone.localdate() - timedelta(days=2), True)
+    assert shown(mine)[3][1:5] == (4, 4, 0, None)
 
 
 def test_a_delivery_person_sees_only_their_own_projects_and_managers_filter_by_owner(
@@ -851,6 +887,28 @@ def test_a_contact_who_asked_not_to_be_contacted_gets_no_portal_link(project: Pr
     assert not CustomerLink.objects.exists()
 
 
+def test_the_portal_link_is_offered_to_the_same_reachable_contacts_on_the_account_and_project_pages(
+    project: Project, rep: User, delivery: User
+) -> None:
+    """The account page passes the contacts it has read (crm's account_page_sections signal);
+    the project page reads them: the same choices, primary first, then by name."""
+    account = project.account
+    for first, extra in (("bob", {"email": "bob@acme.example"}),
+                         ("Carla", {"email": "carla@acme.example", "is_primary": True}),
+                         ("Nomail", {}), ("Quiet", {"email": "q@acme.example", "do_not_contact": True}),
+                         ("Gone", {"email": "gone@acme.example"})):
+        crm_services.contact_create(account=account, by=rep, first_name=first, last_name="X", **extra)
+    crm_services.contact_update(contact=contact(account, "Gone"), by=rep, is_active=False, left_at=date(2026, 1, 5))
+    client = client_for(delivery)
+    pages = (reverse("crm:account_detail", args=[account.pk]), url("project_detail", project.pk))
+    offered = []
+    for page in pages:
+        html = client.get(page).content.decode()
+        select = html.split('name="contact"', 1)[1].split("</select>", 1)[0]
+        offered.append([label.split(" ", 1)[0] for label in re.findall(r"<option value=\"\d+\"[^>]*>([^<]+)<", select)])
+    assert offered[0] == offered[1] == ["Carla", "Alice", "bob", "Bruno"]
+
+
 def test_revoking_the_portal_link(project: Project, delivery: User, rep2: User) -> None:
     alice = contact(project.account, "Alice")
     client = client_for(delivery)
@@ -912,13 +970,15 @@ def test_the_account_page_query_count_does_not_grow_with_deliveries(
         raise_problem(project.account, rep, title=f"Problem {i}", project=project)
     client_for(delivery).post(url("portal_link_send", project.account_id), {"contact": contact(project.account, "Alice").pk})
     assert queries(client, path) == before
-    # The section itself (other apps' sections share the page): five queries at most.
+    # The section itself (other apps' sections share the page): five queries at most with the
+    # contacts the page has read, six without.
     from delivery.selectors import account_section
 
     account = Account.objects.get(pk=project.account_id)
+    contacts = list(account.contacts.all())
     for user in (delivery, rep):
         with django_assert_max_num_queries(5):
-            section = account_section(account=account, user=user)
+            section = account_section(account=account, user=user, contacts=contacts)
             assert section is not None
             assert "Alice Martin" in str(section["context"]["portal"]["form"])  # choices are preloaded
         assert len(section["context"]["problems"]) == 6
