@@ -33,6 +33,7 @@ LABELS = {
     "ref_b": "Reference B: bare 50-row table",
     "accounts": "Accounts list",
     "account": "Account page with timeline",
+    "account_customer": "Account page, a customer's",
     "pipeline": "Deal pipeline",
     "api_accounts": "API accounts list",
     "insights_performance": "Insights: performance",

@@ -39,13 +39,16 @@ MANAGER = "bench_manager"
 REPEAT = int(os.environ.get("BENCH_PROBE_REPEAT", 15))
 
 
-def pages(account_id: int) -> list[tuple[str, str]]:
+def pages(account_id: int, customer_id: int) -> list[tuple[str, str]]:
     """(name, path) in report order; the first two are the references."""
     return [
         ("ref_a", f"/bench/ref/pk/{account_id}"),
         ("ref_b", "/bench/ref/table/"),
         ("accounts", "/accounts/"),
         ("account", f"/accounts/{account_id}/"),
+        # A customer's page adds delivery's section (projects, problems, the portal link) and the
+        # check-up agenda, through crm's account_page_sections signal.
+        ("account_customer", f"/accounts/{customer_id}/"),
         ("pipeline", "/deals/pipeline/"),
         ("api_accounts", "/api/v1/accounts/"),
         # The managers' dashboards (insights), default filters: the last 90 days, everyone.
@@ -80,15 +83,32 @@ def typical_account() -> int:
     return next((a.pk for a in candidates if a.n == 2), candidates[0].pk)
 
 
+def typical_customer() -> int:
+    """A customer (an accepted handover made it one) with one delivery project, from the middle
+    of the customers: the same shape at any scale. Its owner is the delivery owner."""
+    customers = (
+        Account.objects.exclude(lifecycle=Account.Lifecycle.PROSPECT)
+        .annotate(n=Count("projects"))
+        .filter(n=1)
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    total = customers.count()
+    if not total:
+        sys.exit("No bench customers: run manage.py seed_scale (without --crm-only) first.")
+    return customers[total // 2]
+
+
 def main() -> None:
     user = manager()
     account_id = typical_account()
+    customer_id = typical_customer()
     browser = Client(raise_request_exception=False, HTTP_HOST="127.0.0.1")
     browser.force_login(user)
     token, _ = Token.objects.get_or_create(user=user)
     api = Client(raise_request_exception=False, HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token.key}")
     results = {}
-    for name, url in pages(account_id):
+    for name, url in pages(account_id, customer_id):
         client = api if url.startswith("/api/") else browser
         client.get(url)  # warm: caches, content types, first-use imports
         with CaptureQueriesContext(connection) as queries:
@@ -113,6 +133,7 @@ def main() -> None:
         version = cursor.fetchone()[0]
     print(json.dumps({
         "session": browser.cookies["sessionid"].value, "token": token.key, "account_id": account_id,
+        "customer_id": customer_id,
         "accounts": Account.objects.count(), "postgres": version, "pages": results,
     }))
 
