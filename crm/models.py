@@ -174,6 +174,10 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def active(self) -> ContactQuerySet:
         return self.filter(is_active=True)
 
+    def emailable(self) -> ContactQuerySet:
+        """`Contact.can_be_emailed`, in SQL."""
+        return self.filter(is_active=True, do_not_contact=False).exclude(email="")
+
 
 class Contact(models.Model):
     """A person at the customer."""
@@ -226,6 +230,12 @@ class Contact(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def can_be_emailed(self) -> bool:
+        """Still at the organisation, with an email, and has not asked not to be contacted: who
+        may be sent a customer link (sign-off, portal, survey). `ContactQuerySet.emailable` in SQL."""
+        return self.is_active and not self.do_not_contact and bool(self.email)
 
 
 class TeamMemberQuerySet(models.QuerySet["AccountTeamMember"]):

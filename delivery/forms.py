@@ -228,5 +228,5 @@ def portal_contacts(account_id: int, contacts: Iterable[Contact] | None = None) 
     account's, when the caller has read them already: the account page) or from one query."""
     if contacts is None:
         contacts = Contact.objects.filter(account_id=account_id)
-    reachable = [c for c in contacts if c.is_active and not c.do_not_contact and c.email]
+    reachable = [c for c in contacts if c.can_be_emailed]
     return sorted(reachable, key=lambda c: (not c.is_primary, c.first_name.casefold(), c.last_name.casefold()))

@@ -183,7 +183,7 @@ def stage_set_promises(*, stage: Stage, by: Any, promises: list[Promise]) -> Sta
 
 def signer_choices(stage: Stage) -> Any:
     """Who may sign this stage off: the account's active contacts with the stage's role and an email."""
-    qs = Contact.objects.filter(account_id=stage.account_id, is_active=True, do_not_contact=False).exclude(email="")
+    qs = Contact.objects.filter(account_id=stage.account_id).emailable()
     if stage.signer_role:
         qs = qs.filter(role=stage.signer_role)
     return qs

@@ -46,6 +46,15 @@ def test_the_first_active_contact_becomes_primary_and_a_leaver_keeps_history(acc
     assert Activity.objects.filter(account=account, subject__contains="left the organisation").exists()
 
 
+def test_who_can_be_emailed_is_the_same_rule_in_python_and_sql(account, rep):
+    services.contact_create(account=account, by=rep, first_name="Nomail")
+    services.contact_create(account=account, by=rep, first_name="Quiet", email="q@acme.example", do_not_contact=True)
+    services.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
+    contacts = list(account.contacts.all())
+    assert {c.first_name for c in contacts if c.can_be_emailed} == {"Alice"}
+    assert set(account.contacts.emailable().values_list("first_name", flat=True)) == {"Alice"}
+
+
 def test_single_thread_flag_follows_active_contacts(account, rep):
     account = Account.objects.with_thread_counts().get(pk=account.pk)
     assert account.active_contact_count == 2 and account.vendor_people_count == 2

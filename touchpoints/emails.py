@@ -126,7 +126,7 @@ def survey(notice: Notice) -> list[EmailMessage]:
     if touchpoint is None or touchpoint.state in (Touchpoint.State.CANCELLED, Touchpoint.State.SKIPPED):
         return []
     contact = touchpoint.contact
-    if contact is None or not contact.is_active or contact.do_not_contact or not contact.email:
+    if contact is None or not contact.can_be_emailed:
         return []
     if SurveyResponse.objects.filter(touchpoint=touchpoint).exists():
         return []
