@@ -37,6 +37,8 @@ def promise_label(promise: Promise) -> str:
 class ObjectChoiceField(forms.TypedChoiceField):
     """One object from a preloaded list (no query per render); a pk not on the list is refused."""
 
+    widget = FastSelect
+
     def __init__(self, *, objects: Iterable[Any], label_of: Any = str, empty_label: str = "—", **kwargs: Any) -> None:
         self.objects = {o.pk: o for o in objects}
         choices = [("", empty_label), *[(o.pk, label_of(o)) for o in self.objects.values()]]

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Account, Contact, CustomerLink
+from crm.selectors import person_fields
 from delivery import permissions
 from delivery.forms import PortalLinkForm, portal_contacts
 from delivery.models import Problem, Project, Stage
@@ -122,7 +123,11 @@ def account_section(*, account: Account, user: Any, contacts: list[Contact] | No
     # project only if its lifecycle was set back by hand: for a prospect, a plain EXISTS asks
     # before the projects and their stages are read.
     if account.lifecycle != Account.Lifecycle.PROSPECT or Project.objects.filter(account=account).exists():
-        projects = with_progress_of_few(list(Project.objects.filter(account=account).select_related("deal", "owner")))
+        projects = with_progress_of_few(list(
+            Project.objects.filter(account=account)
+            .select_related("deal", "owner")
+            .only("account_id", "state", "started_at", "deal__name", *person_fields("owner"))
+        ))
     mark_overdue(projects)
     problems = list(
         Problem.objects.filter(account=account, state=Problem.State.OPEN).order_by("-raised_at", "-pk")[:10]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -191,10 +192,60 @@ def test_older_timeline_rows_come_in_pages(rep: User, account: Account) -> None:
     assert client.get(url("account_detail", account.pk), {"before": page.timeline[-1].pk}).status_code == 200
 
 
+def test_a_timeline_entry_shows_what_happened_escaped(rep: User, account: Account, deal: Deal) -> None:
+    from zoneinfo import ZoneInfo
+
+    from crm.templatetags.crm_ui import timeline_item
+
+    when = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
+    body = "First <b>line</b>\nsecond & last" + " word" * 80
+    call = services.activity_log(
+        account=account, by=rep, kind="call", subject="Call <script>x</script>", body=body, deal=deal, occurred_at=when
+    )
+    html = str(timeline_item(Activity.objects.timeline().get(pk=call.pk)))
+    assert html.startswith(f'<article class="tl-item tl-call" id="activity-{call.pk}">')
+    assert f'href="/activities/{call.pk}/"' in html and ">☎<" in html
+    assert "Call &lt;script&gt;x&lt;/script&gt;</a>" in html and "<script>" not in html
+    assert '<span class="badge badge-muted">Call</span>' in html
+    assert f'<span class="muted small">· {deal.name}</span>' in html
+    # The body: escaped, its line breaks kept, cut at 280 characters as truncatechars cuts.
+    text = html.split('<p class="tl-text">')[1].split("</p>")[0]
+    assert text.startswith("First &lt;b&gt;line&lt;/b&gt;<br>second &amp; last word")
+    assert text.endswith("…") and len(text.replace("<br>", "\n").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")) == 280
+    assert f'{rep.get_full_name()} · <time datetime="2026-03-09T23:30:00+00:00">9 Mar 2026 23:30</time>' in html
+    # Dates read in the current time zone, as Django's date filter reads them.
+    with timezone.override(ZoneInfo("Asia/Tokyo")):
+        assert '<time datetime="2026-03-10T08:30:00+09:00">10 Mar 2026 08:30</time>' in str(
+            timeline_item(Activity.objects.get(pk=call.pk))
+        )
+
+    # A system event: no kind badge, no body, no deal, and "Keepwarm" when no person did it.
+    event = Activity.objects.create(
+        account=account, kind="event", event_type="account.updated", subject="Owner changed", occurred_at=when
+    )
+    html = str(timeline_item(event))
+    assert "badge" not in html and "tl-text" not in html and "muted small\">·" not in html
+    assert ">•<" in html and "Keepwarm · <time" in html
+
+
 def test_an_activity_has_its_own_page(rep: User, account: Account) -> None:
     activity = services.activity_log(account=account, by=rep, kind="note", subject="Long note", body="Line one")
     response = client_for(rep).get(url("activity_detail", activity.pk))
     assert response.status_code == 200 and b"Line one" in response.content
+
+
+@pytest.mark.parametrize("value", ["", "2", 3, None])
+def test_a_fast_select_writes_what_djangos_select_writes(value: Any) -> None:
+    """FastSelect (crm.forms) builds <select> in Python; the HTML must stay Django's own."""
+    from django import forms as django_forms
+
+    from crm.forms import FastSelect
+
+    choices = [("", "Choose <one>"), (2, "Zoë & co"), (3, 'He said "hi"')]
+    attrs = {"id": "id_contact", "required": True, "disabled": False, "data-x": "a<b"}
+    expected = django_forms.Select(choices=choices).render("contact", value, attrs=attrs)
+    # The same, whitespace between the tags aside.
+    assert str(FastSelect(choices=choices).render("contact", value, attrs=attrs)) == re.sub(r">\s+<", "><", expected)
 
 
 # --- Contacts and team ----------------------------------------------------------------------

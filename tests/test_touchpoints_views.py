@@ -498,6 +498,38 @@ def test_the_account_page_shows_the_agenda_to_the_team(project, rep, presales, a
         assert f'id="agenda-{done.pk}"' in page and "2/5" in page
 
 
+def test_a_customers_account_page_reads_no_column_it_left_out(
+    project, rep, rep2, presales, salesmgr, delivery, account, monkeypatch
+) -> None:
+    """The account page's reads list the columns they show (`.only()`): a column left out is read
+    again, one query per row, when a template touches it. Every part of a customer's page is
+    filled here, and reading a left-out column fails the request."""
+    from crm import services as crm_services
+    from delivery import services as delivery_services
+
+    done = checkup("delivery_confirmation")
+    services.touchpoint_complete(touchpoint=done, by=delivery, satisfaction=2, as_expected=False, notes="Late.")
+    answered = checkup()
+    services.touchpoint_complete(touchpoint=answered, by=delivery, satisfaction=4, as_expected=True)
+    link, _raw = services.survey_link_issue(answered)
+    services.survey_answer(link=link, satisfaction=1, as_expected=False, ip=None, user_agent="test")
+    delivery_services.problem_raise(account=account, by=rep, title="Slow screens", category="other", severity="high")
+    delivery_services.portal_link_issue(account=account, by=delivery, contact=account.contacts.get(first_name="Alice"))
+    crm_services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
+    crm_services.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
+    crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")
+
+    def refresh_from_db(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{type(self).__name__} read {kwargs.get('fields')} again")
+
+    monkeypatch.setattr("django.db.models.Model.refresh_from_db", refresh_from_db)
+    for user in (rep, delivery, salesmgr, presales):
+        page = client_for(user).get(reverse("crm:account_detail", args=[account.pk])).content.decode()
+        for shown in ("Slow screens", "Customer: 1/5", "Late.", "Rep moves team.", "Software rollout",
+                      "Went well.", "sold by", "Past team"):
+            assert shown in page, (user, shown)
+
+
 def test_a_prospect_account_has_no_agenda_section(rep, account) -> None:
     response = client_for(rep).get(reverse("crm:account_detail", args=[account.pk]))
     assert "Check-ups" not in [s["title"] for s in response.context["sections"]]

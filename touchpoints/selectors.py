@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from crm import roles
 from crm.models import Account, UserProfile
+from crm.selectors import person_fields
 from touchpoints.models import Touchpoint
 from touchpoints.permissions import TEAMS
 
@@ -182,6 +183,12 @@ def account_agenda(account: Account, now: datetime) -> dict[str, Any]:
                 | Q(state__in=[Touchpoint.State.DONE, Touchpoint.State.MISSED],
                     due_at__gte=now - timedelta(days=RECENT_DAYS)))
         .select_related("owner", "contact", "survey_response")
+        # What touchpoints/_account_agenda.html shows: three tables' rows are wide.
+        .only(
+            "account_id", "title", "channel", "due_at", "state", "satisfaction", "notes",
+            "contact__first_name", "contact__last_name", *person_fields("owner"),
+            "survey_response__satisfaction", "survey_response__as_expected",
+        )
         .order_by("due_at", "pk")[:AGENDA_ROWS]
     )
     upcoming = [t for t in rows if t.state == Touchpoint.State.SCHEDULED][:AGENDA_UPCOMING]

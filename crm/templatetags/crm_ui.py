@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from html import escape
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import linebreaksbr
 from django.urls import NoReverseMatch, URLResolver, get_resolver, get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 
 register = template.Library()
 
@@ -107,3 +113,46 @@ def minutes(delta: Any) -> int:
         return max(1, round(delta.total_seconds() / 60))
     except AttributeError:
         return 1
+
+
+_TIMELINE_ICONS = {"call": "☎", "meeting": "◎", "email": "✉", "note": "✎"}
+
+
+def day_month_year_time(moment: Any) -> str:
+    """`{{ moment|date:"j M Y H:i" }}` for a moment already in the current time zone, without
+    building a DateFormat (a fifth of the cost; a timeline shows 30 of them)."""
+    return f"{moment.day} {str(MONTHS_3[moment.month]).title()} {moment.year} {moment:%H:%M}"
+
+
+@register.simple_tag
+def timeline_item(activity: Any) -> SafeString:
+    """One timeline entry: an activity or a system event, with its deal, its author and when.
+
+    Built in Python rather than by an included template: the account page shows 30 of them, and
+    the template engine took about 190 µs each, most of a customer's page's rendering. Every
+    value goes through `escape` (html.escape, which is what Django's escape calls)."""
+    kind = activity.kind
+    html = [
+        f'<article class="tl-item tl-{escape(kind)}" id="activity-{activity.pk}">\n'
+        f'  <span class="tl-icon" aria-hidden="true">{_TIMELINE_ICONS.get(kind, "•")}</span>\n'
+        '  <div class="tl-body">\n'
+        '    <div class="tl-head">\n'
+        f'      <a class="tl-subject" href="{escape(pk_url("crm:activity_detail", activity.pk))}">'
+        f"{escape(activity.subject)}</a>"
+    ]
+    if not activity.is_event:
+        html.append(f'\n      <span class="badge badge-muted">{escape(activity.get_kind_display())}</span>')
+    if activity.deal_id:
+        html.append(f'\n      <span class="muted small">· {escape(activity.deal.name)}</span>')
+    html.append("\n    </div>")
+    if activity.body:
+        text = linebreaksbr(Truncator(activity.body).chars(280), autoescape=True)
+        html.append(f'\n    <p class="tl-text">{text}</p>')
+    local = timezone.localtime(activity.occurred_at)
+    html.append(
+        f'\n    <div class="muted small">{escape(activity.who)} · '
+        f'<time datetime="{local.isoformat()}">{day_month_year_time(local)}</time></div>\n'
+        "  </div>\n"
+        "</article>\n"
+    )
+    return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
