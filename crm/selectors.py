@@ -158,13 +158,18 @@ class PipelineColumn:
     totals: list[tuple[str, Decimal]]
 
 
+def person_name(first_name: str, last_name: str, username: str) -> str:
+    """What crm_ui's `person` shows, from a user's columns read as values: User.get_full_name()
+    ("first last", stripped), else the username."""
+    return f"{first_name} {last_name}".strip() or username
+
+
 def _deal_cards(deals: QuerySet[Deal]) -> list[DealCard]:
     rows = deals.values_list(
         "pk", "name", "value", "currency", "account__name", "owner__first_name", "owner__last_name", "owner__username"
     )
     return [
-        # User.get_full_name() is "first last" stripped; the username when that is empty.
-        DealCard(pk, name, value, currency, account_name, f"{first} {last}".strip() or username)
+        DealCard(pk, name, value, currency, account_name, person_name(first, last, username))
         for pk, name, value, currency, account_name, first, last, username in rows
     ]
 

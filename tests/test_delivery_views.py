@@ -158,7 +158,7 @@ def test_my_deliveries_puts_active_projects_first_and_counts_finished_stages(
 def test_the_account_section_shows_the_figures_and_order_of_my_deliveries(
     equipment: Project, delivery: User, account: Account, rep: User, salesmgr: User, deliverymgr: User
 ) -> None:
-    """The account page counts one account's stages in Python (selectors.with_progress_of_few),
+    """The account page counts one account's stages in Python (selectors.account_projects),
     my deliveries in SQL (with_progress, active_first): the same figures, in the same order."""
     first = stage(equipment, 1)
     services.stage_start(stage=first, by=delivery)
@@ -188,6 +188,19 @@ def test_the_account_section_shows_the_figures_and_order_of_my_deliveries(
     assert [p.pk for p in mine] == [later.pk, undated.pk, equipment.pk, finished.pk]
     assert shown(mine)[0][3:] == (1, "Kickoff", timezone.localdate() - timedelta(days=2), True)
     assert shown(mine)[3][1:5] == (4, 4, 0, None)
+
+
+def test_a_project_without_stages_still_shows_on_the_account_page(project: Project, account: Account) -> None:
+    """The account page reads projects joined to their stages: a project with none is one row
+    of its own, not left out."""
+    from delivery.selectors import account_projects
+
+    Stage.objects.filter(project=project).delete()
+    [shown] = account_projects(account)
+    assert (shown.pk, shown.stage_total, shown.stage_done, shown.next_stage, shown.next_due) == (
+        project.pk, 0, 0, None, None
+    )
+    assert shown.deal_name == project.deal.name and shown.owner_name == project.owner.get_full_name()
 
 
 def test_a_delivery_person_sees_only_their_own_projects_and_managers_filter_by_owner(
@@ -970,14 +983,14 @@ def test_the_account_page_query_count_does_not_grow_with_deliveries(
         raise_problem(project.account, rep, title=f"Problem {i}", project=project)
     client_for(delivery).post(url("portal_link_send", project.account_id), {"contact": contact(project.account, "Alice").pk})
     assert queries(client, path) == before
-    # The section itself (other apps' sections share the page): five queries at most with the
-    # contacts the page has read, six without.
+    # The section itself (other apps' sections share the page): four queries at most with the
+    # contacts the page has read (projects with their stages, problems, the team, the link).
     from delivery.selectors import account_section
 
     account = Account.objects.get(pk=project.account_id)
     contacts = list(account.contacts.all())
     for user in (delivery, rep):
-        with django_assert_max_num_queries(5):
+        with django_assert_max_num_queries(4):
             section = account_section(account=account, user=user, contacts=contacts)
             assert section is not None
             assert "Alice Martin" in str(section["context"]["portal"]["form"])  # choices are preloaded
