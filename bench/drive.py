@@ -322,7 +322,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 2)))
     parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 4)))
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 10)))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", 2)))
     args = parser.parse_args()
     if not shutil.which("wrk"):

@@ -5,7 +5,7 @@
 #   BENCH_DATABASE_URL (else DATABASE_URL, else postgres://postgres@127.0.0.1:5432/keepwarm_bench)
 #   BENCH_DATABASE_URL_SMALL   the 10k database (default: the large URL with _10k appended)
 #   BENCH_ACCOUNTS=100000  BENCH_ACCOUNTS_SMALL=10000
-#   BENCH_THREADS=2  BENCH_CONNECTIONS=4  BENCH_DURATION=10  BENCH_ROUNDS=3  BENCH_WARMUP=2  BENCH_PORT (default: a free port)
+#   BENCH_THREADS=2  BENCH_CONNECTIONS=4  BENCH_DURATION=10  BENCH_ROUNDS=5  BENCH_WARMUP=2  BENCH_PORT (default: a free port)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
