@@ -27,6 +27,7 @@ from django.db.models import Max
 from tqdm import tqdm
 
 from crm.models import Activity
+from crm.selectors import person_name
 
 _REQUIRED = object()  # a column with no default that the row must name
 
@@ -232,7 +233,7 @@ def user_names(ids: Iterable[int]) -> dict[int, str]:
     """Display names (full name, else username) by id, as crm.events writes them."""
     User = get_user_model()
     return {
-        pk: f"{first} {last}".strip() or username
+        pk: person_name(first, last, username)
         for pk, first, last, username in User.objects.filter(pk__in=set(ids)).values_list(
             "pk", "first_name", "last_name", "username"
         )

@@ -92,24 +92,19 @@ def account_projects(account: Account) -> list[AccountProject]:
         )
     )
     projects: dict[int, AccountProject] = {}
-    unfinished: dict[int, list[tuple[str, date | None]]] = {}
     for pk, state, started_at, deal_name, first, last, username, stage_pk, stage_state, name, due in rows:
         project = projects.get(pk)
         if project is None:
             owner_name = person_name(first, last, username)
             project = projects[pk] = AccountProject(pk, state, started_at, deal_name, owner_name)
-            unfinished[pk] = []
         if stage_pk is None:
             continue
         project.stage_total += 1
         project.stage_awaiting += stage_state == Stage.State.AWAITING_SIGNOFF
         if stage_state in Stage.FINAL_STATES:
             project.stage_done += 1
-        else:
-            unfinished[pk].append((name, due))
-    for pk, project in projects.items():
-        if unfinished[pk]:
-            project.next_stage, project.next_due = unfinished[pk][0]
+        elif project.next_stage is None:  # the first unfinished stage by position
+            project.next_stage, project.next_due = name, due
     # active_first: active projects, then the soonest next due date (none last), then the
     # latest started; Python's sort is stable, so the last key is sorted first.
     ordered = sorted(projects.values(), key=lambda p: (p.started_at, p.pk), reverse=True)
