@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import signal
 import socket
@@ -197,14 +198,21 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
                     log(f"{size}: {page['url']} answers {page['http_status']}; not loaded")
         # Other work on the machine shows up in the latencies; the report says how busy it was.
         load_before = os.getloadavg()[0]
+        started = time.monotonic()
         for round_number in range(1, args.rounds + 1):
-            for name in names:
+            # A new page order each round (seeded: the same in every run). In a fixed order a
+            # round lasts 24 windows of 10 s, four minutes almost to the second, so beat's refresh
+            # once a minute landed on the same windows in every round and the median kept it.
+            order = names[:] if round_number == 1 else random.Random(round_number).sample(names, len(names))
+            for name in order:
                 for size, info in infos.items():
                     page = info["pages"][name]
                     if page["http_status"] != 200:
                         continue
+                    at = time.monotonic() - started
                     result = wrk(servers[size].url + page["url"], headers_for(page["url"], info),
                                  threads=args.threads, connections=args.connections, seconds=args.duration)
+                    result["at_s"] = round(at, 1)  # when the window began (latest.json)
                     page["rounds"].append(result)
                     log(f"round {round_number} {size}: {page['url']} p50 {result['p50_ms']:.1f} ms, "
                         f"p95 {result['p95_ms']:.1f} ms, {result['rps']:.0f} req/s")
