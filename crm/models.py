@@ -74,7 +74,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
             return self.none()
         if roles.sees_all_accounts(user):
             return self
-        on_team = AccountTeamMember.objects.filter(account=OuterRef("pk"), user=user, ended_at__isnull=True)
+        return self.on_team_of(user.pk)
+
+    def on_team_of(self, user_id: Any) -> AccountQuerySet:
+        """Accounts whose current team has the user: an id, or a prepared query's `Arg`."""
+        on_team = AccountTeamMember.objects.filter(account=OuterRef("pk"), user_id=user_id, ended_at__isnull=True)
         return self.filter(Exists(on_team))
 
     def with_thread_counts(self) -> AccountQuerySet:

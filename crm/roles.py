@@ -4,7 +4,9 @@ Roles are groups so administrators manage them in the admin; code asks these hel
 never a group name directly.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+
+from crm.prepared import PreparedQuery, id_arg
 
 SALES_REP = "Sales rep"
 PRESALES = "Pre-sales consultant"
@@ -19,6 +21,9 @@ SELLING_ROLES = {SALES_REP, PRESALES, SALES_MANAGER, ADMINISTRATOR}
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
+# Asked on nearly every request: compiled once (crm.prepared).
+_GROUP_NAMES = PreparedQuery(lambda: Group.objects.filter(user__id=id_arg("user")).values_list("name", flat=True))
+
 
 def role_names(user: AnyUser) -> set[str]:
     """The user's role names, cached on the user object for the request."""
@@ -26,7 +31,7 @@ def role_names(user: AnyUser) -> set[str]:
         return set()
     cached = getattr(user, "_keepwarm_roles", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        cached = set(_GROUP_NAMES(user=user.pk))
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(ADMINISTRATOR)
         user._keepwarm_roles = cached  # type: ignore[union-attr,attr-defined]

@@ -49,7 +49,7 @@ from crm.signals import account_page_sections
 User = get_user_model()
 
 ACCOUNTS_PER_PAGE = 50
-TIMELINE_PAGE = 30
+TIMELINE_PAGE = selectors.TIMELINE_PAGE
 
 
 def _allowed(check: Callable[..., None], *args: Any) -> bool:
