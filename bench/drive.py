@@ -200,15 +200,22 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
         load_before = os.getloadavg()[0]
         started = time.monotonic()
         for round_number in range(1, args.rounds + 1):
-            # A new page order each round (seeded: the same in every run). In a fixed order a
-            # round lasts 24 windows of 10 s, four minutes almost to the second, so beat's refresh
-            # once a minute landed on the same windows in every round and the median kept it.
-            order = names[:] if round_number == 1 else random.Random(round_number).sample(names, len(names))
+            # Beat's refresh once a minute (about 1.2 s of a core at 100k) must land on a window
+            # at random. Windows of 10 s tile a minute exactly: in a fixed order a round lasted
+            # four minutes almost to the second, so the refresh hit the same windows in every
+            # round, and even in a shuffled order it only ever hit the windows of one size (the
+            # large ones started at 0, 20 and 40 s past its minute). So each round takes the pages
+            # in a new order, each page's two sizes in a random order, and a pause of up to 3 s
+            # before each window moves the grid off the minute (all seeded: the same every run).
+            rng = random.Random(round_number)
+            order = names[:] if round_number == 1 else rng.sample(names, len(names))
             for name in order:
-                for size, info in infos.items():
+                for size in rng.sample(list(infos), len(infos)):
+                    info = infos[size]
                     page = info["pages"][name]
                     if page["http_status"] != 200:
                         continue
+                    time.sleep(rng.uniform(0, 3))
                     at = time.monotonic() - started
                     result = wrk(servers[size].url + page["url"], headers_for(page["url"], info),
                                  threads=args.threads, connections=args.connections, seconds=args.duration)
