@@ -248,6 +248,30 @@ def test_a_fast_select_writes_what_djangos_select_writes(value: Any) -> None:
     assert str(FastSelect(choices=choices).render("contact", value, attrs=attrs)) == re.sub(r">\s+<", "><", expected)
 
 
+@pytest.mark.parametrize("empty_label", ["Any owner", None])
+def test_a_person_choice_lists_what_djangos_model_choice_lists_from_one_plain_read(
+    empty_label: str | None, rep: User, rep2: User, salesmgr: User, account: Account, other_account: Account
+) -> None:
+    """PersonChoiceField reads its people once, without Django's server-side cursor (DECLARE ...
+    WITH HOLD on PostgreSQL), and offers the same choices in the same order."""
+    from django import forms as django_forms
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.forms import PersonChoiceField, owners
+
+    ours = PersonChoiceField(queryset=owners().order_by("first_name", "username"), empty_label=empty_label)
+    django_own = django_forms.ModelChoiceField(
+        queryset=owners().order_by("first_name", "username"), empty_label=empty_label
+    )
+    with CaptureQueriesContext(connection) as queries:
+        choices = [(str(value), label) for value, label in ours.choices]
+    assert len(queries) == 1 and "DECLARE" not in queries[0]["sql"]
+    expected = [(str(value), ours.label_from_instance(User.objects.get(pk=str(value))) if str(value) else label)
+                for value, label in django_own.choices]
+    assert choices == expected and len(choices) == 2 + (empty_label is not None)
+
+
 # --- Contacts and team ----------------------------------------------------------------------
 
 
