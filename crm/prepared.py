@@ -8,7 +8,8 @@ spends a third of its time there. `PreparedQuery` builds and compiles its querys
 through the ORM's own iterables: the same model instances (deferred fields, select_related
 objects, annotations) or values rows as the plain queryset gives.
 
-Rules for a prepared query, which its tests hold:
+Rules for a prepared query (tests/test_prepared_queries.py holds every one in the product to what
+compiling afresh returns, on data where each finds rows):
 - The queryset must be the same for every call apart from its `Arg` values: nothing that depends
   on the current user, time zone or time may be built into it (pass those as `Arg`s).
 - An `Arg` stands where a single value goes (`=`, `<`, `>=`...), not in `__in` or a slice.
