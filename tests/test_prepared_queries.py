@@ -21,8 +21,7 @@ from crm import permissions, roles, selectors
 from crm.models import Account, Contact, CustomerLink
 from crm.prepared import Arg, PreparedQuery, id_arg
 from tests.conftest import client_for
-from tests.test_touchpoints_views import checkup
-from touchpoints import services
+from tests.test_touchpoints_views import fill_every_part_of_the_page
 from touchpoints.models import Touchpoint
 
 
@@ -41,21 +40,8 @@ def snapshot(row: Any, seen: frozenset[int] = frozenset()) -> Any:
 
 @pytest.fixture
 def full_account(project: Any, rep: Any, rep2: Any, delivery: Any, salesmgr: Any, account: Account) -> Account:
-    """A customer with something in every part of its page (as the account page's tests fill it)."""
-    from crm import services as crm_services
-    from delivery import services as delivery_services
-
-    done = checkup("delivery_confirmation")
-    services.touchpoint_complete(touchpoint=done, by=delivery, satisfaction=2, as_expected=False, notes="Late.")
-    answered = checkup()
-    services.touchpoint_complete(touchpoint=answered, by=delivery, satisfaction=4, as_expected=True)
-    link, _raw = services.survey_link_issue(answered)
-    services.survey_answer(link=link, satisfaction=1, as_expected=False, ip=None, user_agent="test")
-    delivery_services.problem_raise(account=account, by=rep, title="Slow screens", category="other", severity="high")
-    delivery_services.portal_link_issue(account=account, by=delivery, contact=account.contacts.get(first_name="Alice"))
-    crm_services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
-    crm_services.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
-    crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")
+    """A customer with something in every part of its page."""
+    fill_every_part_of_the_page(account, rep=rep, rep2=rep2, delivery=delivery, salesmgr=salesmgr)
     return account
 
 
