@@ -7,6 +7,7 @@ through `add_service_errors`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from django import forms
@@ -111,21 +112,64 @@ def _prefixed(form: forms.BaseForm, name: str, message: str) -> str:
     return f"{name.replace('_', ' ').capitalize()}: {message}"
 
 
+# The browser's date and time inputs read and write only ISO values, whatever the page's
+# language: given en-gb's "29/01/2027", <input type="date"> shows an empty box and posts an empty
+# value, so pressing Save erased the date. These widgets therefore write ISO, and read what the
+# browser posts as ISO before the field sees it: the fields' own formats come from the locale or
+# the settings, which need not include ISO (a TIME_INPUT_FORMATS setting replaces it).
+ISO_DATE = "%Y-%m-%d"
+ISO_TIME = "%H:%M"
+ISO_DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _read_iso(value: Any, formats: Sequence[str]) -> Any:
+    """The posted text as a datetime when it is in one of `formats`; else the text, for the
+    field to refuse (or to treat as empty) with its own message."""
+    if isinstance(value, str):
+        for format in formats:
+            try:
+                return datetime.strptime(value.strip(), format)  # noqa: DTZ007 (the field applies the zone)
+            except ValueError:
+                continue
+    return value
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or ISO_DATE)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = _read_iso(super().value_from_datadict(data, files, name), [ISO_DATE])
+        return value.date() if isinstance(value, datetime) else value
 
 
 class TimeInput(forms.TimeInput):
     input_type = "time"
 
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or ISO_TIME)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        # Browsers add seconds when the input's step asks for them.
+        value = _read_iso(super().value_from_datadict(data, files, name), [ISO_TIME, "%H:%M:%S"])
+        return value.time() if isinstance(value, datetime) else value
+
 
 class DateTimeInput(forms.DateTimeInput):
+    """A datetime-local input. Its value carries no zone: the field shows it in the current time
+    zone and reads it back in the same zone, so the views showing and reading it run in the
+    user's zone (crm.views.in_user_zone)."""
+
     input_type = "datetime-local"
 
-    def format_value(self, value: Any) -> Any:
-        if hasattr(value, "strftime"):
-            return value.strftime("%Y-%m-%dT%H:%M")
-        return value
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or ISO_DATETIME_LOCAL)
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        # A naive datetime: forms.DateTimeField makes it aware in the current zone.
+        return _read_iso(super().value_from_datadict(data, files, name), [ISO_DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S"])
 
 
 # --- Accounts -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +12,16 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from crm import roles
-from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, PipelineTotal
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    Deal,
+    OwnershipChange,
+    PipelineTotal,
+    UserProfile,
+)
 from crm.prepared import PreparedQuery, id_arg
 
 
@@ -229,3 +239,13 @@ def pipeline(*, user: Any, owner: Any = None, per_stage: int = 12) -> list[Pipel
         deals = _deal_cards(latest.filter(stage=stage)[:per_stage]) if kept_totals or counts[stage] else []
         columns.append(PipelineColumn(stage=stage, label=label, deals=deals, count=counts[stage], totals=totals[stage]))
     return columns
+
+
+def user_zone(user: Any) -> zoneinfo.ZoneInfo:
+    """The time zone from the user's profile (UTC when unknown): pages show times, and read typed
+    times, in it."""
+    name = UserProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first() or "UTC"
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")

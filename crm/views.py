@@ -8,6 +8,7 @@ changes anything; every action URL answers 405 to GET.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -570,3 +572,15 @@ def next_url(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
+
+
+def in_user_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Runs a page in the signed-in user's time zone: a datetime-local input carries no zone, so
+    the page that shows the time and the POST that reads it back must use the same one."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with timezone.override(selectors.user_zone(request.user)):
+            return view(request, *args, **kwargs)
+
+    return wrapper

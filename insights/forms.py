@@ -11,15 +11,12 @@ from urllib.parse import urlencode
 from django import forms
 from django.utils import timezone
 
+from crm.forms import DateInput
 from insights.selectors import Period, team_choices
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
 PRESETS = [30, 90, 180, 365]
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import DateTimeField, Q
 
 from crm import roles
-from crm.models import Account, UserProfile
+from crm.models import Account
 from crm.prepared import Arg, PreparedQuery, id_arg
 from crm.selectors import person_fields
+from crm.selectors import user_zone as user_zone  # re-exported: the views read it from here
 from touchpoints.models import Touchpoint
 from touchpoints.permissions import TEAMS
 
@@ -25,15 +26,6 @@ AGENDA_RECENT = 8
 AGENDA_ROWS = 200
 RECENT_DAYS = 180
 SHOWN_STATES = [Touchpoint.State.SCHEDULED, Touchpoint.State.DONE, Touchpoint.State.MISSED]
-
-
-def user_zone(user: Any) -> zoneinfo.ZoneInfo:
-    """The time zone from the user's profile (UTC when unknown)."""
-    name = UserProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first() or "UTC"
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
