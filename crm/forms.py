@@ -172,6 +172,16 @@ class DateTimeInput(forms.DateTimeInput):
         return _read_iso(super().value_from_datadict(data, files, name), [ISO_DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S"])
 
 
+class Textarea(forms.Textarea):
+    """Browsers post a textarea's line breaks as CRLF (HTML's form submission rule), whatever the
+    text held; read back as LF, the line breaks stored are the ones shown, and an unchanged Save
+    does not rewrite every multi-line text (nor write an event saying it changed)."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        value = super().value_from_datadict(data, files, name)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 # --- Accounts -------------------------------------------------------------------------------
 
 
@@ -181,7 +191,7 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = list(services.ACCOUNT_FIELDS)
-        widgets = {"notes": forms.Textarea(attrs={"rows": 4})}
+        widgets = {"notes": Textarea(attrs={"rows": 4})}
 
 
 class AccountCreateForm(AccountForm):
@@ -291,7 +301,7 @@ class DealMoveForm(forms.Form):
 
 class DealLoseForm(forms.Form):
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Why was it lost?",
+        max_length=2000, widget=Textarea(attrs={"rows": 3}), label="Why was it lost?",
         error_messages={"required": "Say why the deal was lost."},
     )
 
@@ -304,7 +314,7 @@ class ActivityForm(forms.Form):
         choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS], initial="call", widget=FastSelect
     )
     subject = forms.CharField(max_length=200)
-    body = forms.CharField(required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 3}), label="Notes")
+    body = forms.CharField(required=False, max_length=10000, widget=Textarea(attrs={"rows": 3}), label="Notes")
     occurred_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="When", help_text="Blank for now.")
     deal = forms.ModelChoiceField(
         queryset=Deal.objects.none(), required=False, empty_label="No deal", widget=FastSelect
@@ -331,7 +341,7 @@ class ReassignForm(forms.Form):
     to_user = PersonChoiceField(queryset=User.objects.none(), label="New owner")
     reason = forms.ChoiceField(choices=REASSIGN_REASONS, initial=OwnershipChange.Reason.REASSIGNMENT)
     note = forms.CharField(
-        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), label="Handover note",
+        required=False, max_length=5000, widget=Textarea(attrs={"rows": 4}), label="Handover note",
         help_text="What the new owner needs to know: open promises, moods, next steps.",
     )
 
@@ -357,7 +367,7 @@ class BookReassignForm(ReassignForm):
 class DeactivateForm(forms.Form):
     successor = PersonChoiceField(queryset=User.objects.none(), required=False)
     note = forms.CharField(
-        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), label="Handover note"
+        required=False, max_length=5000, widget=Textarea(attrs={"rows": 3}), label="Handover note"
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

@@ -344,12 +344,32 @@ def deal_update(*, deal: Deal, by: Any, line_items: list[dict[str, Any]] | None 
     validate_model(deal)
     deal.save()
     _pipeline_move(deal=deal, from_stage=before[0], from_currency=before[1], from_value=before[2])
-    if line_items is not None:
+    # The edit form posts every line item back: the same items are no change (and keep their rows).
+    if line_items is not None and not _same_line_items(line_items, deal.line_items.order_by("pk").values()):
         _set_line_items(deal, line_items)
         changed["line_items"] = len(line_items)
     if changed:
         events.deal_updated_event(deal=deal, by=by, changed=changed)
     return deal
+
+
+def _same_line_items(posted: list[dict[str, Any]], current: Any) -> bool:
+    """Whether `posted` are the deal's line items as they are, in their order. Quantities and
+    prices compare as decimals, whether they come from a form (Decimal) or the API (text); what
+    does not read as one is a change, for _set_line_items to refuse with its message."""
+
+    def rows(items: Any) -> list[tuple[Any, ...]] | None:
+        try:
+            return [
+                (item.get("kind") or DealLineItem.Kind.PRODUCT, item.get("name"),
+                 Decimal(str(item.get("quantity"))), Decimal(str(item.get("unit_price"))))
+                for item in items
+            ]
+        except ArithmeticError:
+            return None
+
+    mine = rows(posted)
+    return mine is not None and mine == rows(current)
 
 
 def fire_transition(action: Any, **kwargs: Any) -> None:

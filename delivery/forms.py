@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
-from crm.forms import DateInput, FastSelect, PersonChoiceField
+from crm.forms import DateInput, FastSelect, PersonChoiceField, Textarea
 from crm.models import Contact
 from delivery.models import Problem, Project, Stage
 from handover.forms import contact_label
@@ -77,10 +77,10 @@ class StageEditForm(forms.Form):
         error_messages={"invalid": "Enter a date such as 2026-03-01."},
     )
     description = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="What this stage covers"
+        required=False, max_length=2000, widget=Textarea(attrs={"rows": 3}), label="What this stage covers"
     )
     delivered = forms.CharField(
-        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), label="What was delivered",
+        required=False, max_length=5000, widget=Textarea(attrs={"rows": 4}), label="What was delivered",
         help_text="The customer reads this on the sign-off page.",
     )
 
@@ -107,7 +107,7 @@ class StageEditForm(forms.Form):
 
 class SignoffRequestForm(forms.Form):
     delivered = forms.CharField(
-        max_length=5000, widget=forms.Textarea(attrs={"rows": 5}), label="What was delivered",
+        max_length=5000, widget=Textarea(attrs={"rows": 5}), label="What was delivered",
         help_text="The customer reads this on the sign-off page before signing.",
         error_messages={"required": "Say what was delivered; the customer reads it before signing."},
     )
@@ -131,7 +131,7 @@ class SignoffRequestForm(forms.Form):
 class ProblemForm(forms.Form):
     title = forms.CharField(max_length=200, error_messages={"required": "Give the problem a short title."})
     description = forms.CharField(
-        required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 5}),
+        required=False, max_length=10000, widget=Textarea(attrs={"rows": 5}),
         help_text="What happened, what the customer said, what it affects.",
     )
     category = forms.ChoiceField(choices=[("", "Choose…"), *Problem.Category.choices])
@@ -153,14 +153,14 @@ class ProblemForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution = forms.CharField(
-        max_length=5000, widget=forms.Textarea(attrs={"rows": 3}), label="How was it resolved?",
+        max_length=5000, widget=Textarea(attrs={"rows": 3}), label="How was it resolved?",
         error_messages={"required": "Say how it was resolved."},
     )
 
 
 class ReopenForm(forms.Form):
     reason = forms.CharField(
-        max_length=5000, widget=forms.Textarea(attrs={"rows": 2}), label="Why is it reopened?",
+        max_length=5000, widget=Textarea(attrs={"rows": 2}), label="Why is it reopened?",
         error_messages={"required": "Say why the problem is reopened."},
     )
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from crm import roles
-from crm.forms import DateInput, DateTimeInput, PersonChoiceField, vendor_people
+from crm.forms import DateInput, DateTimeInput, PersonChoiceField, Textarea, vendor_people
 from crm.models import Contact
 from handover.models import Promise, PromiseReview
 from handover.signals import acceptance_choices
@@ -65,7 +65,7 @@ class PromiseForm(forms.Form):
     kind = forms.ChoiceField(choices=Promise.Kind.choices, initial=Promise.Kind.DELIVERABLE)
     description = forms.CharField(
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=Textarea(attrs={"rows": 2}),
         label="What was promised",
         error_messages={"required": "Write what the customer was promised."},
     )
@@ -99,7 +99,7 @@ class PromiseForm(forms.Form):
 
 class ReviewForm(forms.Form):
     verdict = forms.ChoiceField(widget=forms.RadioSelect, error_messages={"required": "Choose a verdict."})
-    comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(required=False, max_length=2000, widget=Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, kind: str, pk: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,7 +112,7 @@ class ReviewForm(forms.Form):
 class ResetForm(forms.Form):
     expectation = forms.CharField(
         max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=Textarea(attrs={"rows": 2}),
         label="What the customer now expects",
         error_messages={"required": "Write what the customer now expects."},
     )
@@ -134,7 +134,7 @@ class ResetForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}), error_messages={"required": "A reason is required."}
+        max_length=2000, widget=Textarea(attrs={"rows": 2}), error_messages={"required": "A reason is required."}
     )
 
     def __init__(
@@ -153,15 +153,15 @@ class HandoverForm(forms.Form):
     account contact (fields contact_<pk> and role_<pk>), so no formset is needed."""
 
     purchased = forms.CharField(
-        required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 3}), label="What was purchased"
+        required=False, max_length=10000, widget=Textarea(attrs={"rows": 3}), label="What was purchased"
     )
     customer_expectations = forms.CharField(
         required=False,
         max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=Textarea(attrs={"rows": 4}),
         label="The customer's expectations, in their own words",
     )
-    risks = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+    risks = forms.CharField(required=False, max_length=5000, widget=Textarea(attrs={"rows": 3}))
     meeting_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="Handover meeting")
     proposed_delivery_owner = PersonChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Not yet", label="Proposed delivery owner"
@@ -170,7 +170,7 @@ class HandoverForm(forms.Form):
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="Our attendees"
     )
     meeting_minutes = forms.CharField(
-        required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 4}), label="Minutes"
+        required=False, max_length=10000, widget=Textarea(attrs={"rows": 4}), label="Minutes"
     )
     meeting_held = forms.BooleanField(required=False, label="The meeting has been held")
 

@@ -309,20 +309,26 @@ def handover_update(
         raise ValidationError({"meeting_held": "The meeting date is in the future; it has not been held yet."})
     validate_model(handover, exclude=["vendor_attendees", "customer_attendees"])
     handover.save()
+    # The form posts the contacts and attendees back every time: only a difference is a change.
     if contacts is not None:
         for contact, _role in contacts:
             _check_contact(contact, handover.account, "contacts")
-        handover.contacts.all().delete()
-        HandoverContact.objects.bulk_create(
-            HandoverContact(handover=handover, contact=c, delivery_role=(role or "")[:120]) for c, role in contacts
-        )
-        changed.append("contacts")
+        wanted = sorted((c.pk, (role or "")[:120]) for c, role in contacts)
+        if wanted != sorted(handover.contacts.values_list("contact_id", "delivery_role")):
+            handover.contacts.all().delete()
+            HandoverContact.objects.bulk_create(
+                HandoverContact(handover=handover, contact_id=pk, delivery_role=role) for pk, role in wanted
+            )
+            changed.append("contacts")
     if customer_attendees is not None:
         for contact in customer_attendees:
             _check_contact(contact, handover.account, "customer_attendees")
-        handover.customer_attendees.set(customer_attendees)
-        changed.append("customer_attendees")
-    if vendor_attendees is not None:
+        if {c.pk for c in customer_attendees} != set(handover.customer_attendees.values_list("pk", flat=True)):
+            handover.customer_attendees.set(customer_attendees)
+            changed.append("customer_attendees")
+    if vendor_attendees is not None and (
+        {u.pk for u in vendor_attendees} != set(handover.vendor_attendees.values_list("pk", flat=True))
+    ):
         handover.vendor_attendees.set(vendor_attendees)
         changed.append("vendor_attendees")
     if changed:

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from crm.forms import DateTimeInput
+from crm.forms import DateTimeInput, Textarea
 from delivery.models import Problem
 from touchpoints.services import TEXT_LIMIT
 
@@ -35,7 +35,7 @@ class OutcomeForm(forms.Form):
                         "invalid_choice": "Say whether everything was as the customer expected."},
     )
     notes = forms.CharField(
-        required=False, max_length=TEXT_LIMIT, widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, max_length=TEXT_LIMIT, widget=Textarea(attrs={"rows": 3}),
         help_text="What was said, what the customer worries about.",
     )
     follow_up_at = forms.DateTimeField(label="Follow up on", required=False, widget=DateTimeInput,
@@ -69,7 +69,7 @@ class OutcomeForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000, widget=Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say why."},
     )
 

@@ -294,6 +294,9 @@ def touchpoint_reschedule(*, touchpoint: Touchpoint, by: Any, due_at: Any) -> To
     if touchpoint.state != Touchpoint.State.SCHEDULED:
         raise Conflict(f"The touchpoint is {touchpoint.get_state_display().lower()}; it cannot move.")
     before = touchpoint.due_at
+    if due_at == before:
+        # The form shows the current due time: saving it unchanged moves nothing and says nothing.
+        return touchpoint
     touchpoint.due_at = due_at
     touchpoint.version += 1
     touchpoint.save(update_fields=["due_at", "version"])
