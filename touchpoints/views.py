@@ -211,8 +211,11 @@ def touchpoint_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def touchpoint_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
     def run(touchpoint: Touchpoint, form: Form) -> str:
+        before = touchpoint.due_at
         moved = services.touchpoint_reschedule(touchpoint=touchpoint, by=request.user,
                                                due_at=form.cleaned_data["due_at"])
+        if moved.due_at == before:
+            return f"Still due {_when(before)}; nothing was changed."
         return f"Moved to {_when(moved.due_at)}."
 
     form = RescheduleForm(request.POST, auto_id=row_auto_id(pk, "reschedule"))

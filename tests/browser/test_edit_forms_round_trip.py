@@ -29,6 +29,7 @@ import pytest
 from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from crm import services as crm_services
 from crm.models import Account, Activity, Contact, Deal, UserProfile
@@ -239,6 +240,7 @@ def _reschedule_form(touchpoint: Touchpoint) -> Callable[[Any], None]:
         row = page.locator(f"#touchpoint-{touchpoint.pk}")
         row.locator("summary", has_text="Reschedule").click()
         _click_and_wait(page, row.locator("button", has_text="Move it"), f"/touchpoints/{touchpoint.pk}/reschedule/")
+        expect(page.locator(f"#touchpoint-{touchpoint.pk}")).to_contain_text("nothing was changed")
 
     return submit
 
