@@ -7,7 +7,7 @@ through `add_service_errors`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, cast
 
 from django import forms
@@ -119,7 +119,9 @@ def _prefixed(form: forms.BaseForm, name: str, message: str) -> str:
 # the settings, which need not include ISO (a TIME_INPUT_FORMATS setting replaces it).
 ISO_DATE = "%Y-%m-%d"
 ISO_TIME = "%H:%M"
+ISO_TIME_SECONDS = "%H:%M:%S"
 ISO_DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+ISO_DATETIME_LOCAL_SECONDS = "%Y-%m-%dT%H:%M:%S"
 
 
 def _read_iso(value: Any, formats: Sequence[str]) -> Any:
@@ -151,9 +153,13 @@ class TimeInput(forms.TimeInput):
     def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
         super().__init__(attrs, format=format or ISO_TIME)
 
+    def format_value(self, value: Any) -> Any:
+        if isinstance(value, time) and value.second:
+            return value.strftime(ISO_TIME_SECONDS)  # kept, as in DateTimeInput
+        return super().format_value(value)
+
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
-        # Browsers add seconds when the input's step asks for them.
-        value = _read_iso(super().value_from_datadict(data, files, name), [ISO_TIME, "%H:%M:%S"])
+        value = _read_iso(super().value_from_datadict(data, files, name), [ISO_TIME, ISO_TIME_SECONDS])
         return value.time() if isinstance(value, datetime) else value
 
 
@@ -167,9 +173,16 @@ class DateTimeInput(forms.DateTimeInput):
     def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
         super().__init__(attrs, format=format or ISO_DATETIME_LOCAL)
 
+    def format_value(self, value: Any) -> Any:
+        # A time saved with seconds (through the API) keeps them, or an unchanged Save would move it.
+        if isinstance(value, datetime) and value.second:
+            return value.strftime(ISO_DATETIME_LOCAL_SECONDS)
+        return super().format_value(value)
+
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         # A naive datetime: forms.DateTimeField makes it aware in the current zone.
-        return _read_iso(super().value_from_datadict(data, files, name), [ISO_DATETIME_LOCAL, "%Y-%m-%dT%H:%M:%S"])
+        posted = super().value_from_datadict(data, files, name)
+        return _read_iso(posted, [ISO_DATETIME_LOCAL, ISO_DATETIME_LOCAL_SECONDS])
 
 
 class Textarea(forms.Textarea):

@@ -65,6 +65,21 @@ def test_a_datetime_is_shown_and_read_back_in_the_current_zone_without_shifting(
         assert field.clean(field.widget.value_from_datadict({"meeting_at": shown}, {}, "meeting_at")) == MOMENT
 
 
+def test_a_datetime_with_seconds_keeps_them_through_the_input(non_iso_locale: str) -> None:
+    field = forms.DateTimeField(widget=DateTimeInput)
+    moment = MOMENT.replace(second=45)
+    with timezone.override(zoneinfo.ZoneInfo("UTC")):
+        shown = _value(field.widget.render("meeting_at", field.prepare_value(moment)))
+        assert shown == "2027-01-29T08:30:45"
+        assert field.clean(field.widget.value_from_datadict({"meeting_at": shown}, {}, "meeting_at")) == moment
+
+
+def test_a_time_with_seconds_keeps_them_through_the_input(non_iso_locale: str) -> None:
+    shown = _value(TimeInput().render("work_starts", time(9, 5, 30)))
+    assert shown == "09:05:30"
+    assert forms.TimeField().clean(TimeInput().value_from_datadict({"t": shown}, {}, "t")) == time(9, 5, 30)
+
+
 def test_the_inputs_read_iso_even_when_the_settings_formats_leave_it_out(non_iso_locale: str) -> None:
     posted = {"d": "2027-01-29", "t": "09:05:30", "dt": "2027-01-29T08:30"}
     with timezone.override(zoneinfo.ZoneInfo("UTC")):
