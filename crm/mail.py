@@ -35,6 +35,8 @@ from django.utils import timezone
 TRANSIENT_SEND_ERRORS: tuple[type[BaseException], ...] = (OSError, DatabaseError)
 
 _SPACES = re.compile(r"\s+")
+_BREAK = "\uffff"  # a noncharacter: never in real text
+_BREAK_BEFORE_PUNCTUATION = re.compile(f"[\\s{_BREAK}]*{_BREAK}[\\s{_BREAK}]*(?=[?!.,;:)\\]]|$)")
 SUBJECT_LIMIT = 250
 
 
@@ -42,6 +44,9 @@ def header_text(value: Any, *, limit: int = SUBJECT_LIMIT) -> str:
     """`value` as one line fit for an email header: line breaks, tabs and other control or
     separator characters become single spaces, and it is cut at `limit` characters."""
     text = "".join(_header_char(char) for char in str(value))
+    # A break left at the end of a pasted name ("Alice\r\n") goes before punctuation:
+    # "How is it going, Alice?", not "Alice ?".
+    text = _BREAK_BEFORE_PUNCTUATION.sub("", text).replace(_BREAK, " ")
     text = _SPACES.sub(" ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -51,7 +56,7 @@ def header_text(value: Any, *, limit: int = SUBJECT_LIMIT) -> str:
 def _header_char(char: str) -> str:
     category = unicodedata.category(char)
     if category in ("Cc", "Zl", "Zp"):  # CR, LF, tab, NUL, U+2028...: a break or a gap
-        return " "
+        return _BREAK
     if category == "Cf" and char != "\u200d":  # invisible formatting (bidi overrides); ZWJ joins emoji
         return ""
     return char

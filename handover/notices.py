@@ -57,3 +57,20 @@ def escalation(notice: Notice) -> list[EmailMessage]:
     # One email per manager: each reads the deadline in their own time zone.
     by_email = {manager.email: manager for manager in managers}
     return [emails.escalation(handover=handover, to_user=manager) for manager in by_email.values()]
+
+
+@notices.register("handover.back_notice")
+def back_notice(notice: Notice) -> list[EmailMessage]:
+    """Tells the rep their handover was returned or rejected, and why; moot once they resubmitted."""
+    handover = (
+        Handover.objects.select_related("deal", "account", "rep__profile")
+        .filter(pk=notices.target_pk(notice.target))
+        .first()
+    )
+    if (
+        handover is None
+        or handover.state not in (Handover.State.RETURNED, Handover.State.REJECTED)
+        or not handover.rep.email
+    ):
+        return []
+    return [emails.back_notice(handover=handover)]
