@@ -107,10 +107,12 @@ def emails_read_as_plain_text(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every email a test sends is inspected when it ends: a subject or text part holding an
     HTML entity fails the test, naming the email. Covers the in-process outbox and, for worker
     tests, the files their processes wrote under the test's tmp_path."""
+    # Asked for now: this fixture is torn down after tmp_path (the folder itself stays).
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
     emails = _sent_in_process()
-    if "tmp_path" in request.fixturenames:
-        emails += _written_to_files(request.getfixturevalue("tmp_path"))
+    if folder is not None:
+        emails += _written_to_files(folder)
     problems = [f"{subject!r}: {', '.join(found)}" for subject, texts in emails
                 if (found := escaped_text_in(subject, texts))]
     if problems:

@@ -389,3 +389,31 @@ def test_three_signoff_requests_leave_one_pending_reminder_of_each_kind(project,
     mailoutbox.clear()
     _dispatch(timezone.now() + timedelta(days=6))
     assert sorted(m.to[0] for m in mailoutbox) == ["alice@acme.example", delivery.email]
+
+
+# --- The development mail viewer ----------------------------------------------------------------
+
+
+def test_the_dev_mail_viewer_decodes_encoded_folded_subjects_and_shows_the_date(db, settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    subject = "Ihre Übergabe für Müller & Söhne's Werk — " + "sehr lange Betreffzeile " * 6
+    message = email_message(subject=subject, template="crm/email/link_renewal", to=["zoë@kunde.example"],
+                            context={"link": {"account": {"name": "Müller"}, "account_id": 1,
+                                              "get_purpose_display": "Portal"},
+                                     "owner": {"username": "rep"}, "who": "Zoë"})
+    message.send()
+    raw = next((tmp_path / "mail").glob("*.log")).read_text()
+    assert "=?utf-8?" in raw and subject.strip() not in raw  # encoded and folded on disk
+    from django.contrib.auth.models import User
+
+    client = client_for(User.objects.create_superuser("root", "root@vendor.example", "pw"))
+    listing = client.get(reverse("dev-mail")).content.decode()
+    shown = header_text(subject).replace("&", "&amp;").replace("'", "&#x27;")  # as the page escapes it
+    today = timezone.now().strftime("%a %d %b %Y")
+    assert shown in listing and today in listing
+    name = next((tmp_path / "mail").glob("*.log")).name
+    page = client.get(reverse("dev-mail-detail", args=[name])).content.decode()
+    assert shown in page and "zoë@kunde.example" in page
+    assert "<dt>Date</dt><dd>" + today in page
+    assert "opened a portal link that no longer works" in page and "Müller" in page
