@@ -432,7 +432,7 @@ def _send_back(*, handover: Handover, by: Any, reason: str, transition: str) -> 
     # send that fails is retried, then shown failed in the admin.
     notices.notice_schedule(
         kind="handover.back_notice", key=f"handover.back_notice:{handover.pk}:{event.pk}", target=handover,
-        data={"state": handover.state}, send_now=True,
+        send_now=True,
     )
     return handover
 
