@@ -348,6 +348,10 @@ def test_a_signoff_link_that_cannot_be_emailed_ends_failed_on_the_link_and_the_p
     assert mailoutbox == []
     page = client_for(delivery).get(reverse("delivery:project_detail", args=[project.pk]))
     assert "could not be emailed" in page.content.decode()
+    root = type(delivery).objects.create_superuser("root", "root@vendor.example", "pw")
+    listing = client_for(root).get(reverse("admin:crm_customerlink_changelist"), {"email_failed_at__isempty": "0"})
+    assert listing.status_code == 200 and "Stage sign-off" in listing.content.decode()
+    assert link.email_error[:40].replace("'", "&#x27;") in listing.content.decode()
 
 
 def test_a_portal_link_with_the_mail_server_down_is_retried_then_ends_failed(project, delivery, down):
@@ -367,6 +371,9 @@ def test_an_ownership_notice_that_cannot_be_sent_ends_failed_on_its_rows(account
     change = OwnershipChange.objects.get(pk=change.pk)
     assert change.notified_at is None and change.notice_failed_at is not None and change.notice_error
     assert mail.outbox == []
+    root = type(rep2).objects.create_superuser("root", "root@vendor.example", "pw")
+    detail = client_for(root).get(reverse("admin:crm_ownershipchange_change", args=[change.pk]))
+    assert detail.status_code == 200 and "Notice error" in detail.content.decode()
 
 
 # --- One owner reminder per stage, however often sign-off is asked --------------------------------
