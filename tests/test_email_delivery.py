@@ -30,7 +30,7 @@ from delivery import services as delivery_services
 from delivery.models import Stage
 from handover import services as handover_services
 from handover.models import Handover
-from tests.conftest import accept_deal, approve_deal, client_for, escaped_text_in
+from tests.conftest import accept_deal, api_for, approve_deal, client_for, escaped_text_in
 from touchpoints import services as touchpoint_services
 from touchpoints.models import Touchpoint
 
@@ -352,6 +352,8 @@ def test_a_signoff_link_that_cannot_be_emailed_ends_failed_on_the_link_and_the_p
     listing = client_for(root).get(reverse("admin:crm_customerlink_changelist"), {"email_failed_at__isempty": "0"})
     assert listing.status_code == 200 and "Stage sign-off" in listing.content.decode()
     assert link.email_error[:40].replace("'", "&#x27;") in listing.content.decode()
+    api = api_for(delivery).get(f"/api/v1/stages/{stage.pk}/").json()["signoff_link"]
+    assert api["emailed_at"] is None and api["email_failed_at"] and api["email_error"] == link.email_error
 
 
 def test_a_portal_link_with_the_mail_server_down_is_retried_then_ends_failed(project, delivery, down):
