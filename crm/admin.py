@@ -19,6 +19,7 @@ from crm.models import (
     AccountTeamMember,
     Activity,
     Contact,
+    CustomerLink,
     Deal,
     DealLineItem,
     Notice,
@@ -153,8 +154,16 @@ class DealAdmin(admin.ModelAdmin):
 
 @admin.register(OwnershipChange)
 class OwnershipChangeAdmin(ReadOnlyAdmin):
-    list_display = ["account", "from_user", "to_user", "reason", "changed_at", "assigned_by", "notified_at"]
-    list_filter = ["reason"]
+    list_display = ["account", "from_user", "to_user", "reason", "changed_at", "assigned_by", "notified_at",
+                    "notice_failed_at", "short_notice_error"]
+    list_filter = ["reason", ("notice_failed_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ("account", "from_user", "to_user", "reason", "changed_at", "assigned_by", "note",
+                       "notified_at", "notice_failed_at", "notice_error")
+    fields = readonly_fields
+
+    @admin.display(description="email error")
+    def short_notice_error(self, change: OwnershipChange) -> str:
+        return change.notice_error[:120]
     search_fields = ["account__name"]
     list_select_related = ["account", "from_user", "to_user", "assigned_by"]
 
@@ -215,6 +224,27 @@ class NoticeAdmin(admin.ModelAdmin):
         if others:
             self.message_user(request, f"{others} selected notice(s) had not failed and were left alone.",
                               messages.WARNING)
+
+
+@admin.register(CustomerLink)
+class CustomerLinkAdmin(ReadOnlyAdmin):
+    """Sign-off, survey and portal links, for support: which were emailed, used, revoked, and
+    which could not be emailed and why (filter "email failed at"; sending a new link from the
+    staff page is the way out). The token's hash is not shown."""
+
+    list_display = ["purpose", "account", "contact", "created_at", "expires_at", "emailed_at", "used_at",
+                    "revoked_at", "email_failed_at", "short_email_error"]
+    list_filter = ["purpose", ("email_failed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["account__name", "contact__email", "target"]
+    list_select_related = ["account", "contact"]
+    readonly_fields = ("purpose", "account", "contact", "target", "reusable", "created_by", "created_at",
+                       "expires_at", "emailed_at", "used_at", "revoked_at", "renewal_requested_at",
+                       "email_failed_at", "email_error")
+    fields = readonly_fields
+
+    @admin.display(description="email error")
+    def short_email_error(self, link: CustomerLink) -> str:
+        return link.email_error[:120]
 
 
 # --- People ---------------------------------------------------------------------------------

@@ -318,6 +318,10 @@ class OwnershipChange(models.Model):
     assigned_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # Set when the new owner has been emailed (the notice task claims rows by it).
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the new owner's email could not be sent and will not be retried, with the error,
+    # so the failure is seen in the admin instead of the email silently never going.
+    notice_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    notice_error = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
@@ -573,6 +577,10 @@ class CustomerLink(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     # Set once by the task that emails the link (its claim): the email goes once.
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the link's email could not be sent and will not be retried, with the error: the
+    # staff page and the admin show it, and sending a new link is the way out.
+    email_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    email_error = models.TextField(blank=True, editable=False)
     # Set once when the customer asks for a fresh link from an expired or used one.
     renewal_requested_at = models.DateTimeField(null=True, blank=True)
 

@@ -12,8 +12,10 @@ transaction. So:
 - a sent notice is never sent again (state `sent` is checked under the row lock);
 - a worker that dies after claiming leaves a `claimed` row, which the dispatcher reclaims once
   `CLAIM_TIMEOUT` has passed (visible meanwhile, never lost);
-- a failed send goes back to `pending` with a later due time (exponential backoff), and after
-  `MAX_ATTEMPTS` ends `failed`, shown to staff with a retry action;
+- a send that failed for a passing reason (the mail server or the database, `TRANSIENT_SEND_ERRORS`)
+  goes back to `pending` with a later due time (exponential backoff), and after `MAX_ATTEMPTS`
+  ends `failed`, shown to staff with a retry action; any other failure (a header Django refuses,
+  a bad address, a broken template) ends `failed` at once, as retrying would not cure it;
 - nothing uses a Celery ETA: due times live in this table.
 
 A builder returns the messages to send, or an empty list when the notice is no longer needed
@@ -33,6 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.mail import TRANSIENT_SEND_ERRORS, send_error_text
 from crm.models import CustomerLink, Notice
 
 logger = logging.getLogger(__name__)
@@ -231,13 +234,15 @@ def deliver(notice_id: int) -> str:
             notice.last_error = ""
             notice.save(update_fields=["state", "sent_at", "attempts", "recipients", "last_error"])
             return notice.state
-    except Exception as error:  # noqa: BLE001 - any send failure is retried, then shown to staff
+    except Exception as error:  # noqa: BLE001 - any send failure ends visible: retried if it may pass, else failed
         logger.warning("Notice %s failed: %s: %s", notice_id, type(error).__name__, error)
         with transaction.atomic():
             notice = _locked(notice_id)
             if notice is None or notice.state != Notice.State.CLAIMED:
                 return "locked" if notice is None else notice.state  # another worker took it meanwhile
-            return _fail(notice, f"{type(error).__name__}: {error}")
+            # A header Django refuses, a bad address or a broken template fails the same way on
+            # every attempt: it ends failed now, for staff to see, instead of after six tries.
+            return _fail(notice, send_error_text(error), final=not isinstance(error, TRANSIENT_SEND_ERRORS))
 
 
 def _fail(notice: Notice, error: str, *, final: bool = False) -> str:

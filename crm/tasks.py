@@ -3,42 +3,54 @@
 from __future__ import annotations
 
 import logging
-from smtplib import SMTPException
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
 from crm import emails
+from crm.mail import TRANSIENT_SEND_ERRORS, send_error_text, send_failure_is_final
 from crm.models import LoginSession, OwnershipChange
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(SMTPException, ConnectionError, TimeoutError), retry_backoff=True, max_retries=6)
-def send_ownership_notice(change_ids: list[int]) -> int:
+@shared_task(
+    bind=True, autoretry_for=TRANSIENT_SEND_ERRORS, retry_backoff=True, retry_backoff_max=180, max_retries=6,
+)
+def send_ownership_notice(self: Task, change_ids: list[int]) -> int:
     """Emails a new owner about their accounts, once: rows are claimed by `notified_at`.
 
     The claim and the send share a transaction: if sending fails the claim rolls back and the
-    retry sends; two workers never both claim a row (skip_locked).
+    retry sends; two workers never both claim a row (skip_locked). A failure retrying cannot
+    cure, or the last retry's, is recorded on the rows (`notice_failed_at`, `notice_error`).
     """
-    with transaction.atomic():
-        changes = list(
-            OwnershipChange.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=change_ids, notified_at__isnull=True)
-            .select_related("account", "to_user", "from_user")
-            .order_by("account__name")
-        )
-        if not changes:
-            return 0
-        to_user = changes[0].to_user
-        if to_user.email:
-            emails.ownership_notice(to_user=to_user, changes=changes).send()
-        else:
-            logger.warning("New owner %s has no email; ownership notice not sent", to_user.pk)
-        OwnershipChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified_at=timezone.now())
-    return len(changes)
+    try:
+        with transaction.atomic():
+            changes = list(
+                OwnershipChange.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__in=change_ids, notified_at__isnull=True, notice_failed_at__isnull=True)
+                .select_related("account", "to_user__profile", "from_user")
+                .order_by("account__name")
+            )
+            if not changes:
+                return 0
+            to_user = changes[0].to_user
+            if to_user.email:
+                emails.ownership_notice(to_user=to_user, changes=changes).send()
+            else:
+                logger.warning("New owner %s has no email; ownership notice not sent", to_user.pk)
+            OwnershipChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified_at=timezone.now())
+        return len(changes)
+    except Exception as error:
+        if not send_failure_is_final(self, error):
+            raise  # retried with backoff (autoretry_for)
+        logger.warning("Ownership notice %s failed: %s", change_ids, send_error_text(error))
+        OwnershipChange.objects.filter(
+            pk__in=change_ids, notified_at__isnull=True, notice_failed_at__isnull=True
+        ).update(notice_failed_at=timezone.now(), notice_error=send_error_text(error))
+        return 0
 
 
 @shared_task
@@ -75,22 +87,32 @@ def deliver_notices(notice_ids: list[int]) -> int:
 
 
 @shared_task(
-    autoretry_for=(SMTPException, ConnectionError, TimeoutError), retry_backoff=True, retry_backoff_max=180,
-    max_retries=6,
+    bind=True, autoretry_for=TRANSIENT_SEND_ERRORS, retry_backoff=True, retry_backoff_max=180, max_retries=6,
 )
-def email_customer_link(link_id: int, raw_token: str) -> int:
+def email_customer_link(self: Task, link_id: int, raw_token: str) -> int:
     """Emails a customer link once: `emailed_at` is the claim, in the send's transaction. A link
-    revoked or used meanwhile is not sent. The raw token arrives here and goes into the email only."""
+    revoked or used meanwhile is not sent. The raw token arrives here and goes into the email only.
+    A failure retrying cannot cure, or the last retry's, is recorded on the link (`email_failed_at`,
+    `email_error`): staff see it and send a new link (the raw token is not kept to send it again)."""
     from crm import links
     from crm.models import CustomerLink
 
-    with transaction.atomic():
-        claimed = CustomerLink.objects.filter(
-            pk=link_id, emailed_at__isnull=True, revoked_at__isnull=True, used_at__isnull=True,
-            token_hash=links.token_hash(raw_token),
-        ).update(emailed_at=timezone.now())
-        if not claimed:
-            return 0
-        link = CustomerLink.objects.select_related("account__owner", "contact").get(pk=link_id)
-        links.link_email(link, raw_token).send()
-    return 1
+    try:
+        with transaction.atomic():
+            claimed = CustomerLink.objects.filter(
+                pk=link_id, emailed_at__isnull=True, email_failed_at__isnull=True, revoked_at__isnull=True,
+                used_at__isnull=True, token_hash=links.token_hash(raw_token),
+            ).update(emailed_at=timezone.now())
+            if not claimed:
+                return 0
+            link = CustomerLink.objects.select_related("account__owner__profile", "contact").get(pk=link_id)
+            links.link_email(link, raw_token).send()
+        return 1
+    except Exception as error:
+        if not send_failure_is_final(self, error):
+            raise  # retried with backoff (autoretry_for)
+        logger.warning("Customer link %s email failed: %s", link_id, send_error_text(error))
+        CustomerLink.objects.filter(pk=link_id, emailed_at__isnull=True).update(
+            email_failed_at=timezone.now(), email_error=send_error_text(error)
+        )
+        return 0

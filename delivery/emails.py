@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from crm import links, notices, roles
+from crm.mail import email_message, zone_of
 from crm.models import AccountTeamMember, CustomerLink, Notice
 from delivery.models import Problem, SignOff, Stage
 
@@ -25,11 +24,13 @@ def _phone(user: Any) -> str:
     return getattr(profile, "phone", "") if profile is not None else ""
 
 
-def _message(*, template: str, subject: str, to: list[str], context: dict[str, Any]) -> EmailMessage:
-    context = {**context, "site_url": settings.SITE_URL}
-    return EmailMessage(
-        subject=subject, body=render_to_string(f"delivery/email/{template}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL, to=to,
+def _message(
+    *, template: str, subject: str, to: list[str], context: dict[str, Any], zone_from: Any = None
+) -> EmailMessage:
+    """`zone_from`: the user whose time zone the email's times are in: the recipient when staff,
+    the delivery owner when a customer (contacts have no time zone of their own)."""
+    return email_message(
+        subject=subject, template=f"delivery/email/{template}", to=to, context=context, zone=zone_of(zone_from)
     )
 
 
@@ -49,18 +50,20 @@ def signoff_request(link: CustomerLink, url: str) -> EmailMessage:
         to=[link.contact.email],  # type: ignore[union-attr]
         context={"stage": stage, "contact": link.contact, "owner": owner, "owner_name": _name(owner),
                  "phone": _phone(owner), "url": url, "expires_at": link.expires_at},
+        zone_from=owner,
     )
 
 
 @links.register_email(CustomerLink.Purpose.PORTAL, landing="delivery:portal_open")
 def portal_invitation(link: CustomerLink, url: str) -> EmailMessage:
-    owner = link.account.owner
+    owner = link.account.owner  # after the handover, the delivery owner
     return _message(
         template="portal_invitation",
         subject=f"Follow the delivery for {link.account.name}",
         to=[link.contact.email],  # type: ignore[union-attr]
         context={"account": link.account, "contact": link.contact, "owner_name": _name(owner), "url": url,
                  "expires_at": link.expires_at},
+        zone_from=owner,
     )
 
 
@@ -90,6 +93,7 @@ def signoff_reminder(notice: Notice) -> list[EmailMessage]:
             to=[stage.signer.email],  # type: ignore[union-attr]
             context={"stage": stage, "contact": stage.signer, "owner_name": _name(owner), "phone": _phone(owner),
                      "url": links.link_url(fresh, raw), "expires_at": fresh.expires_at},
+            zone_from=owner,
         )
     ]
 
@@ -107,13 +111,14 @@ def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
             to=[owner.email],
             context={"stage": stage, "owner_name": _name(owner),
                      "url": reverse("delivery:project_detail", args=[stage.project_id])},
+            zone_from=owner,
         )
     ]
 
 
 @notices.register("delivery.customer_answered")
 def customer_answered(notice: Notice) -> list[EmailMessage]:
-    signoff = SignOff.objects.select_related("stage__project__owner", "stage__account", "contact").get(
+    signoff = SignOff.objects.select_related("stage__project__owner__profile", "stage__account", "contact").get(
         pk=notice.data["signoff"]
     )
     owner = signoff.stage.project.owner
@@ -131,6 +136,7 @@ def customer_answered(notice: Notice) -> list[EmailMessage]:
             to=[owner.email],
             context={"signoff": signoff, "signed": signed, "owner_name": _name(owner),
                      "url": reverse("delivery:project_detail", args=[signoff.stage.project_id])},
+            zone_from=owner,
         )
     ]
 

@@ -27,7 +27,7 @@ User = get_user_model()
 
 STAGE_FIELDS = ("due_date", "description", "delivered")
 TEXT_LIMIT = 5000
-
+SIGNOFF_REMINDER_KINDS = ("delivery.signoff_reminder", "delivery.signoff_reminder_owner")
 
 
 def _setting(name: str) -> Any:
@@ -228,7 +228,10 @@ def stage_request_signoff(
     )
     links.link_send_on_commit(link, raw)
     due = timezone.now() + timedelta(days=_setting("SIGNOFF_REMINDER_DAYS"))
-    for kind in ("delivery.signoff_reminder", "delivery.signoff_reminder_owner"):
+    # A new request replaces what the previous one still owed: its link is revoked, so the
+    # signer's reminder is moot, and the owner is reminded once, counting from this request.
+    notices.notices_cancel(target=stage, kinds=list(SIGNOFF_REMINDER_KINDS))
+    for kind in SIGNOFF_REMINDER_KINDS:
         notices.notice_schedule(kind=kind, key=f"{kind}:{link.pk}", target=stage, due_at=due, data={"link": link.pk})
     events.stage_transition_event(
         stage=stage, by=by, from_state=from_state, extra={"signer": contact.pk, "link": link.pk}
@@ -284,7 +287,7 @@ def customer_answer(
         user_agent=(user_agent or "")[:400],
     )
     events.customer_answer_event(signoff=signoff, from_state=from_state)
-    notices.notices_cancel(target=stage, kinds=["delivery.signoff_reminder", "delivery.signoff_reminder_owner"])
+    notices.notices_cancel(target=stage, kinds=list(SIGNOFF_REMINDER_KINDS))
     notices.notice_schedule(
         kind="delivery.customer_answered",
         key=f"delivery.customer_answered:{signoff.pk}",

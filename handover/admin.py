@@ -28,8 +28,11 @@ class HandoverContactInline(ReadOnlyInline):
 
 @admin.register(Handover)
 class HandoverAdmin(ReadOnlyAdmin):
-    list_display = ["deal", "account", "state", "rep", "delivery_owner", "accept_deadline", "escalated_at"]
-    list_filter = ["state"]
+    list_display = ["deal", "account", "state", "rep", "delivery_owner", "accept_deadline", "escalated_at",
+                    "acceptance_email_failed_at"]
+    list_filter = ["state", ("acceptance_email_failed_at", admin.EmptyFieldListFilter)]
+    # Not editable, so not in the form: listed to be seen (why the customer got no introduction).
+    readonly_fields = ["escalated_at", "acceptance_notified_at", "acceptance_email_failed_at", "acceptance_email_error"]
     search_fields = ["deal__name", "account__name"]
     list_select_related = ["deal", "account", "rep", "delivery_owner"]
     inlines = [HandoverContactInline]

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 
+from crm.mail import email_message, zone_of
 from handover.models import Handover
 
 
-def _message(*, template: str, subject: str, to: list[str], context: dict[str, Any]) -> EmailMultiAlternatives:
-    context = {**context, "site_url": settings.SITE_URL}
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"handover/email/{template}.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=to,
+def _message(
+    *, template: str, subject: str, to: list[str], context: dict[str, Any], zone_from: Any
+) -> EmailMultiAlternatives:
+    """`zone_from`: the user whose time zone the email's times are in (the recipient, or for a
+    customer their delivery owner)."""
+    return email_message(
+        subject=subject, template=f"handover/email/{template}", to=to, context=context, zone=zone_of(zone_from)
     )
-    return message
 
 
 def customer_introduction(*, handover: Handover, contact: Any) -> EmailMultiAlternatives:
@@ -30,6 +28,7 @@ def customer_introduction(*, handover: Handover, contact: Any) -> EmailMultiAlte
         subject=f"Your delivery owner for {handover.deal.name}: {owner.get_full_name() or owner.username}",  # type: ignore[union-attr]
         to=[contact.email],
         context={"handover": handover, "contact": contact, "owner": owner, "phone": _phone(owner)},
+        zone_from=owner,
     )
 
 
@@ -39,6 +38,7 @@ def accepted_notice(*, handover: Handover, to_user: Any) -> EmailMultiAlternativ
         subject=f"Handover accepted: {handover.account.name} — {handover.deal.name}",
         to=[to_user.email],
         context={"handover": handover, "user": to_user, "owner": handover.delivery_owner},
+        zone_from=to_user,
     )
 
 
@@ -48,15 +48,17 @@ def back_notice(*, handover: Handover) -> EmailMultiAlternatives:
         subject=f"Handover {handover.get_state_display().lower()}: {handover.deal.name}",
         to=[handover.rep.email],
         context={"handover": handover},
+        zone_from=handover.rep,
     )
 
 
-def escalation(*, handover: Handover, to: list[str]) -> EmailMultiAlternatives:
+def escalation(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
     return _message(
         template="escalation",
         subject=f"Overdue handover: {handover.account.name} — {handover.deal.name}",
-        to=to,
-        context={"handover": handover},
+        to=[to_user.email],
+        context={"handover": handover, "user": to_user},
+        zone_from=to_user,
     )
 
 

@@ -223,6 +223,10 @@ class Handover(FSMModelMixin, models.Model):
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set once by the acceptance email task's claim.
     acceptance_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the acceptance emails could not be sent and will not be retried, with the error,
+    # shown on the handover's page and in the admin.
+    acceptance_email_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    acceptance_email_error = models.TextField(blank=True, editable=False)
     last_reason = models.TextField(blank=True, max_length=2000)
 
     objects = HandoverQuerySet.as_manager()

@@ -42,15 +42,35 @@ def escalation(notice: Notice) -> list[EmailMessage]:
     if not claimed:
         return []  # accepted or rejected meanwhile, or already escalated
     handover = Handover.objects.select_related("deal", "account").get(pk=pk)
-    managers = (
+    managers = list(
         get_user_model()
         .objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER)
         .exclude(email="")
-        .values_list("email", flat=True)
+        .select_related("profile")
+        .distinct()
+        .order_by("email", "pk")
     )
     events.handover_escalated_event(handover=handover)
-    recipients = sorted(set(managers))
-    if not recipients:
+    if not managers:
         logger.warning("Overdue handover %s: no delivery manager has an email", pk)
         return []
-    return [emails.escalation(handover=handover, to=recipients)]
+    # One email per manager: each reads the deadline in their own time zone.
+    by_email = {manager.email: manager for manager in managers}
+    return [emails.escalation(handover=handover, to_user=manager) for manager in by_email.values()]
+
+
+@notices.register("handover.back_notice")
+def back_notice(notice: Notice) -> list[EmailMessage]:
+    """Tells the rep their handover was returned or rejected, and why; moot once they resubmitted."""
+    handover = (
+        Handover.objects.select_related("deal", "account", "rep__profile")
+        .filter(pk=notices.target_pk(notice.target))
+        .first()
+    )
+    if (
+        handover is None
+        or handover.state not in (Handover.State.RETURNED, Handover.State.REJECTED)
+        or not handover.rep.email
+    ):
+        return []
+    return [emails.back_notice(handover=handover)]

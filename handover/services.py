@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import roles
+from crm import notices, roles
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, Deal
 from crm.services import account_hand_to_delivery, fire_transition, team_member_join, validate_model
@@ -433,10 +433,13 @@ def _send_back(*, handover: Handover, by: Any, reason: str, transition: str) -> 
     from_state = handover.state
     fire_transition(getattr(handover, transition), reason=reason)
     handover.save()
-    events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
-    from handover.tasks import send_back_notice
-
-    send_back_notice.delay_on_commit(handover.pk)
+    event = events.handover_transition_event(handover=handover, by=by, from_state=from_state, reason=reason)
+    # Through the outbox, keyed by this return's event: each return emails the rep once, and a
+    # send that fails is retried, then shown failed in the admin.
+    notices.notice_schedule(
+        kind="handover.back_notice", key=f"handover.back_notice:{handover.pk}:{event.pk}", target=handover,
+        send_now=True,
+    )
     return handover
 
 

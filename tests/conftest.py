@@ -7,8 +7,12 @@ role but no accounts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import message_from_string
+from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +58,65 @@ def empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+# An HTML entity in a subject or a text part is what a customer would read literally: "Smith
+# &amp; Jones". Text is rendered without autoescaping (crm.mail); this keeps it so.
+HTML_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
+
+
+def escaped_text_in(subject: str, texts: list[str]) -> list[str]:
+    """The HTML entities found in an email's subject and text parts, as "where: entity"."""
+    found = [f"subject: {m.group()}" for m in HTML_ENTITY.finditer(subject or "")]
+    for text in texts:
+        found += [f"text: {m.group()}" for m in HTML_ENTITY.finditer(text or "")]
+    return found
+
+
+def _sent_in_process() -> list[tuple[str, list[str]]]:
+    from django.core import mail
+
+    emails = []
+    for message in getattr(mail, "outbox", []):
+        texts = [message.body] if getattr(message, "content_subtype", "plain") == "plain" else []
+        texts += [content for content, mimetype in getattr(message, "alternatives", []) if mimetype == "text/plain"]
+        emails.append((str(message.subject), [str(t) for t in texts]))
+    return emails
+
+
+def _written_to_files(folder: Path) -> list[tuple[str, list[str]]]:
+    """Emails a real worker (or server) wrote with the file backend under `folder`."""
+    emails = []
+    for path in sorted(folder.rglob("*.log")):
+        for chunk in path.read_text(errors="replace").split("\n" + "-" * 79 + "\n"):
+            if not chunk.strip():
+                continue
+            parsed = message_from_string(chunk, policy=email_policy.default)
+            if parsed["Subject"] is None:
+                continue
+            texts = [
+                part.get_content() for part in parsed.walk()
+                if part.get_content_type() == "text/plain" and not part.is_multipart()
+            ]
+            emails.append((str(parsed["Subject"]), texts))
+    return emails
+
+
+@pytest.fixture(autouse=True)
+def emails_read_as_plain_text(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every email a test sends is inspected when it ends: a subject or text part holding an
+    HTML entity fails the test, naming the email. Covers the in-process outbox and, for worker
+    tests, the files their processes wrote under the test's tmp_path."""
+    # Asked for now: this fixture is torn down after tmp_path (the folder itself stays).
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    emails = _sent_in_process()
+    if folder is not None:
+        emails += _written_to_files(folder)
+    problems = [f"{subject!r}: {', '.join(found)}" for subject, texts in emails
+                if (found := escaped_text_in(subject, texts))]
+    if problems:
+        pytest.fail("HTML-escaped text in an email (customers would read the entity):\n" + "\n".join(problems))
 
 
 @pytest.fixture(autouse=True)

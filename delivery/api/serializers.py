@@ -129,14 +129,15 @@ class SignOffSerializer(serializers.ModelSerializer):
 
 
 class CustomerLinkSerializer(serializers.ModelSerializer):
-    """A link emailed to a customer contact, by its dates; never its token."""
+    """A link emailed to a customer contact, by its dates; never its token. `email_failed_at` and
+    `email_error` say when and why its email could not be sent (then send a new link)."""
 
     contact_name = serializers.SerializerMethodField()
 
     class Meta:
         model = CustomerLink
         fields = ["id", "account", "contact", "contact_name", "created_at", "expires_at", "emailed_at", "used_at",
-                  "revoked_at"]
+                  "revoked_at", "email_failed_at", "email_error"]
         read_only_fields = fields
 
     def get_contact_name(self, link: CustomerLink) -> str:
