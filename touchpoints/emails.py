@@ -13,6 +13,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from crm import links, notices, roles
 from crm.models import CustomerLink, Notice
@@ -207,7 +208,11 @@ def digest(notice: Notice) -> list[EmailMessage]:
     return [
         _message(
             template="digest",
-            subject=f"Today: {len(today)} check-up(s) due, {len(overdue)} overdue",
+            subject=ngettext(
+                "Today: %(count)d check-up due, %(overdue)d overdue",
+                "Today: %(count)d check-ups due, %(overdue)d overdue",
+                len(today),
+            ) % {"count": len(today), "overdue": len(overdue)},
             to=[user.email],
             context={
                 "user": user,

@@ -108,7 +108,7 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     page.check(f"input[name=promises][value='{promise.pk}']")
     screenshot(page, "delivery_problem_form")
     page.click("text=Raise the problem")
-    expect(page.locator(".message-success")).to_contain_text("Its promises are marked broken.")
+    expect(page.locator(".message-success")).to_contain_text("Its promise is marked broken.")
     expect(page.locator("#attribution")).to_contain_text("Rep")
     screenshot(page, "delivery_problem_detail")
     problem = Problem.objects.get()

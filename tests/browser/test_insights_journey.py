@@ -65,7 +65,7 @@ def test_a_manager_hands_over_a_departed_reps_book_then_reads_the_scorecards(
     page.click("button:has-text('Preview')")
     expect(page.locator("h1")).to_contain_text("Leaver Gone → Rep2")
     page.click("button:has-text('Reassign 2 accounts')")
-    expect(page.locator(".message-success")).to_contain_text("Moved 2 account(s)")
+    expect(page.locator(".message-success")).to_contain_text("Moved 2 accounts")
     assert not Account.objects.filter(owner__is_active=False).exists()
 
     page.goto("/insights/reassignment/")
