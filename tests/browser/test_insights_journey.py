@@ -14,7 +14,7 @@ from crm import services as crm
 from crm.models import Account
 from delivery import services as delivery_services
 from handover import services as handover_services
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, nav_to, screenshot
 from tests.conftest import accept_deal, make_user
 
 
@@ -49,7 +49,7 @@ def test_a_manager_hands_over_a_departed_reps_book_then_reads_the_scorecards(
 
     # The manager finds the orphans on the reassignment dashboard.
     log_in(page, "salesmgr")
-    page.click("nav.mainnav >> text=Insights")
+    nav_to(page, "Insights")
     expect(page.locator("h1")).to_have_text("Performance")
     page.click(".insights-tabs >> text=Reassignment")
     expect(page.locator("#orphan-count")).to_have_text("2")
