@@ -122,6 +122,9 @@ def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iter
     page.on("console", lambda msg: errors.append(f"{msg.text} (on {page.url})") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"{exc} (on {page.url})"))
     page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
+    # Which request a "Failed to load resource" console error was about (Chromium does not say).
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
     page.console_errors = errors  # type: ignore[attr-defined]
     page.visited = visited  # type: ignore[attr-defined]
     page.width = VIEWPORTS[request.param]["viewport"]["width"]  # type: ignore[attr-defined]
@@ -137,7 +140,9 @@ def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iter
     # Anything else (a missing asset, a 403 or 500) fails, unless the test names it.
     allowed = ("status of 400 (Bad Request)", "status of 409 (Conflict)", *getattr(page, "allowed_console_errors", ()))
     unexpected = [e for e in errors if not any(a in e for a in allowed)]
-    assert not unexpected, f"at {page.width}px, pages visited {visited}:\n" + "\n".join(unexpected)
+    assert not unexpected, (
+        f"at {page.width}px, pages visited {visited}, answers >= 400 {failed}:\n" + "\n".join(unexpected)
+    )
 
 
 def log_in(page: Any, username: str, password: str = PASSWORD) -> None:
