@@ -107,6 +107,8 @@ def test_every_role_finds_its_pages_in_one_row_or_one_menu(page: Any, world: Any
             toggle.click()
             for i in range(items.count()):
                 expect(items.nth(i)).to_be_visible()
+            if href == links[0][1]:
+                screenshot(page, f"nav_{username}_menu_open", full_page=False)
             assert page.evaluate("document.documentElement.scrollWidth") <= page.width, f"the open menu overflows at {url}"
             toggle.click()
             expect(items.first).to_be_hidden()
