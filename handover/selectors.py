@@ -12,7 +12,7 @@ from handover.models import Handover, Promise
 def work_counts() -> dict[str, int]:
     """How many handovers wait in the review queue and in the acceptance inbox: one grouped
     COUNT, asked once per page and only for the managers whose navigation shows them."""
-    waiting = dict.fromkeys((Handover.State.SUBMITTED, Handover.State.SALES_APPROVED), 0)
+    waiting: dict[str, int] = dict.fromkeys((Handover.State.SUBMITTED, Handover.State.SALES_APPROVED), 0)
     rows = Handover.objects.filter(state__in=list(waiting)).values("state").annotate(n=Count("pk")).order_by()
     for row in rows:
         waiting[row["state"]] = row["n"]
