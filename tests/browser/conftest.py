@@ -160,6 +160,10 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = (page.viewport_size or {}).get("width")
     path = SCREENSHOTS / (f"{name}-{width}.png" if width else f"{name}.png")
+    if full_page:
+        # A full-page shot keeps the sticky header where the last click scrolled it, across the
+        # middle of the picture: from the top it sits where a person sees it.
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
     return path
 
