@@ -130,3 +130,36 @@ def test_the_managers_see_how_many_handovers_wait_for_them(page: Any, world: Any
     expect(page.locator("#queue-count")).to_contain_text("1 submitted handover, oldest first.")
     page.goto("/handovers/inbox/")
     expect(page.locator("#queue-count")).to_contain_text("1 handover approved by sales, most urgent first.")
+
+
+def test_the_pages_behind_the_navigation_fit_too(page: Any, world: Any, rep: Any, deal: Any) -> None:
+    """The detail and form pages, on the account with the longest name: no sideways scroll and
+    no console error at either width (the `page` fixture), the header clear of the heading."""
+    from crm.models import Contact
+    from delivery.models import Project
+
+    long = world["account"]
+    submitted = Handover.objects.get(deal__name="Northwind warehouse automation")
+    project = Project.objects.get(deal=deal)
+    stage = project.stages.order_by("position").first()
+    contact = Contact.objects.filter(account=long).first()
+    as_rep = [
+        f"/accounts/{long.pk}/", f"/accounts/{long.pk}/edit/", f"/accounts/{long.pk}/contacts/new/",
+        f"/accounts/{long.pk}/deals/new/", f"/contacts/{contact.pk}/edit/", f"/deals/{submitted.deal_id}/",
+        f"/deals/{submitted.deal_id}/edit/", f"/deals/{submitted.deal_id}/promises/", f"/handovers/{submitted.pk}/",
+        f"/handovers/{submitted.pk}/summary/", "/handovers/", "/profile/", "/password_change/", "/calendar/",
+        f"/accounts/{long.pk}/problems/new/", f"/insights/people/{rep.pk}/", "/accounts/new/",
+    ]
+    as_manager = [
+        f"/accounts/{long.pk}/reassign/", f"/accounts/{long.pk}/team/add/", f"/deliveries/{project.pk}/",
+        f"/stages/{stage.pk}/edit/", f"/users/{rep.pk}/deactivate/", "/insights/risk/", "/insights/reassignment/",
+        "/insights/delivery/", f"/handovers/{submitted.pk}/",
+    ]
+    for username, paths in (("rep", as_rep), ("everyone", as_manager)):
+        page.context.clear_cookies()
+        log_in(page, username)
+        for path in paths:
+            response = page.goto(path)
+            assert response is not None and response.status == 200, f"{path} answered {response and response.status}"
+            assert_the_header_fits(page, page.url)
+    screenshot(page, "nav_handover_detail_long_name")
