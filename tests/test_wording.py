@@ -92,6 +92,22 @@ def test_a_book_reassignment_says_how_many_accounts_moved(
 
 
 @pytest.mark.parametrize(("count", "says"), [
+    (1, ['account moves</span>', 'open deal moves</span>', "Reassign 1 account</button>"]),
+    (2, ['accounts move</span>', 'open deals move</span>', "Reassign 2 accounts</button>"]),
+])
+def test_the_book_reassignment_preview_counts_what_moves(
+    salesmgr: User, rep: User, rep2: User, count: int, says: list[str],
+) -> None:
+    for i in range(count):
+        account = crm_services.account_create(by=rep, name=f"Northwind {i}")
+        crm_services.deal_create(account=account, by=rep, name=f"Northwind line {i}", value="1000")
+    form = {"from_user": rep.pk, "to_user": rep2.pk, "reason": "departure", "note": ""}
+    html = client_for(salesmgr).post(reverse("crm:book_reassign"), form).content.decode()
+    for words in says:
+        assert words in html
+
+
+@pytest.mark.parametrize(("count", "says"), [
     (0, "0 check-ups scheduled from acceptance"),
     (1, "1 check-up scheduled from acceptance"),
     (2, "2 check-ups scheduled from acceptance"),
