@@ -12,6 +12,7 @@ from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.translation import ngettext
 
 from crm import notices, services
 from crm.models import (
@@ -220,10 +221,17 @@ class NoticeAdmin(admin.ModelAdmin):
         failed = list(queryset.filter(state=Notice.State.FAILED))
         others = queryset.count() - len(failed)
         retried = sum(notices.notice_retry(notice=notice) for notice in failed)
-        self.message_user(request, f"{retried} notice(s) owed again: the next dispatch sends them.", messages.SUCCESS)
+        self.message_user(request, ngettext(
+            "%(count)d notice owed again: the next dispatch sends it.",
+            "%(count)d notices owed again: the next dispatch sends them.",
+            retried,
+        ) % {"count": retried}, messages.SUCCESS)
         if others:
-            self.message_user(request, f"{others} selected notice(s) had not failed and were left alone.",
-                              messages.WARNING)
+            self.message_user(request, ngettext(
+                "%(count)d selected notice had not failed and was left alone.",
+                "%(count)d selected notices had not failed and were left alone.",
+                others,
+            ) % {"count": others}, messages.WARNING)
 
 
 @admin.register(CustomerLink)
@@ -272,8 +280,13 @@ class KeepwarmUserChangeForm(UserChangeForm):
             if owned:
                 url = reverse("crm:user_deactivate", args=[self.instance.pk])
                 raise ValidationError(
-                    f"This person still owns {owned} account(s). Use the deactivate page ({url}) to name a "
-                    "successor, so every account keeps an owner."
+                    ngettext(
+                        "This person still owns %(count)d account. Use the deactivate page (%(url)s) to name a "
+                        "successor, so every account keeps an owner.",
+                        "This person still owns %(count)d accounts. Use the deactivate page (%(url)s) to name a "
+                        "successor, so every account keeps an owner.",
+                        owned,
+                    ) % {"count": owned, "url": url}
                 )
         return bool(active)
 

@@ -24,6 +24,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import connection, models, transaction
 from django.db.models import Max
+from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
 from crm.models import Activity
@@ -80,7 +81,7 @@ class Rows:
         self.next_id[model] += 1
         row = [pk, *[values.pop(c, d) for c, d in self.columns[model]]]
         if values:
-            raise TypeError(f"{model.__name__} has no column(s) {sorted(values)}")
+            raise TypeError(f"{model.__name__} has no columns named {sorted(values)}")
         if self.use_copy:
             for i in self.json_at[model]:  # COPY takes JSON as text
                 row[i] = json.dumps(row[i])
@@ -198,7 +199,7 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 def part(title: str, *, total: int, unit: str, stdout: Any, progress: bool) -> Iterator[Any]:
     """Prints what a seeder part does, shows a progress bar over its `total` items and prints
     how long it took."""
-    stdout.write(f"{title}: {total} {unit}(s) to seed.")
+    stdout.write(f"{title}: {total} {unit}{pluralize(total)} to seed.")
     started = time.monotonic()
     with tqdm(total=total, unit=unit, disable=not progress, desc=title) as bar:
         yield bar

@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django_fsm import TransitionNotAllowed
 from rest_framework.authtoken.models import Token
 
@@ -669,7 +670,11 @@ def user_deactivate(
     if owned:
         if successor is None:
             raise ValidationError(
-                {"successor": f"{events._name(user)} still owns {owned} account(s): name a successor."}
+                {"successor": ngettext(
+                    "%(name)s still owns %(count)d account: name a successor.",
+                    "%(name)s still owns %(count)d accounts: name a successor.",
+                    owned,
+                ) % {"name": events._name(user), "count": owned}}
             )
         if not roles.can_reassign(by):
             raise PermissionDenied("Only sales managers and administrators reassign a book.")

@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import permissions, roles, selectors, services
@@ -358,11 +359,15 @@ def book_reassign(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             if confirm:
-                messages.success(
-                    request,
-                    f"Moved {len(plan.changes)} account(s) from {_name(data['from_user'])} to "
-                    f"{_name(data['to_user'])}; {plan.open_deal_count} open deal(s) went with them.",
-                )
+                moved = ngettext(
+                    "Moved %(count)d account from %(from)s to %(to)s",
+                    "Moved %(count)d accounts from %(from)s to %(to)s",
+                    len(plan.changes),
+                ) % {"count": len(plan.changes), "from": _name(data["from_user"]), "to": _name(data["to_user"])}
+                deals = ngettext(
+                    "%(count)d open deal went with them.", "%(count)d open deals went with them.", plan.open_deal_count
+                ) % {"count": plan.open_deal_count}
+                messages.success(request, f"{moved}; {deals}")
                 return redirect(f"{reverse('crm:account_list')}?owner={data['to_user'].pk}")
             return render(request, "crm/book_reassign_preview.html", {"form": form, "plan": plan, "data": data})
     return render(request, "crm/book_reassign.html", {"form": form})
@@ -541,7 +546,9 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         except Conflict as exc:
             return _conflict(request, exc, reverse("crm:user_list"))
         else:
-            moved = f" {len(plan.changes)} account(s) went to {_name(form.cleaned_data['successor'])}." if plan else ""
+            moved = " " + ngettext(
+                "%(count)d account went to %(to)s.", "%(count)d accounts went to %(to)s.", len(plan.changes)
+            ) % {"count": len(plan.changes), "to": _name(form.cleaned_data["successor"])} if plan else ""
             messages.success(request, f"{_name(person)} is deactivated; their sessions and API tokens ended.{moved}")
             return redirect("crm:user_list")
     return render(request, "crm/user_deactivate.html", {"form": form, "person": person, "owned": owned})

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from django.utils.translation import ngettext
+
 from crm import services as crm_services
 from crm.models import Contact, CustomerLink
 from delivery import services
@@ -142,12 +144,16 @@ def _move_along(project: Project, scenario: tuple[int, str | None], rng: random.
     following = stages[done]
     if then == "awaiting" and following.needs_signoff:
         _ask(services.stage_start(stage=following, by=owner), owner=owner, rng=rng, stdout=stdout)
-        return f"{done} stage(s) finished; {following.name} awaiting sign-off"
+        return f"{_stages_finished(done)}; {following.name} awaiting sign-off"
     if then == "changes" and following.needs_signoff:
         _finish(following, owner=owner, rng=rng, stdout=stdout, signed_off=False)
-        return f"{done} stage(s) finished; the customer asked for changes to {following.name}"
+        return f"{_stages_finished(done)}; the customer asked for changes to {following.name}"
     services.stage_start(stage=following, by=owner)
-    return f"{done} stage(s) finished; {following.name} in progress"
+    return f"{_stages_finished(done)}; {following.name} in progress"
+
+
+def _stages_finished(done: int) -> str:
+    return ngettext("%(count)d stage finished", "%(count)d stages finished", done) % {"count": done}
 
 
 def _raise_problems(projects: list[Project], rng: random.Random, stdout: Any) -> None:
@@ -182,7 +188,11 @@ def seed_deliveries(*, users: dict[str, Any], rng: random.Random, now: datetime,
     if SignOff.objects.exists() or Problem.objects.exists():
         stdout.write("Deliveries: demo progress already present; nothing changed.")
         return
-    stdout.write(f"Deliveries: {len(projects)} project(s); starting stages and asking customers to sign off...")
+    count = len(projects)
+    stdout.write(
+        ngettext("Deliveries: %(count)d project", "Deliveries: %(count)d projects", count) % {"count": count}
+        + "; starting stages and asking customers to sign off..."
+    )
     for index, project in enumerate(projects):
         summary = _move_along(project, SCENARIOS[index % len(SCENARIOS)], rng, stdout)
         stdout.write(f"  {project.deal.name} ({project.account.name}): {summary}.")

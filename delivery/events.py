@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import ngettext
+
 from crm.events import event_record
 from crm.models import Activity
 from delivery.models import Problem, Project, SignOff, Stage
+
+
+def completed_subject(deal_name: str, kept: int) -> str:
+    """The timeline line of a completed delivery (the seeders write the same words)."""
+    return ngettext(
+        "Delivery of %(deal)s complete; %(count)d promise marked kept",
+        "Delivery of %(deal)s complete; %(count)d promises marked kept",
+        kept,
+    ) % {"deal": deal_name, "count": kept}
 
 CUSTOMER_VIA_LINK = "customer via link"
 
@@ -30,7 +41,7 @@ def project_completed_event(*, project: Project, by: Any, kept: list[int], left_
         event_type="delivery.project_completed",
         actor=by,
         actor_label="" if by is not None else CUSTOMER_VIA_LINK,
-        subject=f"Delivery of {project.deal.name} complete; {len(kept)} promise(s) marked kept",
+        subject=completed_subject(project.deal.name, len(kept)),
         data={"project": project.pk, "kept": kept, "left_open": left_open},
     )
 

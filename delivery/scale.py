@@ -34,6 +34,7 @@ from django.utils import timezone
 from crm import bulk
 from crm.models import Account, Activity, Contact, CustomerLink
 from delivery.demo import CHANGES, DELIVERED, PROBLEMS, SIGNER_NAMES, SIGNER_TITLES, USER_AGENTS
+from delivery.events import completed_subject
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from handover.models import Handover, Promise
 
@@ -388,7 +389,7 @@ class Batch:
             self.rows.event(
                 account=handover["account_id"], deal=deal, event_type="delivery.project_completed", at=at, actor=by,
                 actor_label="" if by is not None else CUSTOMER_VIA_LINK,
-                subject=f"Delivery of {handover['deal__name']} complete; {len(kept)} promise(s) marked kept",
+                subject=completed_subject(handover["deal__name"], len(kept)),
                 data={"project": project, "kept": kept, "left_open": left_open},
             )
         for problem in problems:

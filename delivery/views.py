@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm import roles
@@ -370,7 +371,11 @@ def problem_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            broken = " Its promises are marked broken." if data["promises"] and problem.breaks_promises else ""
+            broken = ""
+            if data["promises"] and problem.breaks_promises:
+                broken = " " + ngettext(
+                    "Its promise is marked broken.", "Its promises are marked broken.", len(data["promises"])
+                )
             messages.success(request, f"Problem raised.{broken}")
             return HttpResponseRedirect(reverse("delivery:problem_detail", args=[problem.pk]))
     return render(

@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -31,7 +32,7 @@ from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
 from crm.views import in_user_zone
 from crm.views import next_url as _next
-from handover import permissions, services
+from handover import permissions, selectors, services
 from handover.forms import (
     AcceptForm,
     HandoverForm,
@@ -224,9 +225,20 @@ def _promise_answer(
         row = Promise.objects.with_reviews().select_related("reset_agreed_by").get(pk=promise.pk)
         row.flash = ok  # type: ignore[attr-defined]
     _attach_forms([row], acts, _contacts(deal.account_id))
-    return render(
-        request, "handover/_promise.html", {"promise": row, "acts": acts, "next": request.POST.get("next", "")}
+    card = handover.pk if handover and request.POST.get("card") == str(handover.pk) else None
+    response = render(
+        request, "handover/_promise.html",
+        {"promise": row, "acts": acts, "next": request.POST.get("next", ""), "card": card},
     )
+    if card is not None and failed is None:
+        # On a queue or inbox card the "1 of 2 promises reviewed" line changes with the row.
+        kind = acts.review_kind or "sales"
+        reviewed, live = selectors.review_progress(Promise.objects.filter(deal=deal).with_reviews(), kind)
+        response.write(render_to_string(
+            "handover/_review_progress.html",
+            {"handover": handover, "reviewed": reviewed, "live": live, "kind": kind, "oob": True},
+        ))
+    return response
 
 
 def _failed_row(promise: Promise, open_form: str, **forms: Any) -> Promise:
@@ -582,10 +594,14 @@ def _prepare_rows(handovers: list[Handover], acts: Acts) -> None:
     for handover in handovers:
         promises = handover.deal.ledger  # type: ignore[attr-defined]
         _attach_forms(promises, acts, handover.account.people)  # type: ignore[attr-defined]
-        live = [p for p in promises if p.state != Promise.State.WITHDRAWN]
-        kind = acts.review_kind or "sales"
-        handover.reviewed = sum(1 for p in live if p.latest_review(kind))  # type: ignore[attr-defined]
-        handover.live = len(live)  # type: ignore[attr-defined]
+        reviewed, live = selectors.review_progress(promises, acts.review_kind or "sales")
+        handover.reviewed = reviewed  # type: ignore[attr-defined]
+        handover.live = live  # type: ignore[attr-defined]
+
+
+def _total(handovers: list[Handover], state: str) -> int:
+    """How many the work list holds: counted only when it is cut at QUEUE_LIMIT."""
+    return len(handovers) if len(handovers) < QUEUE_LIMIT else Handover.objects.filter(state=state).count()
 
 
 @login_required
@@ -595,7 +611,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     handovers = list(_work_list(Handover.State.SUBMITTED).order_by("submitted_at", "pk")[:QUEUE_LIMIT])
     acts = Acts(review_kind="sales", resolve=True)
     _prepare_rows(handovers, acts)
-    return render(request, "handover/review_queue.html", {"handovers": handovers, "acts": acts})
+    total = _total(handovers, Handover.State.SUBMITTED)
+    return render(request, "handover/review_queue.html", {"handovers": handovers, "acts": acts, "total": total})
 
 
 @login_required
@@ -615,7 +632,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
             team=team, pk=handover.pk, offers=offers, initial={"delivery_owner": handover.proposed_delivery_owner_id}
         )  # type: ignore[attr-defined]
         handover.reject_form = ReasonForm(prefix_id="reject", pk=handover.pk, label="Why is it rejected?")  # type: ignore[attr-defined]
-    return render(request, "handover/inbox.html", {"handovers": handovers, "acts": acts})
+    total = _total(handovers, Handover.State.SALES_APPROVED)
+    return render(request, "handover/inbox.html", {"handovers": handovers, "acts": acts, "total": total})
 
 
 def _list_waiting(handover: Any, now: datetime) -> str:

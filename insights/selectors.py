@@ -68,9 +68,11 @@ from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from crm import roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, UserProfile
+from crm.wording import possessive
 from delivery.models import Problem, Project, Stage
 from handover.models import Handover, Promise
 from insights import permissions
@@ -134,7 +136,7 @@ def team_member_ids(team: int | None) -> list[int] | None:
 def team_choices() -> list[tuple[int, str]]:
     """Managers with at least one report, for the team filter."""
     managers = User.objects.filter(reports__isnull=False).distinct().order_by("first_name", "last_name", "username")
-    return [(m.pk, f"{display_name(m)}'s team") for m in managers]
+    return [(m.pk, f"{possessive(display_name(m))} team") for m in managers]
 
 
 def display_name(user: Any) -> str:
@@ -658,8 +660,6 @@ class Risk:
         return replace(self, rows=self.rows[:limit])
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def risk(*, period: Period, team: int | None, viewer: Any) -> Risk:
@@ -733,19 +733,29 @@ def risk(*, period: Period, team: int | None, viewer: Any) -> Risk:
         reasons = []
         if overdue.get(a.pk):
             n = overdue[a.pk]
-            reasons.append(RiskReason("overdue_checkups", _plural(n, "overdue check-up"), n * OVERDUE_CHECKUP_POINTS))
+            reasons.append(RiskReason(
+                "overdue_checkups",
+                ngettext("%(count)d overdue check-up", "%(count)d overdue check-ups", n) % {"count": n},
+                n * OVERDUE_CHECKUP_POINTS,
+            ))
         last = _last_score(a.done_score, a.done_at, a.answer_score, a.answer_at)
         if last is not None and SATISFACTION_POINTS.get(last):
             reasons.append(RiskReason("satisfaction", f"last satisfaction {last}/5", SATISFACTION_POINTS[last]))
         for severity in ("critical", "high", "medium", "low"):
             n = problems[a.pk].get(severity, 0)
             if n:
-                reasons.append(RiskReason(f"problems_{severity}", f"{_plural(n, f'open {severity} problem')}",
-                                          n * PROBLEM_POINTS[severity]))
+                reasons.append(RiskReason(
+                    f"problems_{severity}",
+                    ngettext("%(count)d open %(severity)s problem", "%(count)d open %(severity)s problems", n)
+                    % {"count": n, "severity": severity},
+                    n * PROBLEM_POINTS[severity],
+                ))
         if waiting.get(a.pk):
             n = waiting[a.pk]
             reasons.append(RiskReason(
-                "signoff_waiting", f"{_plural(n, 'stage')} awaiting sign-off over {reminder_days} days",
+                "signoff_waiting",
+                ngettext("%(count)d stage awaiting sign-off", "%(count)d stages awaiting sign-off", n) % {"count": n}
+                + ngettext(" over %(days)d day", " over %(days)d days", reminder_days) % {"days": reminder_days},
                 n * SIGNOFF_WAIT_POINTS,
             ))
         if a.is_single_threaded:

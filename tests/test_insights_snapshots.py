@@ -163,7 +163,7 @@ def test_a_reassignment_rolled_back_forgets_nothing(rep, rep2, salesmgr, django_
 def test_the_risk_page_lists_the_riskiest_and_the_csv_lists_them_all(project, salesmgr, monkeypatch):
     monkeypatch.setattr(insights_views, "RISK_PAGE_ROWS", 0)
     page = client_for(salesmgr).get("/insights/risk/").content.decode()
-    assert "The 0 riskiest of 1 customers in their first 90 days" in page
+    assert "The 0 riskiest of 1 customer in their first 90 days" in page
     rows = client_for(salesmgr).get("/insights/risk/?format=csv").content.decode().strip().splitlines()
     assert len(rows) == 2 and project.account.name in rows[1]
 

@@ -368,7 +368,7 @@ def test_the_admin_lists_failed_notices_and_retries_them(builder):
     )
     assert response.status_code == 200
     text = response.content.decode()
-    assert "1 notice(s) owed again" in text and "1 selected notice(s) had not failed" in text
+    assert "1 notice owed again: the next dispatch sends it." in text and "1 selected notice had not failed" in text
     failed.refresh_from_db()
     assert (failed.state, failed.attempts, failed.claimed_at) == (Notice.State.PENDING, 0, None)
     assert failed.due_at <= timezone.now()

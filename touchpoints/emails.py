@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from crm import links, notices, roles
 from crm.mail import email_message, zone_of
@@ -210,7 +211,11 @@ def digest(notice: Notice) -> list[EmailMessage]:
     return [
         _message(
             template="digest",
-            subject=f"Today: {len(today)} check-up(s) due, {len(overdue)} overdue",
+            subject=ngettext(
+                "Today: %(count)d check-up due, %(overdue)d overdue",
+                "Today: %(count)d check-ups due, %(overdue)d overdue",
+                len(today),
+            ) % {"count": len(today), "overdue": len(overdue)},
             to=[user.email],
             context={
                 "user": user,

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import ngettext
+
 from crm.events import event_record
 from crm.models import Account, Activity
 from handover.models import Handover
 from touchpoints.models import SurveyResponse, Touchpoint
+
+
+def scheduled_subject(count: int, when: str) -> str:
+    """The timeline line of a scheduled agenda (the seeders write the same words)."""
+    return ngettext(
+        "%(count)d check-up scheduled from %(when)s", "%(count)d check-ups scheduled from %(when)s", count
+    ) % {"count": count, "when": when}
 
 
 def agenda_scheduled_event(*, account: Account, handover: Handover, anchor: str, count: int) -> Activity:
@@ -17,7 +26,7 @@ def agenda_scheduled_event(*, account: Account, handover: Handover, anchor: str,
         deal=handover.deal,
         event_type="touchpoints.agenda_scheduled",
         actor_label="Keepwarm",
-        subject=f"{count} check-up(s) scheduled from {when}",
+        subject=scheduled_subject(count, when),
         data={"handover": handover.pk, "anchor": anchor, "count": count},
     )
 

@@ -36,6 +36,7 @@ from delivery.models import Problem, Project
 from delivery.scale import add_problem, problem_events
 from handover.models import Handover
 from touchpoints.demo import OUTCOMES
+from touchpoints.events import scheduled_subject
 from touchpoints.models import REP_KINDS, AgendaStep, Kind, SurveyResponse, Touchpoint
 from touchpoints.services import channel_for, working_time
 
@@ -149,7 +150,7 @@ class Batch:
             when = "go-live" if anchor == "go_live" else "acceptance"
             self.rows.event(
                 account=account, deal=handover["deal_id"], event_type="touchpoints.agenda_scheduled", at=anchor_at,
-                actor_label="Keepwarm", subject=f"{count} check-up(s) scheduled from {when}",
+                actor_label="Keepwarm", subject=scheduled_subject(count, when),
                 data={"handover": handover["pk"], "anchor": anchor, "count": count},
             )
 

@@ -49,7 +49,7 @@ class CrmAutoSchema(AutoSchema):
                 parameter["schema"] = {"type": "integer"}
                 model = get_view_model(self.view)
                 name = model._meta.verbose_name if model is not None else "object"
-                parameter["description"] = f"The {name}'s id."
+                parameter["description"] = f"The id of the {name}."
         return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

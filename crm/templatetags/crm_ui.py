@@ -15,6 +15,8 @@ from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from crm import wording
+
 register = template.Library()
 
 # Stands in for the primary key when a URL is reversed once; no route of ours contains it.
@@ -78,6 +80,12 @@ def person(user: Any) -> str:
     if not user:
         return "nobody"
     return str(user.get_full_name() or user.get_username())
+
+
+@register.filter(is_safe=True)
+def possessive(name: Any) -> str:
+    """{{ account.name|possessive }}: "Northwind Analytics'", "Acme's" (escaped like the name)."""
+    return wording.possessive(name)
 
 
 @register.filter

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from crm import roles
+from handover import selectors
 
 register = template.Library()
 
@@ -33,15 +34,21 @@ STATE_TONE = {
 
 
 @register.simple_tag
-def handover_nav(user: Any) -> dict[str, bool]:
-    """Which handover links the main navigation shows (roles are cached on the user)."""
+def handover_nav(user: Any) -> dict[str, Any]:
+    """Which handover links the main navigation shows (roles are cached on the user), and for
+    the managers how many handovers wait for them (one query, on their pages only)."""
     if not getattr(user, "is_authenticated", False):
         return {}
-    return {
+    nav: dict[str, Any] = {
         "mine": roles.has_role(user, roles.SALES_REP, roles.PRESALES),
         "review": roles.has_role(user, roles.SALES_MANAGER),
         "inbox": roles.has_role(user, roles.DELIVERY_MANAGER),
     }
+    if nav["review"] or nav["inbox"]:
+        counts = selectors.work_counts()
+        nav["to_review"] = counts["review"]
+        nav["to_accept"] = counts["inbox"]
+    return nav
 
 
 @register.filter

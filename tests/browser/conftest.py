@@ -77,17 +77,72 @@ def delivery_plans(transactional_db: Any) -> None:
     create_default_plans(PlanTemplate, PlanTemplateStage)
 
 
-@pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server.url)
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+
+# Runs in every document the journeys open, before the page's own scripts (Playwright injects it
+# through the DevTools protocol, so the CSP does not apply to it). After the page loads and after
+# every htmx swap it reports sideways scrolling as a console error, naming the widest elements:
+# the same collector that catches CSP violations then fails the test with the page's URL.
+OVERFLOW_WATCH = """
+(() => {
+  const check = (when) => {
+    const root = document.documentElement;
+    if (!root || root.scrollWidth <= root.clientWidth) return;
+    const width = root.clientWidth;
+    const culprits = [...document.querySelectorAll("body *")]
+      .filter((el) => el.getBoundingClientRect().right > width + 1 &&
+                      el.parentElement.getBoundingClientRect().right <= width + 1)
+      .slice(0, 3)
+      .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+           (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : ""));
+    console.error(`horizontal overflow (${when}): ${root.scrollWidth}px wide in ${width}px at ${location.href}: ${culprits.join(", ")}`);
+  };
+  window.addEventListener("load", () => check("load"));
+  document.addEventListener("htmx:afterSettle", () => check("htmx swap"));
+})();
+"""
+
+OVERFLOW_NOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
+def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iterator[Any]:
+    """A page at 1280x800 and again at 390x844 (each journey runs at both widths). Every page it
+    visits must show no console error (a CSP violation, a broken script) and no sideways
+    scrolling; the test fails with the URL otherwise."""
+    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[request.param])
+    context.add_init_script(OVERFLOW_WATCH)
     page = context.new_page()
     errors: list[str] = []
+    visited: list[str] = []
     # A CSP violation or a broken script shows up as a console error: collect them for the test.
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(f"{msg.text} (on {page.url})") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"{exc} (on {page.url})"))
+    page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
+    # Which request a "Failed to load resource" console error was about (Chromium does not say).
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
     page.console_errors = errors  # type: ignore[attr-defined]
+    page.visited = visited  # type: ignore[attr-defined]
+    page.width = VIEWPORTS[request.param]["viewport"]["width"]  # type: ignore[attr-defined]
     yield page
-    context.close()
+    try:
+        overflow = page.evaluate(OVERFLOW_NOW) if not page.is_closed() else 0
+        if overflow > 0:
+            errors.append(f"horizontal overflow at the end: {overflow}px too wide at {page.url}")
+    finally:
+        context.close()
+    # Chromium logs every 4xx answer as a console error; ours for bad input (400, the form again
+    # with its messages) and for a conflict (409) are answers the journeys provoke on purpose.
+    # Anything else (a missing asset, a 403 or 500) fails, unless the test names it.
+    allowed = ("status of 400 (Bad Request)", "status of 409 (Conflict)", *getattr(page, "allowed_console_errors", ()))
+    unexpected = [e for e in errors if not any(a in e for a in allowed)]
+    assert not unexpected, (
+        f"at {page.width}px, pages visited {visited}, answers >= 400 {failed}:\n" + "\n".join(unexpected)
+    )
 
 
 def log_in(page: Any, username: str, password: str = PASSWORD) -> None:
@@ -100,8 +155,28 @@ def log_in(page: Any, username: str, password: str = PASSWORD) -> None:
 
 
 def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
-    """Saves var/screenshots/<name>.png so a person can look at what the browser saw."""
+    """Saves var/screenshots/<name>-<width>.png so a person can look at what the browser saw
+    at each width the journeys run at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    width = (page.viewport_size or {}).get("width")
+    path = SCREENSHOTS / (f"{name}-{width}.png" if width else f"{name}.png")
+    if full_page:
+        # A full-page shot keeps the sticky header where the last click scrolled it, across the
+        # middle of the picture: from the top it sits where a person sees it.
+        page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def open_nav(page: Any) -> None:
+    """Opens the menu the links fold into on a narrow screen (nothing to do on a wide one)."""
+    toggle = page.locator("label.nav-toggle-label")
+    if toggle.is_visible() and not page.locator("#nav-toggle").is_checked():
+        toggle.click()
+
+
+def nav_to(page: Any, label: str) -> None:
+    """Follows a link of the main navigation as a person would at this width."""
+    open_nav(page)
+    page.locator("nav.mainnav a", has_text=label).first.click()
+    page.wait_for_load_state("load")

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from crm import notices
 from delivery.models import Problem
-from tests.browser.conftest import SCREENSHOTS, log_in
+from tests.browser.conftest import SCREENSHOTS, log_in, nav_to
 from tests.conftest import accept_deal
 from touchpoints.agendas import create_default_agendas
 from touchpoints.models import AgendaStep, AgendaTemplate, SurveyResponse, Touchpoint
@@ -28,7 +28,7 @@ def screenshot(page: Any, name: str) -> None:
     empty style attribute on every input, which htmx then copies while settling a swapped row
     (and the CSP rightly refuses)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, caret="initial")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{page.viewport_size['width']}.png"), full_page=True, caret="initial")
 
 
 def unexpected(errors: list[str]) -> list[str]:
@@ -48,7 +48,7 @@ def test_the_delivery_owner_completes_a_check_up_and_the_customer_answers_the_su
 
     # The delivery owner opens "My week": the overdue confirmation call comes first, highlighted.
     log_in(page, "delivery")
-    page.locator(".mainnav").get_by_text("My week").click()
+    nav_to(page, "My week")
     expect(page.locator("h1")).to_have_text("My week")
     row = page.locator(f"#touchpoint-{confirmation.pk}")
     expect(row).to_have_class(re.compile(r"\bis-overdue\b"))
@@ -132,7 +132,7 @@ def test_the_delivery_owner_completes_a_check_up_and_the_customer_answers_the_su
     # A delivery manager sees the week of the team, the done check-up in it.
     page.context.clear_cookies()
     log_in(page, "deliverymgr")
-    page.locator(".mainnav").get_by_text("Team calendar").click()
+    nav_to(page, "Team calendar")
     expect(page.locator("h1")).to_have_text("Team calendar")
     page.goto(f"/team-calendar/?week={timezone.localdate(done.due_at).isoformat()}&team=delivery")
     expect(page.locator(".tp-calendar .tp-chip-done").first).to_contain_text("4/5")

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from crm.models import CustomerLink
 from delivery.models import Problem, SignOff, Stage
 from handover.models import Promise
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, nav_to, screenshot
 
 
 def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_board(
@@ -27,7 +27,7 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
 
     # The delivery owner finds the project in "my deliveries" and opens its board.
     log_in(page, "delivery")
-    page.click("nav.mainnav >> text=Deliveries")
+    nav_to(page, "Deliveries")
     expect(page.locator(f"#project-{project.pk}")).to_contain_text("0/5 stages done")
     screenshot(page, "delivery_my_deliveries")
     page.click(f"#project-{project.pk} >> text={project.deal.name}")
@@ -108,13 +108,13 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     page.check(f"input[name=promises][value='{promise.pk}']")
     screenshot(page, "delivery_problem_form")
     page.click("text=Raise the problem")
-    expect(page.locator(".message-success")).to_contain_text("Its promises are marked broken.")
+    expect(page.locator(".message-success")).to_contain_text("Its promise is marked broken.")
     expect(page.locator("#attribution")).to_contain_text("Rep")
     screenshot(page, "delivery_problem_detail")
     problem = Problem.objects.get()
     assert problem.project_id == project.pk and Promise.objects.get(pk=promise.pk).state == "broken"
 
-    page.click("nav.mainnav >> text=Problems")
+    nav_to(page, "Problems")
     expect(page.locator(f"#problem-{problem.pk}")).to_contain_text("Second robot arm arrived damaged")
     page.select_option("select[name=severity]", "high")
     page.click("button:has-text('Filter')")

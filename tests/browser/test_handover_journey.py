@@ -25,13 +25,22 @@ def switch_to(page: Any, username: str) -> None:
     log_in(page, username)
 
 
-def review_every_promise(page: Any, deal: Any, button: str, verdict: str, shows: str) -> None:
-    for promise in Promise.objects.filter(deal=deal):
+def review_every_promise(page: Any, deal: Any, button: str, verdict: str, shows: str, done: str = "") -> None:
+    """Reviews each promise in place; with `done` ("reviewed", "checked") the card's progress
+    line must follow each review without a reload: "1 of 2 promises reviewed"."""
+    promises = list(Promise.objects.filter(deal=deal))
+    handover = Handover.objects.get(deal=deal)
+    progress = page.locator(f"#review-progress-{handover.pk}")
+    if done:
+        expect(progress).to_have_text(f"0 of {len(promises)} promises {done}")
+    for i, promise in enumerate(promises, start=1):
         row = page.locator(f"#promise-{promise.pk}")
         row.locator("summary", has_text=button).click()
         row.locator(f"input[name=verdict][value={verdict}]").check()
         row.locator("button", has_text="Save review").click()
         expect(page.locator(f"#promise-{promise.pk} .promise-verdicts")).to_contain_text(shows)
+        if done:
+            expect(progress).to_have_text(f"{i} of {len(promises)} promises {done}")
 
 
 def test_a_handover_goes_from_the_rep_through_sales_to_delivery_and_the_customer_is_emailed(
@@ -84,7 +93,7 @@ def test_a_handover_goes_from_the_rep_through_sales_to_delivery_and_the_customer
     # The sales manager reviews each promise in the queue and approves.
     switch_to(page, "salesmgr")
     page.goto("/handovers/review/")
-    review_every_promise(page, deal, "Sales review", "ok", "Sales: OK")
+    review_every_promise(page, deal, "Sales review", "ok", "Sales: OK", done="reviewed")
     screenshot(page, "handover_review_queue")
     page.locator(f"#handover-{handover.pk}").locator("button", has_text="Approve").click()
     expect(page.locator(".message-success")).to_contain_text("approved")
@@ -94,7 +103,7 @@ def test_a_handover_goes_from_the_rep_through_sales_to_delivery_and_the_customer
     switch_to(page, "deliverymgr")
     page.goto("/handovers/inbox/")
     expect(page.locator(".countdown").first).to_contain_text("due in")
-    review_every_promise(page, deal, "Feasibility review", "feasible", "Delivery: Feasible")
+    review_every_promise(page, deal, "Feasibility review", "feasible", "Delivery: Feasible", done="checked")
     screenshot(page, "handover_inbox")
     item = page.locator(f"#handover-{handover.pk}")
     item.locator("select[name=delivery_owner]").select_option(str(delivery.pk))

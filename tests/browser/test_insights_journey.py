@@ -14,7 +14,7 @@ from crm import services as crm
 from crm.models import Account
 from delivery import services as delivery_services
 from handover import services as handover_services
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, nav_to, screenshot
 from tests.conftest import accept_deal, make_user
 
 
@@ -49,7 +49,7 @@ def test_a_manager_hands_over_a_departed_reps_book_then_reads_the_scorecards(
 
     # The manager finds the orphans on the reassignment dashboard.
     log_in(page, "salesmgr")
-    page.click("nav.mainnav >> text=Insights")
+    nav_to(page, "Insights")
     expect(page.locator("h1")).to_have_text("Performance")
     page.click(".insights-tabs >> text=Reassignment")
     expect(page.locator("#orphan-count")).to_have_text("2")
@@ -65,7 +65,7 @@ def test_a_manager_hands_over_a_departed_reps_book_then_reads_the_scorecards(
     page.click("button:has-text('Preview')")
     expect(page.locator("h1")).to_contain_text("Leaver Gone → Rep2")
     page.click("button:has-text('Reassign 2 accounts')")
-    expect(page.locator(".message-success")).to_contain_text("Moved 2 account(s)")
+    expect(page.locator(".message-success")).to_contain_text("Moved 2 accounts")
     assert not Account.objects.filter(owner__is_active=False).exists()
 
     page.goto("/insights/reassignment/")

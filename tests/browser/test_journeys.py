@@ -93,7 +93,7 @@ def test_a_manager_sees_the_pipeline_and_previews_a_book_reassignment(
 
     page.click("button.button-danger")
     page.wait_for_selector(".message-success")
-    assert "Moved 4 account(s)" in page.locator(".message-success").inner_text()
+    assert "Moved 4 accounts" in page.locator(".message-success").inner_text()
     account.refresh_from_db()
     assert account.owner == rep2
     assert page.console_errors == []  # type: ignore[attr-defined]

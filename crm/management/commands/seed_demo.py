@@ -24,6 +24,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import roles, services
@@ -234,7 +235,10 @@ class Command(BaseCommand):
             users, created_users = self._users(password)
             if Account.objects.filter(name__in=[c[0] for c in COMPANIES]).exists():
                 if created_users:
-                    self.stdout.write(f"Created {created_users} missing demo user(s); demo accounts already present.")
+                    self.stdout.write(
+                        f"Created {created_users} missing demo user{pluralize(created_users)}; "
+                        "demo accounts already present."
+                    )
                 else:
                     self.stdout.write("Demo data already present; nothing changed.")
                 self._print_logins(password)
@@ -273,7 +277,7 @@ class Command(BaseCommand):
                     phone=phone, time_zone="Europe/London", manager=users.get(manager) if manager else None,
                 )
         if created:
-            self.stdout.write(f"Users: created {created} demo user(s).")
+            self.stdout.write(f"Users: created {created} demo user{pluralize(created)}.")
         return users, created
 
     def _print_logins(self, password: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import bulk, roles
@@ -348,7 +349,10 @@ class Command(BaseCommand):
             bulk.update(Contact, ["is_active", "left_at"], left, use_copy=self.use_copy)
             rows.write()
         seconds = time.monotonic() - started
-        self.stdout.write(f"Contacts left: {len(leaving)} champion(s) left their organisation, in {seconds:.1f}s.")
+        self.stdout.write(
+            f"Contacts left: {len(leaving)} champion{pluralize(len(leaving))} left their organisation, "
+            f"in {seconds:.1f}s."
+        )
 
 
 def chosen(salt: str, pk: int, every: int) -> bool:
