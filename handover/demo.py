@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 
 from crm.demo_clock import DemoClock, spread
 from handover import services as handover_services
@@ -107,9 +108,10 @@ def _won_at(handover: Handover, latest: datetime) -> datetime:
     won = handover.deal.closed_at or latest
     if won > latest:
         Deal.objects.filter(pk=handover.deal_id).update(closed_at=latest)
-        Activity.objects.filter(deal=handover.deal_id, event_type="deal.won").update(
-            occurred_at=latest, created_at=latest
-        )
+        # The win's event and the draft's opening (no other handover step has run yet).
+        Activity.objects.filter(
+            Q(event_type="deal.won") | Q(event_type__startswith="handover."), deal=handover.deal_id
+        ).update(occurred_at=latest, created_at=latest)
         won = latest
     Handover.objects.filter(pk=handover.pk).update(created_at=won)
     return won
