@@ -28,4 +28,5 @@ USER keepwarm
 EXPOSE 8000
 
 # WEB_CONCURRENCY sets gunicorn's worker count (default 2, as on a 2-core machine).
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# The logger class takes customer and calendar tokens out of the access log (config/redaction.py).
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--logger-class", "config.redaction.GunicornLogger"]

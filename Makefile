@@ -12,14 +12,17 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 SEEDED := var/.seeded
 PYTEST_ARGS ?=
+# `make run PORT=8001`: the web server's port; the banner and the links in emails follow it.
+PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench bench-notices lint install install-dev migrate seed clean
+.PHONY: help run test smoke bench bench-notices lint install install-dev migrate seed clean
 
 help:
-	@echo "make run    serve Keepwarm at http://127.0.0.1:8000 with a Celery worker and beat (demo data)"
+	@echo "make run    serve Keepwarm at http://127.0.0.1:8000 (PORT=8001 for another) with a Celery worker and beat (demo data)"
 	@echo "make test   install what tests need and run the whole suite (SQLite unless DATABASE_URL is set)"
 	@echo "make lint   ruff, mypy (django-stubs) and import-linter (the app layering)"
+	@echo "make smoke  the production stack run for real: gunicorn, worker, beat, PostgreSQL, Redis, SMTP"
 	@echo "make bench  the benchmark (PostgreSQL and Redis; results in docs/benchmarks.md)"
 	@echo "make bench-notices  only its outbox part: 10,000 reminders due at once, one Celery worker"
 
@@ -52,12 +55,12 @@ seed: migrate
 run: migrate
 	@[ -f $(SEEDED) ] || { $(PY) manage.py seed_demo && touch $(SEEDED); }
 	@echo ""
-	@echo "Keepwarm: http://127.0.0.1:8000"
+	@echo "Keepwarm: http://127.0.0.1:$(PORT)"
 	@echo "Demo logins (password: keepwarm): rep, rep2, presales, salesmgr, delivery, deliverymgr, admin"
-	@echo "Emails are written to var/mail/ and listed at http://127.0.0.1:8000/dev/mail/ (staff)."
+	@echo "Emails are written to var/mail/ and listed at http://127.0.0.1:$(PORT)/dev/mail/ (staff)."
 	@echo "Ctrl-C stops the web server, the worker and beat."
 	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONUNBUFFERED=1 KEEPWARM_PORT=$(PORT) $(BIN)/honcho start -f Procfile -p $(PORT)
 
 # pytest exits 5 when it collected no test at all: not a failure of the code, but said out
 # loud so nobody mistakes it for a green suite.
@@ -65,6 +68,11 @@ test: $(DEV_STAMP)
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit code 5)."; exit 0; fi; \
 	exit $$rc
+
+# The production settings served for real (scripts/smoke.sh): needs PostgreSQL and Redis on
+# 127.0.0.1; recreates the database keepwarm_smoke and flushes Redis db 9.
+smoke: $(DEV_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/smoke.sh
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -78,7 +78,8 @@ class Server:
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
         self.process = subprocess.Popen(
             [gunicorn, "config.wsgi:application", "--workers", str(workers), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60",
+             "--logger-class", "config.redaction.GunicornLogger"],
             env=env, cwd=ROOT,
         )
         self.worker: subprocess.Popen | None = None

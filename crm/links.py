@@ -50,11 +50,25 @@ def link_email(link: CustomerLink, raw: str) -> EmailMessage:
     return _email_builders[link.purpose](link, link_url(link, raw))
 
 
-def link_send_on_commit(link: CustomerLink, raw: str) -> None:
-    """Queues the email with the raw token (it lives only in the broker until sent)."""
+def link_send_on_commit(link: CustomerLink) -> None:
+    """Queues the link's email by id only: the task mints the token it sends (`link_mint`), so no
+    token passes through the broker, a task's arguments or the worker's log."""
     from crm.tasks import email_customer_link
 
-    email_customer_link.delay_on_commit(link.pk, raw)
+    email_customer_link.delay_on_commit(link.pk)
+
+
+def link_mint(link_id: int, *, now: Any) -> str | None:
+    """A fresh token for a link not yet emailed, revoked or used, claimed in the same conditional
+    UPDATE that marks it emailed; None when it is none of those any more. Call inside the
+    transaction that sends the email: a failed send rolls the claim back and the retry mints again."""
+    raw = secrets.token_urlsafe(32)
+    claimed = CustomerLink.objects.filter(
+        pk=link_id, emailed_at__isnull=True, email_failed_at__isnull=True, revoked_at__isnull=True,
+        used_at__isnull=True,
+    ).update(emailed_at=now, token_hash=token_hash(raw))
+    return raw if claimed else None
+
 
 # Why a link does not work, each with its own page for the customer.
 INVALID = "invalid"

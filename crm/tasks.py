@@ -89,21 +89,19 @@ def deliver_notices(notice_ids: list[int]) -> int:
 @shared_task(
     bind=True, autoretry_for=TRANSIENT_SEND_ERRORS, retry_backoff=True, retry_backoff_max=180, max_retries=6,
 )
-def email_customer_link(self: Task, link_id: int, raw_token: str) -> int:
-    """Emails a customer link once: `emailed_at` is the claim, in the send's transaction. A link
-    revoked or used meanwhile is not sent. The raw token arrives here and goes into the email only.
+def email_customer_link(self: Task, link_id: int) -> int:
+    """Emails a customer link once: minting its token is the claim (`emailed_at`), in the send's
+    transaction. A link revoked or used meanwhile is not sent. The token is made here and goes
+    into the email only, never into the task's arguments (they sit in the broker and its logs).
     A failure retrying cannot cure, or the last retry's, is recorded on the link (`email_failed_at`,
-    `email_error`): staff see it and send a new link (the raw token is not kept to send it again)."""
+    `email_error`): staff see it and send a new link."""
     from crm import links
     from crm.models import CustomerLink
 
     try:
         with transaction.atomic():
-            claimed = CustomerLink.objects.filter(
-                pk=link_id, emailed_at__isnull=True, email_failed_at__isnull=True, revoked_at__isnull=True,
-                used_at__isnull=True, token_hash=links.token_hash(raw_token),
-            ).update(emailed_at=timezone.now())
-            if not claimed:
+            raw_token = links.link_mint(link_id, now=timezone.now())
+            if raw_token is None:
                 return 0
             link = CustomerLink.objects.select_related("account__owner__profile", "contact").get(pk=link_id)
             links.link_email(link, raw_token).send()

@@ -11,16 +11,29 @@ demo sign-offs or problems are already there.
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 from crm import services as crm_services
-from crm.models import Contact, CustomerLink
+from crm.demo_clock import DemoClock, spread
+from crm.models import Activity, Contact, CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
+from handover.models import Promise
+
+# What the delivery services stamp "now" (crm.demo_clock dates each step when it happened).
+STAMPED: list[tuple[Any, str]] = [
+    (Stage, "started_at"), (Stage, "signoff_requested_at"), (Stage, "signed_off_at"), (Stage, "done_at"),
+    (SignOff, "created_at"), (CustomerLink, "created_at"), (Contact, "created_at"), (Project, "completed_at"),
+    (Promise, "outcome_at"), (Problem, "raised_at"), (Problem, "resolved_at"), (Problem, "closed_at"),
+    (Activity, "occurred_at"), (Activity, "created_at"),
+]
+CLOCK = DemoClock(STAMPED)
 
 # How far each demo project gets, in turn: stages finished (signed off by the customer, or done
 # by the delivery owner where the customer does not sign), then what happens to the next stage.
@@ -118,37 +131,52 @@ def _ask(stage: Stage, *, owner: Any, rng: random.Random, stdout: Any) -> Custom
     )
 
 
-def _finish(stage: Stage, *, owner: Any, rng: random.Random, stdout: Any, signed_off: bool = True) -> None:
+def _finish(
+    stage: Stage, *, owner: Any, rng: random.Random, stdout: Any, moments: Iterator[datetime], signed_off: bool = True
+) -> None:
     """Starts `stage` and takes it to its end: done by the owner where the customer does not
     sign, otherwise the customer's answer through the link (signed off, or changes requested)."""
-    stage = services.stage_start(stage=stage, by=owner)
+    with CLOCK.at(next(moments)):
+        stage = services.stage_start(stage=stage, by=owner)
     if not stage.needs_signoff:
-        services.stage_complete(stage=stage, by=owner)
+        with CLOCK.at(next(moments)):
+            services.stage_complete(stage=stage, by=owner)
         return
-    link = _ask(stage, owner=owner, rng=rng, stdout=stdout)
-    services.customer_answer(
-        link=link, signed_off=signed_off, typed_name=link.contact.full_name if link.contact else "Customer",
-        reason="" if signed_off else CHANGES, ip=f"192.0.2.{rng.randint(10, 250)}", user_agent=rng.choice(USER_AGENTS),
-    )
+    with CLOCK.at(next(moments)):
+        link = _ask(stage, owner=owner, rng=rng, stdout=stdout)
+    with CLOCK.at(next(moments)):
+        services.customer_answer(
+            link=link, signed_off=signed_off, typed_name=link.contact.full_name if link.contact else "Customer",
+            reason="" if signed_off else CHANGES, ip=f"192.0.2.{rng.randint(10, 250)}",
+            user_agent=rng.choice(USER_AGENTS),
+        )
 
 
-def _move_along(project: Project, scenario: tuple[int, str | None], rng: random.Random, stdout: Any) -> str:
+def _move_along(
+    project: Project, scenario: tuple[int, str | None], rng: random.Random, stdout: Any, now: datetime
+) -> str:
+    """The project's stages, each step dated between its start (the acceptance) and now."""
     finished, then = scenario
     owner = project.owner
     stages = list(project.stages.order_by("position"))
+    moments = iter(spread(project.started_at, now - timedelta(minutes=30), 3 * len(stages) + 2))
     for stage in stages[:finished]:
-        _finish(stage, owner=owner, rng=rng, stdout=stdout)
+        _finish(stage, owner=owner, rng=rng, stdout=stdout, moments=moments)
     done = min(finished, len(stages))
     if done == len(stages):
         return f"all {done} stages finished, delivery complete"
     following = stages[done]
     if then == "awaiting" and following.needs_signoff:
-        _ask(services.stage_start(stage=following, by=owner), owner=owner, rng=rng, stdout=stdout)
+        with CLOCK.at(next(moments)):
+            following = services.stage_start(stage=following, by=owner)
+        with CLOCK.at(next(moments)):
+            _ask(following, owner=owner, rng=rng, stdout=stdout)
         return f"{_stages_finished(done)}; {following.name} awaiting sign-off"
     if then == "changes" and following.needs_signoff:
-        _finish(following, owner=owner, rng=rng, stdout=stdout, signed_off=False)
+        _finish(following, owner=owner, rng=rng, stdout=stdout, moments=moments, signed_off=False)
         return f"{_stages_finished(done)}; the customer asked for changes to {following.name}"
-    services.stage_start(stage=following, by=owner)
+    with CLOCK.at(next(moments)):
+        services.stage_start(stage=following, by=owner)
     return f"{_stages_finished(done)}; {following.name} in progress"
 
 
@@ -156,32 +184,41 @@ def _stages_finished(done: int) -> str:
     return ngettext("%(count)d stage finished", "%(count)d stages finished", done) % {"count": done}
 
 
-def _raise_problems(projects: list[Project], rng: random.Random, stdout: Any) -> None:
+def _raise_problems(projects: list[Project], rng: random.Random, stdout: Any, now: datetime) -> None:
+    """Problems on the oldest deliveries, raised some days in, resolved hours to days later."""
     raised = resolved = 0
+    oldest_first = sorted(projects, key=lambda p: (p.started_at, p.pk))
     for index, (category, severity, title, description, resolution, close) in enumerate(PROBLEMS):
-        project = projects[index % len(projects)]
+        project = oldest_first[index % len(oldest_first)]
+        running = now - project.started_at
+        raised_at = project.started_at + running * rng.uniform(0.2, 0.5)
+        resolved_at = min(raised_at + timedelta(hours=rng.randint(3, 72)), now - timedelta(minutes=30))
+        closed_at = min(resolved_at + timedelta(hours=rng.randint(2, 24)), now - timedelta(minutes=10))
         promises = list(project.deal.promises.order_by("pk"))
         customer_raised = category == Problem.Category.DELIVERY_DEFECT
         contact = project.account.contacts.filter(is_active=True).order_by("pk").first()
         caller = contact.full_name if contact else "The customer"
-        problem = services.problem_raise(
-            account=project.account, project=project, title=title, description=description, category=category,
-            severity=severity, promises=rng.sample(promises, k=1) if promises else [],
-            by=None if customer_raised else project.owner,
-            source=Problem.Source.CUSTOMER if customer_raised else Problem.Source.STAFF,
-            raised_by_label=f"{caller} (by phone)" if customer_raised else "",
-        )
+        with CLOCK.at(raised_at):
+            problem = services.problem_raise(
+                account=project.account, project=project, title=title, description=description,
+                category=category, severity=severity, promises=rng.sample(promises, k=1) if promises else [],
+                by=None if customer_raised else project.owner,
+                source=Problem.Source.CUSTOMER if customer_raised else Problem.Source.STAFF,
+                raised_by_label=f"{caller} (by phone)" if customer_raised else "",
+            )
         raised += 1
         if resolution:
-            problem = services.problem_resolve(problem=problem, by=project.owner, resolution=resolution)
+            with CLOCK.at(resolved_at):
+                problem = services.problem_resolve(problem=problem, by=project.owner, resolution=resolution)
             resolved += 1
             if close:
-                services.problem_close(problem=problem, by=project.owner)
+                with CLOCK.at(closed_at):
+                    services.problem_close(problem=problem, by=project.owner)
     stdout.write(f"  Problems: {raised} raised on promises, {resolved} resolved.")
 
 
 def seed_deliveries(*, users: dict[str, Any], rng: random.Random, now: datetime, stdout: Any) -> None:
-    projects = list(Project.objects.select_related("account", "deal", "owner").order_by("pk"))
+    projects = list(Project.objects.select_related("account", "deal", "owner", "handover").order_by("pk"))
     if not projects:
         stdout.write("Deliveries: no accepted handovers, so no projects to move along.")
         return
@@ -193,7 +230,11 @@ def seed_deliveries(*, users: dict[str, Any], rng: random.Random, now: datetime,
         ngettext("Deliveries: %(count)d project", "Deliveries: %(count)d projects", count) % {"count": count}
         + "; starting stages and asking customers to sign off..."
     )
+    now = max(now, timezone.now())  # seed_demo's clock is rounded down to the hour
     for index, project in enumerate(projects):
-        summary = _move_along(project, SCENARIOS[index % len(SCENARIOS)], rng, stdout)
+        # The project started when its handover was accepted (the handover demo dated that).
+        Project.objects.filter(pk=project.pk).update(started_at=project.handover.accepted_at)
+        project.refresh_from_db(fields=["started_at"])
+        summary = _move_along(project, SCENARIOS[index % len(SCENARIOS)], rng, stdout, now)
         stdout.write(f"  {project.deal.name} ({project.account.name}): {summary}.")
-    _raise_problems(projects, rng, stdout)
+    _raise_problems(projects, rng, stdout, now)

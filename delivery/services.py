@@ -218,7 +218,7 @@ def stage_request_signoff(
     from_state = stage.state
     fire_transition(stage.request_signoff, signer=contact)
     stage.save()
-    link, raw = links.link_issue(
+    link, _ = links.link_issue(
         purpose=CustomerLink.Purpose.SIGNOFF,
         account=stage.account,
         target=stage,
@@ -226,7 +226,7 @@ def stage_request_signoff(
         by=by,
         valid_for=timedelta(days=_setting("SIGNOFF_LINK_DAYS")),
     )
-    links.link_send_on_commit(link, raw)
+    links.link_send_on_commit(link)
     due = timezone.now() + timedelta(days=_setting("SIGNOFF_REMINDER_DAYS"))
     # A new request replaces what the previous one still owed: its link is revoked, so the
     # signer's reminder is moot, and the owner is reminded once, counting from this request.
@@ -342,7 +342,7 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         raise ValidationError({"contact": "Choose an active contact of this account with an email."})
     if contact.do_not_contact:
         raise ValidationError({"contact": "This contact asked not to be contacted."})
-    link, raw = links.link_issue(
+    link, _ = links.link_issue(
         purpose=CustomerLink.Purpose.PORTAL,
         account=account,
         target=account,
@@ -351,7 +351,7 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         valid_for=timedelta(days=_setting("PORTAL_LINK_DAYS")),
         reusable=True,
     )
-    links.link_send_on_commit(link, raw)
+    links.link_send_on_commit(link)
     from crm.events import event_record
 
     event_record(

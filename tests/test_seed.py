@@ -167,6 +167,69 @@ def test_seed_demo_puts_the_check_ups_at_different_points_of_their_agenda() -> N
 
 
 @pytest.mark.django_db
+def test_seed_demo_tells_a_teams_story_over_months() -> None:
+    """Dated over the past months, in order: nothing overdue before it was approved, no
+    problem resolved in minutes, dashboards with a history."""
+    seed_demo()
+
+    from datetime import timedelta
+
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from delivery.models import Problem, Project, Stage
+    from handover.models import Handover, Promise
+    from insights import selectors as insights
+    from touchpoints.models import Touchpoint
+
+    now = timezone.now()
+    created = Account.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    assert created["last"] - created["first"] >= timedelta(days=90)
+
+    handovers = list(Handover.objects.select_related("deal").exclude(state="draft"))
+    assert handovers
+    for h in handovers:
+        assert h.deal.closed_at <= h.created_at <= h.submitted_at <= now, h
+        if h.approved_at is not None:
+            assert h.submitted_at < h.approved_at < h.accept_deadline, h
+        if h.accepted_at is not None:
+            assert h.approved_at < h.accepted_at <= now, h
+    assert max(h.created_at for h in handovers) - min(h.created_at for h in handovers) >= timedelta(days=30)
+    # Overdue means past a deadline that came after the approval, by hours, not by the seed's rounding.
+    overdue = [h for h in handovers if h.state == "sales_approved" and h.accept_deadline < now]
+    assert overdue and all(h.approved_at < h.accept_deadline for h in overdue)
+    for promise in Promise.objects.select_related("deal__handover").filter(deal__handover__isnull=False):
+        assert promise.made_at <= promise.deal.handover.created_at
+    # Deliveries start at their acceptance and move on over days.
+    for project in Project.objects.select_related("handover"):
+        assert abs(project.started_at - project.handover.accepted_at) < timedelta(minutes=1)
+    ages = {(now - p.started_at).days for p in Project.objects.all()}
+    assert max(ages) >= 14 and len(ages) >= 3
+    for stage in Stage.objects.exclude(started_at=None).select_related("project"):
+        assert stage.project.started_at <= stage.started_at <= now
+        for later in (stage.signoff_requested_at, stage.signed_off_at, stage.done_at):
+            assert later is None or stage.started_at <= later <= now
+    resolved = Problem.objects.exclude(resolved_at=None)
+    assert resolved.exists()
+    for problem in resolved:
+        assert problem.resolved_at - problem.raised_at > timedelta(hours=1), problem
+    for problem in Problem.objects.exclude(project=None).select_related("project"):
+        assert problem.project.started_at <= problem.raised_at <= now
+    # Nothing was raised "just now", when the demo was loaded (the check-up problems included).
+    assert not Problem.objects.filter(raised_at__gt=now - timedelta(minutes=10)).exists()
+    # The agenda starts at the acceptance.
+    for touchpoint in Touchpoint.objects.exclude(handover=None).select_related("handover"):
+        assert touchpoint.due_at >= touchpoint.handover.accepted_at - timedelta(days=1)
+    # The dashboards have a history: deals won and promises made in several past months.
+    salesmgr = User.objects.get(username="salesmgr")
+    trend = insights.trends(period=insights.Period.last_days(90), team=None, viewer=salesmgr)
+    assert sum(1 for point in trend if point.deals_won) >= 3
+    assert sum(1 for point in trend if point.promises_made) >= 2
+    risk = insights.risk(period=insights.Period.last_days(90), team=None, viewer=salesmgr)
+    assert len({row.days_since_acceptance for row in risk.rows}) >= 3
+
+
+@pytest.mark.django_db
 def test_seed_demo_keeps_the_ledger_and_team_consistent() -> None:
     seed_demo()
 

@@ -1,5 +1,6 @@
 """Demo check-ups: the agendas that the demo's accepted handovers scheduled (dated at seed time)
-are moved back so each customer is at a different point of its first 30 days: some check-ups
+are moved back to the day each was accepted (the handover demo dates them days to weeks ago,
+the demo rep's the youngest), so each customer is at a different point of its first 30 days: some check-ups
 done with their outcomes, one missed, a few overdue or due today for the demo "delivery" and
 "rep" users, and one customer who answered the day-7 survey unhappily (a check-up problem).
 
@@ -18,16 +19,12 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from crm.demo_clock import DemoClock
 from crm.models import Activity, CustomerLink, Notice
+from delivery.models import Problem
 from handover.models import Handover
 from touchpoints import services
 from touchpoints.models import Kind, SurveyResponse, Touchpoint
-
-# How many days ago each accepted handover's agenda started. The demo rep's handovers take the
-# youngest (a thank-you note due today, one done with a follow-up this week), the others the
-# rest, oldest first.
-REP_AGES = [0, 4, 1]
-OTHER_AGES = [26, 17, 9, 7, 4, 3, 1, 0]
 
 OUTCOMES: dict[str, list[tuple[int, bool, str]]] = {
     Kind.THANK_YOU: [
@@ -77,13 +74,16 @@ LOW_SURVEY: dict[str, Any] = {
 }
 
 
-def _ages(handovers: list[Handover], rep: Any) -> dict[int, int]:
-    rep_ages, other_ages = list(REP_AGES), list(OTHER_AGES)
-    ages = {}
-    for handover in handovers:
-        pool = rep_ages if handover.rep_id == getattr(rep, "pk", None) and rep_ages else other_ages
-        ages[handover.pk] = pool.pop(0) if pool else 0
-    return ages
+# What an outcome or a survey answer stamps "now": the answer, and the problem it may open.
+CLOCK = DemoClock([(SurveyResponse, "created_at"), (Problem, "raised_at"), (Activity, "occurred_at"),
+                   (Activity, "created_at"), (CustomerLink, "used_at")])
+
+
+def _ages(handovers: list[Handover], now: datetime) -> dict[int, int]:
+    """How many days ago each handover was accepted (the handover demo dated it): its agenda,
+    scheduled at seed time, moves back as many days."""
+    today = timezone.localdate(now)
+    return {h.pk: (today - timezone.localdate(h.accepted_at)).days for h in handovers if h.accepted_at}
 
 
 def _weekday(moment: datetime) -> datetime:
@@ -120,8 +120,11 @@ def _complete(touchpoint: Touchpoint, outcome: dict[str, Any] | None, rng: rando
         outcome = {"satisfaction": satisfaction, "as_expected": as_expected, "notes": notes}
     if outcome.get("follow_up_title"):
         outcome = {**outcome, "follow_up_at": services.working_time(touchpoint.owner, (now + timedelta(days=2)).date())}
-    services.touchpoint_complete(touchpoint=touchpoint, by=touchpoint.owner, **outcome)
-    _restamp(touchpoint, min(touchpoint.due_at + timedelta(hours=rng.randint(1, 5)), now))
+    closed = min(touchpoint.due_at + timedelta(hours=rng.randint(1, 5)), now)
+    # A problem the outcome raises is raised when the outcome was recorded, not at seed time.
+    with CLOCK.at(closed):
+        services.touchpoint_complete(touchpoint=touchpoint, by=touchpoint.owner, **outcome)
+    _restamp(touchpoint, closed)
 
 
 def _survey_links(touchpoints: list[Touchpoint], now: datetime) -> dict[int, tuple[CustomerLink, str]]:
@@ -171,7 +174,7 @@ def seed_touchpoints(*, users: dict[str, Any], rng: random.Random, now: datetime
         Touchpoint.objects.filter(handover__in=handovers, step__anchor="accepted")
         .select_related("owner__profile", "account", "contact").order_by("due_at", "pk")
     )
-    _shift(touchpoints, _ages(handovers, users.get("rep")))
+    _shift(touchpoints, _ages(handovers, max(now, timezone.now())))
     touchpoints.sort(key=lambda t: (t.due_at, t.pk))
     now = max(now, timezone.now())  # seed_demo's clock is rounded down to the hour
     today = timezone.localdate(now)
@@ -194,8 +197,8 @@ def seed_touchpoints(*, users: dict[str, Any], rng: random.Random, now: datetime
     answered = 0
     low = cast["surveyed"]
     if low is not None and low.pk in links:
-        response = services.survey_answer(link=links[low.pk][0], ip=None, user_agent="Demo data", **LOW_SURVEY)
-        SurveyResponse.objects.filter(pk=response.pk).update(created_at=min(low.due_at + timedelta(hours=6), now))
+        with CLOCK.at(min(low.due_at + timedelta(hours=6), now)):
+            services.survey_answer(link=links[low.pk][0], ip=None, user_agent="Demo data", **LOW_SURVEY)
         answered = 1
     settled = _settle_outbox()
     stdout.write(

@@ -1,7 +1,7 @@
 """Production: every secret from the environment, HTTPS only, strict headers."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import STATIC_ROOT, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")  # required: no default in production
@@ -13,3 +13,5 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# The image collects into var/static; the smoke run (scripts/smoke.sh) into a temp dir.
+STATIC_ROOT = env.path("STATIC_ROOT", default=STATIC_ROOT)

@@ -2,7 +2,8 @@
 
 Everything is written through crm.services, so the timeline, the ownership ledger and the team
 history look exactly as they would after months of real use. The services stamp rows with "now";
-each step then moves what it wrote back to the moment the story says it happened (see `_Clock`).
+each step then moves what it wrote back to the moment the story says it happened
+(crm.demo_clock).
 
 Idempotent: a second run finds the demo accounts and changes nothing. Refused when DEBUG is off,
 so it never lands in a production database.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from crm import roles, services
+from crm.demo_clock import DemoClock
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -194,31 +195,18 @@ DEPARTURE_NOTE = (
 )
 
 
-class _Clock:
-    """Moves the rows a service wrote "now" back to the moment the story says it happened.
-
-    Every demo moment lies in the past, so a row stamped at or after the start of a step was
-    written by that step.
-    """
-
-    STAMPED = [
-        (Account, "created_at"),
-        (Contact, "created_at"),
-        (AccountTeamMember, "started_at"),
-        (AccountTeamMember, "ended_at"),
-        (OwnershipChange, "changed_at"),
-        (Deal, "created_at"),
-        (Deal, "closed_at"),
-        (Activity, "occurred_at"),
-        (Activity, "created_at"),
-    ]
-
-    @contextmanager
-    def at(self, moment: datetime) -> Iterator[None]:
-        started = timezone.now()
-        yield
-        for model, name in self.STAMPED:
-            model._default_manager.filter(**{f"{name}__gte": started}).update(**{name: moment})
+# Every timestamp the crm services stamp with "now" (crm.demo_clock moves them back).
+CRM_STAMPED = [
+    (Account, "created_at"),
+    (Contact, "created_at"),
+    (AccountTeamMember, "started_at"),
+    (AccountTeamMember, "ended_at"),
+    (OwnershipChange, "changed_at"),
+    (Deal, "created_at"),
+    (Deal, "closed_at"),
+    (Activity, "occurred_at"),
+    (Activity, "created_at"),
+]
 
 
 class Command(BaseCommand):
@@ -228,7 +216,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("seed_demo loads demo logins with a known password; it runs only with DEBUG on.")
         self.rng = random.Random(20240501)  # the same demo every time
-        self.clock = _Clock()
+        self.clock = DemoClock(CRM_STAMPED)
         self.now = timezone.now().replace(minute=0, second=0, microsecond=0)
         password = settings.KEEPWARM.get("DEMO_PASSWORD", "keepwarm")
         with transaction.atomic():
