@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from crm import links
 from crm.customer_pages import customer_page, land, problem_page, session_link
-from crm.time_zones import show_in_zone_of
 from crm.exceptions import Conflict
 from crm.models import Account, CustomerLink
+from crm.time_zones import show_in_zone_of
 from delivery import services
 from delivery.models import Project, SignOff, Stage
 from delivery.signals import portal_sections
