@@ -226,3 +226,16 @@ def test_no_request_leaves_its_zone_to_the_next(rep: Any, account: Any) -> None:
     UserProfile.objects.filter(user=rep).update(time_zone=KOLKATA.key)
     client_for(rep).get(reverse("crm:account_detail", args=[account.pk]))
     assert timezone.get_current_timezone_name() == "UTC"
+
+
+def test_dashboard_figures_are_shared_only_within_one_time_zone(deliverymgr: Any) -> None:
+    from insights import snapshots
+    from insights.selectors import Period
+
+    filters = snapshots.Filters(period=Period.last_days(90), team=None)
+    with timezone.override(NEW_YORK):
+        assert snapshots.reassignment_figures(filters=filters, viewer=deliverymgr).reused is False
+        assert snapshots.reassignment_figures(filters=filters, viewer=deliverymgr).reused is True
+    # The same days, but they begin at midnight in Kolkata: other figures.
+    with timezone.override(KOLKATA):
+        assert snapshots.reassignment_figures(filters=filters, viewer=deliverymgr).reused is False
