@@ -239,3 +239,14 @@ def test_dashboard_figures_are_shared_only_within_one_time_zone(deliverymgr: Any
     # The same days, but they begin at midnight in Kolkata: other figures.
     with timezone.override(KOLKATA):
         assert snapshots.reassignment_figures(filters=filters, viewer=deliverymgr).reused is False
+
+
+def test_an_administrator_changing_someones_zone_moves_their_open_sessions(rep: Any, admin_user: Any,
+                                                                           account: Any) -> None:
+    from crm import services
+
+    browser = client_for(rep)
+    assert "Times in UTC" in browser.get(reverse("crm:account_detail", args=[account.pk])).content.decode()
+    services.profile_update(user=rep, by=admin_user, time_zone=NEW_YORK.key)
+    page = browser.get(reverse("crm:account_detail", args=[account.pk])).content.decode()
+    assert f"Times in {NEW_YORK.key}" in page
