@@ -3,8 +3,9 @@ the same time.
 
 Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware);
 customer pages in the zone of the staff member whose emails the customer gets (`show_in_zone_of`),
-as crm.mail renders those emails. The zone is kept in the session, written at login and whenever
-the user saves their profile: reading the profile on every request would cost every page a query.
+as crm.mail renders those emails. The zone is kept in the session, written at login and into
+each of the user's sessions whenever their profile's zone changes (crm.services.profile_update):
+reading the profile on every request would cost every page a query.
 """
 
 from __future__ import annotations
