@@ -165,8 +165,8 @@ class TimeInput(forms.TimeInput):
 
 class DateTimeInput(forms.DateTimeInput):
     """A datetime-local input. Its value carries no zone: the field shows it in the current time
-    zone and reads it back in the same zone, so the views showing and reading it run in the
-    user's zone (crm.views.in_user_zone)."""
+    zone and reads it back in the same zone: every staff request runs in the user's zone
+    (config.middleware.UserTimeZoneMiddleware), the page that shows it and the POST that reads it."""
 
     input_type = "datetime-local"
 

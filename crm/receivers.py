@@ -7,6 +7,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from crm import selectors, time_zones
 from crm.models import LoginSession, UserProfile
 
 
@@ -19,6 +20,14 @@ def remember_login_session(sender: Any, request: Any, user: Any, **kwargs: Any) 
     if session.session_key is None:
         session.save()
     LoginSession.objects.get_or_create(session_key=session.session_key, defaults={"user": user})
+
+
+@receiver(user_logged_in)
+def remember_time_zone(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Keeps the user's zone in the new session: every page is shown in it, and reading the
+    profile on each request would cost every page a query."""
+    if request is not None:
+        time_zones.remember_zone(request, selectors.user_zone(user).key)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)

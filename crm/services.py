@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from django_fsm import TransitionNotAllowed
 from rest_framework.authtoken.models import Token
 
-from crm import events, permissions, roles
+from crm import events, permissions, roles, time_zones
 from crm.exceptions import Conflict
 from crm.models import (
     Account,
@@ -694,6 +694,7 @@ def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
     if by.pk != user.pk and not roles.is_administrator(by):
         raise PermissionDenied("Only administrators change another person's profile.")
     profile, _ = UserProfile.objects.select_for_update().get_or_create(user=user)
+    before = profile.time_zone
     allowed = ("phone", "time_zone", "work_starts", "work_ends", "manager")
     _changes(profile, data, allowed)
     if profile.manager_id == user.pk:
@@ -701,5 +702,8 @@ def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
     validate_model(profile, exclude=["user"])
     if profile.work_starts >= profile.work_ends:
         raise ValidationError({"work_ends": "Working hours must end after they start."})
+    zone_changed = profile.time_zone != before
     profile.save()
+    if zone_changed:
+        time_zones.sessions_follow_zone(user=user, name=profile.time_zone)
     return profile

@@ -8,7 +8,6 @@ changes anything; every action URL answers 405 to GET.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -20,12 +19,11 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import permissions, roles, selectors, services
+from crm import permissions, roles, selectors, services, time_zones
 from crm.exceptions import Conflict
 from crm.forms import (
     AccountCreateForm,
@@ -563,10 +561,12 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(_posted(request), instance=instance)
     if request.method == "POST" and form.is_valid():
         try:
-            services.profile_update(user=request.user, by=request.user, **form.cleaned_data)
+            saved = services.profile_update(user=request.user, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
+            # The session keeps the zone pages are shown in: the next page is in the new one.
+            time_zones.remember_zone(request, saved.time_zone)
             messages.success(request, "Profile saved.")
             return redirect("crm:profile")
     return render(request, "crm/profile.html", {"form": form})
@@ -579,15 +579,3 @@ def next_url(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
-
-
-def in_user_zone(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Runs a page in the signed-in user's time zone: a datetime-local input carries no zone, so
-    the page that shows the time and the POST that reads it back must use the same one."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        with timezone.override(selectors.user_zone(request.user)):
-            return view(request, *args, **kwargs)
-
-    return wrapper

@@ -17,6 +17,7 @@ from crm import links
 from crm.customer_pages import customer_page, land, problem_page, session_link
 from crm.exceptions import Conflict
 from crm.models import Account, CustomerLink
+from crm.time_zones import show_in_zone_of
 from delivery import services
 from delivery.models import Project, SignOff, Stage
 from delivery.signals import portal_sections
@@ -55,6 +56,7 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
     if not check.ok or link is None:
         return problem_page(request, check)
     stage = services.stage_of_link(link)
+    time_zone = show_in_zone_of(stage.project.owner)  # whose zone the sign-off request was written in
     errors: dict[str, list[str]] = {}
     if request.method == "POST" and request.POST.get("decision") not in DECISIONS:
         # Only the two buttons answer: a POST that pressed neither signs nothing.
@@ -74,13 +76,15 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
             answer = SignOff.objects.filter(link=link).select_related("stage").first()
             if answer is not None:
                 return _answered(request, answer, status=409)
-            return render(request, "delivery/customer/conflict.html", {"message": str(exc), "check": fresh}, status=409)
+            return render(request, "delivery/customer/conflict.html",
+                          {"message": str(exc), "check": fresh, "time_zone": time_zone}, status=409)
         else:
             return HttpResponseRedirect(reverse("delivery:signoff", args=[pk]))
     if stage.state != Stage.State.AWAITING_SIGNOFF or stage.signer_id != link.contact_id:
         return render(
             request, "delivery/customer/conflict.html",
-            {"message": "This stage is no longer waiting for your sign-off.", "owner": _person(stage.project.owner)},
+            {"message": "This stage is no longer waiting for your sign-off.", "owner": _person(stage.project.owner),
+             "time_zone": time_zone},
             status=409,
         )
     context = {
@@ -93,15 +97,17 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
         "expires_at": link.expires_at,
         "errors": errors,
         "data": request.POST if errors else {},
+        "time_zone": time_zone,
     }
     return render(request, "delivery/customer/signoff.html", context, status=400 if errors else 200)
 
 
 def _answered(request: HttpRequest, answer: SignOff, *, status: int) -> HttpResponse:
-    stage = Stage.objects.select_related("project__owner", "account").get(pk=answer.stage_id)
+    stage = Stage.objects.select_related("project__owner__profile", "account").get(pk=answer.stage_id)
     return render(
         request, "delivery/customer/answered.html",
-        {"answer": answer, "stage": stage, "owner": _person(stage.project.owner), "again": status == 409},
+        {"answer": answer, "stage": stage, "owner": _person(stage.project.owner), "again": status == 409,
+         "time_zone": show_in_zone_of(stage.project.owner)},
         status=status,
     )
 
@@ -132,6 +138,7 @@ def portal(request: HttpRequest, pk: int) -> HttpResponse:
         stage for project in projects for stage in project.stages.all() if stage.state == Stage.State.AWAITING_SIGNOFF
     ]
     owner = projects[0].owner if projects else account.owner
+    time_zone = show_in_zone_of(account.owner)  # the portal invitation's: it comes from the account's owner
     sections = [
         section for _receiver, section in portal_sections.send(sender=Account, account=account, link=check.link)
         if section
@@ -139,5 +146,5 @@ def portal(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "delivery/customer/portal.html",
         {"account": account, "projects": projects, "pending": pending, "owner": _person(owner),
-         "contact": check.link.contact, "sections": sections},
+         "contact": check.link.contact, "sections": sections, "time_zone": time_zone},
     )

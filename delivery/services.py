@@ -243,7 +243,9 @@ def stage_of_link(link: CustomerLink) -> Stage:
     label, _, pk = link.target.partition(":")
     if label != Stage._meta.label_lower:
         raise Conflict("This link is not for a delivery stage.")
-    return Stage.objects.select_related("project__owner", "project__deal", "account", "signer").get(pk=int(pk))
+    return Stage.objects.select_related(
+        "project__owner__profile", "project__deal", "account", "signer"
+    ).get(pk=int(pk))
 
 
 @transaction.atomic

@@ -30,7 +30,6 @@ from crm.exceptions import Conflict
 from crm.forms import add_service_errors
 from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
-from crm.views import in_user_zone
 from crm.views import next_url as _next
 from handover import permissions, selectors, services
 from handover.forms import (
@@ -414,7 +413,6 @@ def _handover_context(request: HttpRequest, handover: Handover, **extra: Any) ->
 
 @login_required
 @require_GET
-@in_user_zone
 def handover_detail(request: HttpRequest, pk: int) -> HttpResponse:
     handover = permissions.get_handover_for(request.user, pk)
     return render(request, "handover/handover_detail.html", _handover_context(request, handover))
@@ -422,7 +420,6 @@ def handover_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_save(request: HttpRequest, pk: int) -> HttpResponse:
     handover = permissions.get_handover_for(request.user, pk)
     permissions.require_can_prepare_handover(request.user, handover)
@@ -451,7 +448,6 @@ def _transition_failed(request: HttpRequest, handover: Handover, exc: Validation
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_submit(request: HttpRequest, pk: int) -> HttpResponse:
     handover = permissions.get_handover_for(request.user, pk)
     permissions.require_can_prepare_handover(request.user, handover)
@@ -468,7 +464,6 @@ def handover_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_approve(request: HttpRequest, pk: int) -> HttpResponse:
     handover = permissions.get_handover_for(request.user, pk)
     permissions.require_sales_manager(request.user)
@@ -507,7 +502,6 @@ def _send_back(
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_return(request: HttpRequest, pk: int) -> HttpResponse:
     return _send_back(
         request, pk, require=permissions.require_sales_manager, service=services.handover_return,
@@ -517,7 +511,6 @@ def handover_return(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_accept(request: HttpRequest, pk: int) -> HttpResponse:
     handover = permissions.get_handover_for(request.user, pk)
     permissions.require_delivery_manager(request.user)
@@ -545,7 +538,6 @@ def handover_accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@in_user_zone
 def handover_reject(request: HttpRequest, pk: int) -> HttpResponse:
     return _send_back(
         request, pk, require=permissions.require_delivery_manager, service=services.handover_reject,

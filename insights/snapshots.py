@@ -124,7 +124,9 @@ def _figures(
     dashboard: str, *, filters: Any, viewer: Any, fresh: bool, compute: Callable[[], T], variant: Any = None,
     as_of: datetime | None = None,
 ) -> Snapshot[T]:
-    key = (filters.period, filters.team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)), variant)
+    # The zone too: a period's days begin at midnight in the viewer's zone (selectors.Period).
+    key = (filters.period, filters.team, scope_of(viewer, sees_everyone=permissions.sees_everyone(viewer)), variant,
+           timezone.get_current_timezone_name())
     return snapshot(dashboard, key, compute, fresh=fresh, as_of=as_of)
 
 

@@ -16,6 +16,7 @@ from crm import links
 from crm.customer_pages import customer_page, land, problem_page, session_link
 from crm.exceptions import Conflict
 from crm.models import Account, CustomerLink
+from crm.time_zones import show_in_zone_of
 from touchpoints import calendars, services
 from touchpoints.models import CalendarFeed, SurveyResponse, Touchpoint
 
@@ -39,14 +40,16 @@ def survey(request: HttpRequest, pk: int) -> HttpResponse:
     check = session_link(request, purpose=CustomerLink.Purpose.SURVEY, target=f"{Touchpoint._meta.label_lower}:{pk}")
     link = check.link
     if check.problem == links.USED and link is not None:
-        answered = SurveyResponse.objects.filter(link=link).first()
+        answered = SurveyResponse.objects.filter(link=link).select_related("touchpoint__owner__profile").first()
         if answered is not None:
             return render(request, "touchpoints/customer/survey_thanks.html",
-                          {"response": answered, "again": request.method == "POST"},
+                          {"response": answered, "again": request.method == "POST",
+                           "time_zone": show_in_zone_of(answered.touchpoint.owner)},
                           status=409 if request.method == "POST" else 200)
     if not check.ok or link is None:
         return problem_page(request, check)
     touchpoint = services.touchpoint_of_link(link)
+    time_zone = show_in_zone_of(touchpoint.owner)  # the survey email's: it comes from the check-up's owner
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
@@ -60,14 +63,15 @@ def survey(request: HttpRequest, pk: int) -> HttpResponse:
             errors = exc.message_dict
         except Conflict:
             answered = SurveyResponse.objects.filter(touchpoint=touchpoint).first()
-            return render(request, "touchpoints/customer/survey_thanks.html", {"response": answered, "again": True},
-                          status=409)
+            return render(request, "touchpoints/customer/survey_thanks.html",
+                          {"response": answered, "again": True, "time_zone": time_zone}, status=409)
         else:
             return HttpResponseRedirect(reverse("touchpoints:survey", args=[pk]))
     return render(
         request, "touchpoints/customer/survey.html",
         {"touchpoint": touchpoint, "contact": link.contact, "owner": touchpoint.owner, "errors": errors,
-         "data": request.POST if errors else {}, "scores": range(1, 6), "expires_at": link.expires_at},
+         "data": request.POST if errors else {}, "scores": range(1, 6), "expires_at": link.expires_at,
+         "time_zone": time_zone},
         status=400 if errors else 200,
     )
 

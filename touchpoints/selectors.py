@@ -15,7 +15,6 @@ from crm import roles
 from crm.models import Account
 from crm.prepared import Arg, PreparedQuery, id_arg
 from crm.selectors import person_fields
-from crm.selectors import user_zone as user_zone  # re-exported: the views read it from here
 from touchpoints.models import Touchpoint
 from touchpoints.permissions import TEAMS
 

@@ -337,7 +337,7 @@ def touchpoint_of_link(link: CustomerLink) -> Touchpoint:
     label, _, pk = link.target.partition(":")
     if label != Touchpoint._meta.label_lower:
         raise Conflict("This link is not for a check-up.")
-    return Touchpoint.objects.select_related("account", "owner", "contact", "project").get(pk=int(pk))
+    return Touchpoint.objects.select_related("account", "owner__profile", "contact", "project").get(pk=int(pk))
 
 
 @transaction.atomic

@@ -92,21 +92,21 @@ def _week_owner(request: HttpRequest) -> Any:
 def my_week(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     owner = _week_owner(request)
-    zone = selectors.user_zone(user)
+    # The viewer's zone (the middleware's), also on another person's week: "today" is the viewer's.
+    zone = timezone.get_current_timezone()
     now = timezone.now()
     week = selectors.week_of(viewer=user, owner=owner, now=now, zone=zone)
     for touchpoint in [*week.now_first, *week.later, *week.next_week]:
         attach_forms(touchpoint, user)
     sees_others = permissions.can_see_others_weeks(user)
-    with timezone.override(zone):
-        return render(
-            request, "touchpoints/my_week.html",
-            {
-                "week": week, "owner": owner, "is_mine": owner.pk == user.pk, "zone": zone,
-                "people": selectors.people_to_pick() if sees_others else [],
-                "next": request.get_full_path(),
-            },
-        )
+    return render(
+        request, "touchpoints/my_week.html",
+        {
+            "week": week, "owner": owner, "is_mine": owner.pk == user.pk, "zone": zone,
+            "people": selectors.people_to_pick() if sees_others else [],
+            "next": request.get_full_path(),
+        },
+    )
 
 
 # --- Actions on one touchpoint --------------------------------------------------------------
@@ -116,23 +116,21 @@ def _row(request: HttpRequest, touchpoint: Touchpoint, *, status: int = 200, fla
          flash_error: str = "", open_form: str = "", bound: dict[str, Form] | None = None) -> HttpResponse:
     """The row partial (for htmx), fresh from the database unless a failed form is shown."""
     user: Any = request.user
-    zone = selectors.user_zone(user)
     if not bound:
         touchpoint = Touchpoint.objects.select_related("account", "contact", "owner", "completed_by").get(
             pk=touchpoint.pk
         )
-    selectors.mark_timing(touchpoint, timezone.now(), zone)
+    selectors.mark_timing(touchpoint, timezone.now(), timezone.get_current_timezone())
     attach_forms(touchpoint, user, **(bound or {}))
     touchpoint.flash = flash  # type: ignore[attr-defined]
     touchpoint.flash_error = flash_error  # type: ignore[attr-defined]
     touchpoint.open_form = open_form  # type: ignore[attr-defined]
     context = {"touchpoint": touchpoint, "next": request.POST.get("next", "")}
-    with timezone.override(zone):
-        if _htmx(request):
-            return render(request, "touchpoints/_row.html", context, status=status)
-        # Without htmx, a refused form is shown on a page of its own, with the way back.
-        context["back"] = _next(request, _week_url(touchpoint))
-        return render(request, "touchpoints/touchpoint_page.html", context, status=status)
+    if _htmx(request):
+        return render(request, "touchpoints/_row.html", context, status=status)
+    # Without htmx, a refused form is shown on a page of its own, with the way back.
+    context["back"] = _next(request, _week_url(touchpoint))
+    return render(request, "touchpoints/touchpoint_page.html", context, status=status)
 
 
 def _conflict(request: HttpRequest, touchpoint: Touchpoint, exc: Conflict) -> HttpResponse:
@@ -151,20 +149,19 @@ def _act(
         return _conflict(request, touchpoint, Conflict(
             f"This check-up is already {touchpoint.get_state_display().lower()}; nothing was changed."
         ))
-    with timezone.override(selectors.user_zone(request.user)):
-        if form.is_valid():
-            try:
-                ok = run(touchpoint, form)
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            except Conflict as exc:
-                return _conflict(request, touchpoint, exc)
-            else:
-                if _htmx(request):
-                    return _row(request, touchpoint, flash=ok)
-                messages.success(request, ok)
-                back = _next(request, _week_url(touchpoint))
-                return HttpResponseRedirect(back if "#" in back else f"{back}#touchpoint-{touchpoint.pk}")
+    if form.is_valid():
+        try:
+            ok = run(touchpoint, form)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except Conflict as exc:
+            return _conflict(request, touchpoint, exc)
+        else:
+            if _htmx(request):
+                return _row(request, touchpoint, flash=ok)
+            messages.success(request, ok)
+            back = _next(request, _week_url(touchpoint))
+            return HttpResponseRedirect(back if "#" in back else f"{back}#touchpoint-{touchpoint.pk}")
     return _row(request, touchpoint, status=400, open_form=name, bound={name: form})
 
 
@@ -241,24 +238,23 @@ def _week_from(value: str | None, today: date) -> date:
 def team_calendar(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
     permissions.require_can_see_others_weeks(user)
-    zone = selectors.user_zone(user)
-    today = timezone.now().astimezone(zone).date()
+    zone = timezone.get_current_timezone()
+    today = timezone.localdate()
     start = _week_from(request.GET.get("week"), today)
     team = request.GET.get("team") or ""
     if team not in TEAMS:
         team = ""
     grid = selectors.team_calendar(viewer=user, start=start, team=team, zone=zone)
-    with timezone.override(zone):
-        return render(
-            request, "touchpoints/team_calendar.html",
-            {
-                **grid, "start": start, "today": today, "team": team, "teams": list(TEAMS), "zone": zone,
-                "previous": (start - timedelta(days=7)).isoformat(),
-                "following": (start + timedelta(days=7)).isoformat(),
-                "this_week": selectors.week_start(today),
-                "today_index": (today - start).days if 0 <= (today - start).days < 7 else -1,
-            },
-        )
+    return render(
+        request, "touchpoints/team_calendar.html",
+        {
+            **grid, "start": start, "today": today, "team": team, "teams": list(TEAMS), "zone": zone,
+            "previous": (start - timedelta(days=7)).isoformat(),
+            "following": (start + timedelta(days=7)).isoformat(),
+            "this_week": selectors.week_start(today),
+            "today_index": (today - start).days if 0 <= (today - start).days < 7 else -1,
+        },
+    )
 
 
 # --- The private calendar feed --------------------------------------------------------------
@@ -285,12 +281,11 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
                           {"feed": CalendarFeed.objects.filter(user=user).first(),
                            "error": "Choose to create, reset or turn off the feed."}, status=400)
     feed = CalendarFeed.objects.filter(user=user).first()
-    with timezone.override(selectors.user_zone(user)):
-        response = render(
-            request, "touchpoints/calendar_settings.html",
-            {"feed": feed, "new_url": new_url, "webcal_url": new_url.replace("https://", "webcal://", 1)
-             .replace("http://", "webcal://", 1) if new_url else ""},
-        )
+    response = render(
+        request, "touchpoints/calendar_settings.html",
+        {"feed": feed, "new_url": new_url, "webcal_url": new_url.replace("https://", "webcal://", 1)
+         .replace("http://", "webcal://", 1) if new_url else ""},
+    )
     # Not "no-referrer": Chromium then sends "Origin: null" with this page's own forms, which
     # the CSRF check rightly refuses. The feed URL is never in this page's address anyway.
     response["Referrer-Policy"] = "same-origin"

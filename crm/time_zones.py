@@ -1,0 +1,75 @@
+"""The time zone each request runs in, so that a page and the email about the same event print
+the same time.
+
+Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware);
+customer pages in the zone of the staff member whose emails the customer gets (`show_in_zone_of`),
+as crm.mail renders those emails. The zone is kept in the session, written at login and into
+each of the user's sessions whenever their profile's zone changes (crm.services.profile_update):
+reading the profile on every request would cost every page a query.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from crm import selectors
+from crm.mail import zone_of
+from crm.models import LoginSession
+
+SESSION_KEY = "time_zone"
+UTC = zoneinfo.ZoneInfo("UTC")
+
+
+def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
+    """The zone called `name`; UTC for none, or for a name this machine does not know."""
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def remember_zone(request: HttpRequest, name: str) -> None:
+    """Keeps the signed-in user's zone in their session (at login, and when their profile changes)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_KEY] = zone_named(name).key
+
+
+def sessions_follow_zone(*, user: Any, name: str) -> None:
+    """Writes a new profile zone into every session the user is signed in with (an administrator
+    may change it from elsewhere): their next page is in it, without a read on every page."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in LoginSession.objects.filter(user=user).values_list("session_key", flat=True):
+        session = store(session_key=key)
+        if session.exists(key):
+            session[SESSION_KEY] = zone_named(name).key
+            session.save()
+
+
+def request_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    """The signed-in user's zone: from the session, else read once from the profile and kept.
+    None for a visitor who is not signed in (customer pages choose their own)."""
+    name = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    if name:
+        return zone_named(name)
+    user: Any = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    # A session from before the zone was kept in it (or one a test logged in by hand).
+    zone = selectors.user_zone(user)
+    remember_zone(request, zone.key)
+    return zone
+
+
+def show_in_zone_of(user: Any) -> str:
+    """Runs the rest of a customer page in the zone its emails use (`user`'s: the owner who
+    writes to the customer) and returns the zone's name for the page to say."""
+    zone = zone_of(user)
+    timezone.activate(zone)
+    return zone.key
