@@ -38,7 +38,7 @@ class UserProfile(models.Model):
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
     phone = SingleLineCharField(max_length=40, blank=True)
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    time_zone = SingleLineCharField(max_length=64, default="UTC", validators=[validate_time_zone])
     work_starts = models.TimeField(default="09:00")
     work_ends = models.TimeField(default="17:00")
     # Escalations (overdue handovers, missed check-ups) go to this person.
