@@ -294,3 +294,17 @@ def test_postgresql_refuses_a_nul_that_reached_it(rep):
     account = services.account_create(by=rep, name="Acme")
     with pytest.raises((ValueError, DataError)), transaction.atomic():
         Account.objects.filter(pk=account.pk).update(name="Acme\x00")
+
+
+def test_the_migration_folds_line_breaks_in_names_stored_before(account, deal):
+    migration = importlib.import_module("crm.migrations.0006_single_line_names")
+    Account.objects.filter(pk=account.pk).update(name="Acme\r\nRobotics", city="Lyon\t")
+    Contact.objects.filter(account=account, first_name="Alice").update(last_name="Mar\ntin")
+    type(deal).objects.filter(pk=deal.pk).update(name="Line\u20282")
+
+    migration.fold_line_breaks(apps, None)
+
+    account.refresh_from_db()
+    deal.refresh_from_db()
+    assert (account.name, account.city, deal.name) == ("Acme Robotics", "Lyon", "Line 2")
+    assert Contact.objects.get(account=account, first_name="Alice").last_name == "Mar tin"
