@@ -44,7 +44,7 @@ def _range_error(name: str, value: Any, meaning: str, low: int, high: int) -> ch
 @checks.register(TAG)
 def check_product_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     product = getattr(settings, "KEEPWARM", {})
-    errors = [
+    errors: list[checks.CheckMessage] = [
         error
         for name, (meaning, low, high) in PRODUCT_RANGES.items()
         if name in product and (error := _range_error(name, product[name], meaning, low, high)) is not None
