@@ -19,6 +19,7 @@ TAG = "keepwarm_settings"
 
 # The environment variable (in settings.KEEPWARM), its meaning and its allowed range. The upper
 # bounds keep the dates computed from them (now + lifetime) far from the calendar's end.
+# INSIGHTS_MAX_AGE_SECONDS is not here: insights.snapshots clamps it to 0-600, as documented.
 PRODUCT_RANGES: dict[str, tuple[str, int, int]] = {
     "SIGNOFF_LINK_DAYS": ("days a sign-off link works", 1, 3650),
     "PORTAL_LINK_DAYS": ("days a portal link works", 1, 3650),
@@ -27,7 +28,6 @@ PRODUCT_RANGES: dict[str, tuple[str, int, int]] = {
     "HANDOVER_ACCEPT_WORKING_DAYS": ("working days to accept a handover", 1, 60),
     "TOUCHPOINT_GRACE_HOURS": ("hours past due before a check-up is missed", 1, 8760),
     "DIGEST_HOUR": ("local hour of the daily digest", 0, 23),
-    "INSIGHTS_MAX_AGE_SECONDS": ("seconds dashboard figures are reused", 0, 600),
 }
 
 
