@@ -129,10 +129,30 @@ def without_django_null_check(validators: list[Any]) -> list[Any]:
     return [v for v in validators if not isinstance(v, django_validators.ProhibitNullCharactersValidator)]
 
 
+def named(exc: ValidationError, label: Any) -> ValidationError:
+    """The refusal with the field's label in place of "This field", so the message names it
+    wherever it is shown (a form's error list, an API's JSON)."""
+    if not label:
+        return exc
+    return ValidationError([
+        ValidationError(error.message.replace("This field", str(label), 1), code=error.code)
+        if error.code == ControlCharacterValidator.code and isinstance(error.message, str) else error
+        for error in exc.error_list
+    ])
+
+
 # --- Form fields ------------------------------------------------------------------------------
 
 
-class SingleLineFormField(forms.CharField):
+class _NamedRefusal(forms.CharField):
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except ValidationError as exc:
+            raise named(exc, self.label) from None
+
+
+class SingleLineFormField(_NamedRefusal):
     """A one-line text input: whitespace folded to single spaces, control characters refused."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -144,7 +164,7 @@ class SingleLineFormField(forms.CharField):
         return as_single_line(text) if isinstance(text, str) else text
 
 
-class MultiLineFormField(forms.CharField):
+class MultiLineFormField(_NamedRefusal):
     """A textarea: line breaks kept (as LF), other control characters refused."""
 
     def __init__(self, **kwargs: Any) -> None:

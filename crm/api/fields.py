@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from crm import text
 
@@ -18,6 +19,19 @@ class _TextField(serializers.CharField):
         kept = text.without_django_null_check(self.validators)
         # A ModelSerializer passes the model field's validators, which already hold this one.
         self.validators = kept if self.validator in kept else [*kept, self.validator]
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except serializers.ValidationError as exc:
+            # The refusal names the field, as in the forms (crm.text.named).
+            details: list[Any] = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            raise serializers.ValidationError([self._named(detail) for detail in details]) from None
+
+    def _named(self, detail: Any) -> Any:
+        if isinstance(detail, ErrorDetail) and detail.code == text.ControlCharacterValidator.code and self.label:
+            return ErrorDetail(str(detail).replace("This field", str(self.label), 1), code=detail.code)
+        return detail
 
 
 class SingleLineSerializerField(_TextField):
