@@ -247,6 +247,11 @@ class SingleLineURLField(models.URLField):
 
     default_validators = [*models.URLField.default_validators, validate_single_line]
 
+    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        # A web address typed without a scheme is https (Django 6's default), in the admin too.
+        kwargs.setdefault("assume_scheme", "https")
+        return super().formfield(**kwargs)
+
     def deconstruct(self) -> Any:
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.URLField", args, kwargs
