@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import ngettext
 
-from crm import notices, services
+from crm import notices, services, text
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -273,6 +273,10 @@ class UserProfileAdmin(admin.ModelAdmin):
 
 
 class KeepwarmUserChangeForm(UserChangeForm):
+    # A vendor person's name reaches customers' emails: single-line text, as every name (crm.text).
+    first_name = text.SingleLineFormField(max_length=150, required=False, label="First name")
+    last_name = text.SingleLineFormField(max_length=150, required=False, label="Last name")
+
     def clean_is_active(self) -> bool:
         active = self.cleaned_data.get("is_active")
         if self.instance.pk and self.instance.is_active and not active:

@@ -17,7 +17,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from crm import services
+from crm import services, text
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
 
 User = get_user_model()
@@ -224,7 +224,7 @@ class AccountCreateForm(AccountForm):
 class AccountFilterForm(forms.Form):
     """The accounts list's search and filters (GET)."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = text.SingleLineFormField(required=False, max_length=100, label="Search")
     owner = PersonChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Any owner", widget=FastSelect
     )
@@ -313,7 +313,7 @@ class DealMoveForm(forms.Form):
 
 
 class DealLoseForm(forms.Form):
-    reason = forms.CharField(
+    reason = text.MultiLineFormField(
         max_length=2000, widget=Textarea(attrs={"rows": 3}), label="Why was it lost?",
         error_messages={"required": "Say why the deal was lost."},
     )
@@ -326,8 +326,10 @@ class ActivityForm(forms.Form):
     kind = forms.ChoiceField(
         choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS], initial="call", widget=FastSelect
     )
-    subject = forms.CharField(max_length=200)
-    body = forms.CharField(required=False, max_length=10000, widget=Textarea(attrs={"rows": 3}), label="Notes")
+    subject = text.SingleLineFormField(max_length=200)
+    body = text.MultiLineFormField(
+        required=False, max_length=10000, widget=Textarea(attrs={"rows": 3}), label="Notes"
+    )
     occurred_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="When", help_text="Blank for now.")
     deal = forms.ModelChoiceField(
         queryset=Deal.objects.none(), required=False, empty_label="No deal", widget=FastSelect
@@ -353,7 +355,7 @@ REASSIGN_REASONS = [(v, label) for v, label in OwnershipChange.Reason.choices if
 class ReassignForm(forms.Form):
     to_user = PersonChoiceField(queryset=User.objects.none(), label="New owner")
     reason = forms.ChoiceField(choices=REASSIGN_REASONS, initial=OwnershipChange.Reason.REASSIGNMENT)
-    note = forms.CharField(
+    note = text.MultiLineFormField(
         required=False, max_length=5000, widget=Textarea(attrs={"rows": 4}), label="Handover note",
         help_text="What the new owner needs to know: open promises, moods, next steps.",
     )
@@ -379,7 +381,7 @@ class BookReassignForm(ReassignForm):
 
 class DeactivateForm(forms.Form):
     successor = PersonChoiceField(queryset=User.objects.none(), required=False)
-    note = forms.CharField(
+    note = text.MultiLineFormField(
         required=False, max_length=5000, widget=Textarea(attrs={"rows": 3}), label="Handover note"
     )
 

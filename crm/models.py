@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, TransitionNotAllowed, transition
 
 from crm import roles
+from crm.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
 
 User = settings.AUTH_USER_MODEL
 
@@ -36,8 +37,8 @@ class UserProfile(models.Model):
     """What the product needs to know about a vendor person beyond their login."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
-    phone = models.CharField(max_length=40, blank=True)
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    phone = SingleLineCharField(max_length=40, blank=True)
+    time_zone = SingleLineCharField(max_length=64, default="UTC", validators=[validate_time_zone])
     work_starts = models.TimeField(default="09:00")
     work_ends = models.TimeField(default="17:00")
     # Escalations (overdue handovers, missed check-ups) go to this person.
@@ -134,13 +135,13 @@ class Account(models.Model):
         ACTIVE = "active", "Active customer"
         CHURNED = "churned", "Churned"
 
-    name = models.CharField(max_length=200)
-    website = models.URLField(blank=True, max_length=300)
-    industry = models.CharField(max_length=100, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    country = models.CharField(max_length=100, blank=True)
+    name = SingleLineCharField(max_length=200)
+    website = SingleLineURLField(blank=True, max_length=300)
+    industry = SingleLineCharField(max_length=100, blank=True)
+    city = SingleLineCharField(max_length=100, blank=True)
+    country = SingleLineCharField(max_length=100, blank=True)
     lifecycle = models.CharField(max_length=20, choices=Lifecycle.choices, default=Lifecycle.PROSPECT)
-    notes = models.TextField(blank=True, max_length=5000)
+    notes = MultiLineTextField(blank=True, max_length=5000)
     # Denormalised from the ownership ledger for fast lists; only services write it, together
     # with a ledger row.
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_accounts")
@@ -201,14 +202,14 @@ class Contact(models.Model):
         VISIT = "visit", "Visit"
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="contacts")
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100, blank=True)
-    title = models.CharField("job title", max_length=150, blank=True)
+    first_name = SingleLineCharField(max_length=100)
+    last_name = SingleLineCharField(max_length=100, blank=True)
+    title = SingleLineCharField("job title", max_length=150, blank=True)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.OTHER)
-    email = models.EmailField(blank=True, max_length=254)
-    phone = models.CharField(max_length=40, blank=True)
+    email = SingleLineEmailField(blank=True, max_length=254)
+    phone = SingleLineCharField(max_length=40, blank=True)
     preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
-    best_time = models.CharField("best time to reach", max_length=120, blank=True)
+    best_time = SingleLineCharField("best time to reach", max_length=120, blank=True)
     do_not_contact = models.BooleanField(default=False)
     is_primary = models.BooleanField(default=False)
     # False once the person has left the customer's organisation; kept for history.
@@ -314,7 +315,7 @@ class OwnershipChange(models.Model):
     to_user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
     reason = models.CharField(max_length=20, choices=Reason.choices)
-    note = models.TextField("handover note", blank=True, max_length=5000)
+    note = MultiLineTextField("handover note", blank=True, max_length=5000)
     assigned_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # Set when the new owner has been emailed (the notice task claims rows by it).
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -357,11 +358,11 @@ class Deal(FSMModelMixin, models.Model):
     OPEN_STAGES = [Stage.LEAD, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION]
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deals")
-    name = models.CharField(max_length=200)
+    name = SingleLineCharField(max_length=200)
     value = models.DecimalField(
         max_digits=14, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
     )
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = SingleLineCharField(max_length=3, default="EUR")
     expected_close_date = models.DateField(null=True, blank=True)
     stage = FSMField(max_length=20, choices=Stage.choices, default=Stage.LEAD, protected=True)
     # The rep currently working the deal; moves with the account while the deal is open.
@@ -369,7 +370,7 @@ class Deal(FSMModelMixin, models.Model):
     # Frozen when the deal is won: attribution never follows later reassignments.
     sold_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="deals_sold")
     closed_at = models.DateTimeField(null=True, blank=True)
-    lost_reason = models.TextField(blank=True, max_length=2000)
+    lost_reason = MultiLineTextField(blank=True, max_length=2000)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -435,7 +436,7 @@ class DealLineItem(models.Model):
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PRODUCT)
-    name = models.CharField(max_length=200)
+    name = SingleLineCharField(max_length=200)
     quantity = models.DecimalField(
         max_digits=10, decimal_places=2, default=Decimal("1"), validators=[MinValueValidator(Decimal("0.01"))]
     )
@@ -484,12 +485,12 @@ class Activity(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # For system events: a dotted name such as "deal.won" or "account.owner_changed".
     event_type = models.CharField(max_length=60, blank=True)
-    subject = models.CharField(max_length=200)
-    body = models.TextField(blank=True, max_length=10000)
+    subject = SingleLineCharField(max_length=200)
+    body = MultiLineTextField(blank=True, max_length=10000)
     occurred_at = models.DateTimeField(default=timezone.now)
     # Who did it: a vendor user, or nobody with actor_label saying who ("customer via link").
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_label = models.CharField(max_length=200, blank=True)
+    actor_label = SingleLineCharField(max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     # What changed, for events: {"from": ..., "to": ..., ...}.
     data = models.JSONField(default=dict, blank=True)
@@ -537,7 +538,7 @@ class PipelineTotal(models.Model):
     `crm.services.pipeline_totals_rebuild` recomputes them from the deals."""
 
     stage = models.CharField(max_length=20, choices=Deal.Stage.choices)
-    currency = models.CharField(max_length=3)
+    currency = SingleLineCharField(max_length=3)
     deal_count = models.IntegerField(default=0)
     value_total = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal("0"))
 

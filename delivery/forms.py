@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
+from crm import text
 from crm.forms import DateInput, FastSelect, PersonChoiceField, Textarea
 from crm.models import Contact
 from delivery.models import Problem, Project, Stage
@@ -76,10 +77,10 @@ class StageEditForm(forms.Form):
         required=False, widget=DateInput(), label="Due",
         error_messages={"invalid": "Enter a date such as 2026-03-01."},
     )
-    description = forms.CharField(
+    description = text.MultiLineFormField(
         required=False, max_length=2000, widget=Textarea(attrs={"rows": 3}), label="What this stage covers"
     )
-    delivered = forms.CharField(
+    delivered = text.MultiLineFormField(
         required=False, max_length=5000, widget=Textarea(attrs={"rows": 4}), label="What was delivered",
         help_text="The customer reads this on the sign-off page.",
     )
@@ -106,7 +107,7 @@ class StageEditForm(forms.Form):
 
 
 class SignoffRequestForm(forms.Form):
-    delivered = forms.CharField(
+    delivered = text.MultiLineFormField(
         max_length=5000, widget=Textarea(attrs={"rows": 5}), label="What was delivered",
         help_text="The customer reads this on the sign-off page before signing.",
         error_messages={"required": "Say what was delivered; the customer reads it before signing."},
@@ -129,8 +130,8 @@ class SignoffRequestForm(forms.Form):
 
 
 class ProblemForm(forms.Form):
-    title = forms.CharField(max_length=200, error_messages={"required": "Give the problem a short title."})
-    description = forms.CharField(
+    title = text.SingleLineFormField(max_length=200, error_messages={"required": "Give the problem a short title."})
+    description = text.MultiLineFormField(
         required=False, max_length=10000, widget=Textarea(attrs={"rows": 5}),
         help_text="What happened, what the customer said, what it affects.",
     )
@@ -152,14 +153,14 @@ class ProblemForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    resolution = forms.CharField(
+    resolution = text.MultiLineFormField(
         max_length=5000, widget=Textarea(attrs={"rows": 3}), label="How was it resolved?",
         error_messages={"required": "Say how it was resolved."},
     )
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(
+    reason = text.MultiLineFormField(
         max_length=5000, widget=Textarea(attrs={"rows": 2}), label="Why is it reopened?",
         error_messages={"required": "Say why the problem is reopened."},
     )
@@ -174,7 +175,7 @@ def _problem_owners() -> Any:
 class ProblemFilterForm(forms.Form):
     """The problems list's filters (GET); they stay in the URL."""
 
-    q = forms.CharField(required=False, max_length=100, label="Account")
+    q = text.SingleLineFormField(required=False, max_length=100, label="Account")
     state = forms.ChoiceField(required=False, choices=ANY + list(Problem.State.choices), widget=FastSelect)
     severity = forms.ChoiceField(required=False, choices=ANY + list(Problem.Severity.choices), widget=FastSelect)
     category = forms.ChoiceField(required=False, choices=ANY + list(Problem.Category.choices), widget=FastSelect)

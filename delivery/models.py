@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from crm.models import Account, Contact, CustomerLink, Deal, visible_through_account
+from crm.text import MultiLineTextField, SingleLineCharField
 from handover.models import Handover, Promise
 
 User = settings.AUTH_USER_MODEL
@@ -22,8 +23,8 @@ User = settings.AUTH_USER_MODEL
 class PlanTemplate(models.Model):
     """A delivery plan: ordered stages, edited by administrators in the admin."""
 
-    name = models.CharField(max_length=120, unique=True)
-    description = models.TextField(blank=True, max_length=2000)
+    name = SingleLineCharField(max_length=120, unique=True)
+    description = MultiLineTextField(blank=True, max_length=2000)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -37,10 +38,10 @@ class PlanTemplate(models.Model):
 class PlanTemplateStage(models.Model):
     template = models.ForeignKey(PlanTemplate, on_delete=models.CASCADE, related_name="stages")
     position = models.PositiveSmallIntegerField()
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True, max_length=2000)
+    name = SingleLineCharField(max_length=120)
+    description = MultiLineTextField(blank=True, max_length=2000)
     needs_signoff = models.BooleanField("customer signs it off", default=True)
-    signer_role = models.CharField(
+    signer_role = SingleLineCharField(
         "signed off by (contact role)",
         max_length=20,
         choices=Contact.Role.choices,
@@ -132,21 +133,21 @@ class Stage(FSMModelMixin, models.Model):
     # The project's account, copied so visibility needs no join.
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     position = models.PositiveSmallIntegerField()
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True, max_length=2000)
+    name = SingleLineCharField(max_length=120)
+    description = MultiLineTextField(blank=True, max_length=2000)
     needs_signoff = models.BooleanField(default=True)
     signer_role = models.CharField(max_length=20, choices=Contact.Role.choices, blank=True)
     due_date = models.DateField(null=True, blank=True)
     promises = models.ManyToManyField(Promise, blank=True, related_name="stages")
     state = FSMField(max_length=20, choices=State.choices, default=State.PLANNED, protected=True)
     # What was delivered, as shown to the customer on the sign-off page.
-    delivered = models.TextField("what was delivered", blank=True, max_length=5000)
+    delivered = MultiLineTextField("what was delivered", blank=True, max_length=5000)
     signer = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     started_at = models.DateTimeField(null=True, blank=True)
     signoff_requested_at = models.DateTimeField(null=True, blank=True)
     signed_off_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
-    changes_reason = models.TextField(blank=True, max_length=5000)
+    changes_reason = MultiLineTextField(blank=True, max_length=5000)
 
     objects = StageQuerySet.as_manager()
 
@@ -223,8 +224,8 @@ class SignOff(models.Model):
     # One answer per link: backs the link's single use in the database.
     link = models.OneToOneField(CustomerLink, on_delete=models.PROTECT, related_name="signoff")
     decision = models.CharField(max_length=20, choices=Decision.choices)
-    typed_name = models.CharField(max_length=200)
-    reason = models.TextField(blank=True, max_length=5000)
+    typed_name = SingleLineCharField(max_length=200)
+    reason = MultiLineTextField(blank=True, max_length=5000)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -281,17 +282,17 @@ class Problem(FSMModelMixin, models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="problems")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="problems")
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True, max_length=10000)
+    title = SingleLineCharField(max_length=200)
+    description = MultiLineTextField(blank=True, max_length=10000)
     category = models.CharField(max_length=20, choices=Category.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
     promises = models.ManyToManyField(Promise, blank=True, related_name="problems")
     state = FSMField(max_length=10, choices=State.choices, default=State.OPEN, protected=True)
     raised_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="problems_raised")
-    raised_by_label = models.CharField(max_length=200, blank=True)
+    raised_by_label = SingleLineCharField(max_length=200, blank=True)
     raised_at = models.DateTimeField(default=timezone.now)
-    resolution = models.TextField(blank=True, max_length=5000)
+    resolution = MultiLineTextField(blank=True, max_length=5000)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import links, notices, roles
+from crm import links, notices, roles, text
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, CustomerLink
 from crm.services import fire_transition, validate_model
@@ -254,14 +254,18 @@ def customer_answer(
 ) -> SignOff:
     """The customer's POST on a sign-off link. The stage row lock and the link's conditional
     UPDATE make two concurrent answers end with one winner; the loser gets a Conflict."""
-    typed_name = (typed_name or "").strip()
-    reason = (reason or "").strip()
-    errors = {}
-    if not typed_name:
+    errors: dict[str, str] = {}
+    typed_name = text.clean_text_into(errors, "typed_name", typed_name, label="Your name")
+    reason = text.clean_text_into(errors, "reason", reason, label="What needs to change", multi_line=True)
+    if "typed_name" in errors:
+        pass  # the control character is the one thing to fix
+    elif not typed_name:
         errors["typed_name"] = "Type your full name to sign."
     elif len(typed_name) > 200:
         errors["typed_name"] = "Keep your name under 200 characters."
-    if not signed_off and not reason:
+    if "reason" in errors:
+        pass
+    elif not signed_off and not reason:
         errors["reason"] = "Say what needs to change."
     elif len(reason) > TEXT_LIMIT:
         errors["reason"] = f"Keep it under {TEXT_LIMIT} characters."
@@ -286,7 +290,7 @@ def customer_answer(
         typed_name=typed_name,
         reason=reason,
         ip_address=ip or None,
-        user_agent=(user_agent or "")[:400],
+        user_agent=text.without_control_characters(user_agent or "")[:400],
     )
     events.customer_answer_event(signoff=signoff, from_state=from_state)
     notices.notices_cancel(target=stage, kinds=list(SIGNOFF_REMINDER_KINDS))
@@ -344,6 +348,10 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         raise ValidationError({"contact": "Choose an active contact of this account with an email."})
     if contact.do_not_contact:
         raise ValidationError({"contact": "This contact asked not to be contacted."})
+    # Two sends at once would both find no live link to revoke and both insert one, and the
+    # one-live-link constraint would fail the second with an IntegrityError: the account's row
+    # lock (taken first, as every account write does) makes each send replace the previous.
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk").get()
     link, _ = links.link_issue(
         purpose=CustomerLink.Purpose.PORTAL,
         account=account,

@@ -13,7 +13,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from crm import roles
+from crm import roles, text
 from crm.forms import DateInput, DateTimeInput, PersonChoiceField, Textarea, vendor_people
 from crm.models import Contact
 from handover.models import Promise, PromiseReview
@@ -63,14 +63,14 @@ def _ids(form: forms.BaseForm, prefix: str, pk: int | None) -> None:
 
 class PromiseForm(forms.Form):
     kind = forms.ChoiceField(choices=Promise.Kind.choices, initial=Promise.Kind.DELIVERABLE)
-    description = forms.CharField(
+    description = text.MultiLineFormField(
         max_length=5000,
         widget=Textarea(attrs={"rows": 2}),
         label="What was promised",
         error_messages={"required": "Write what the customer was promised."},
     )
     source = forms.ChoiceField(choices=Promise.Source.choices, initial=Promise.Source.CALL, label="Said in")
-    source_reference = forms.CharField(
+    source_reference = text.SingleLineFormField(
         required=False, max_length=200, label="Reference", help_text="Email subject, proposal page…"
     )
     due_date = forms.DateField(required=False, widget=DateInput(), label="Due")
@@ -99,7 +99,7 @@ class PromiseForm(forms.Form):
 
 class ReviewForm(forms.Form):
     verdict = forms.ChoiceField(widget=forms.RadioSelect, error_messages={"required": "Choose a verdict."})
-    comment = forms.CharField(required=False, max_length=2000, widget=Textarea(attrs={"rows": 2}))
+    comment = text.MultiLineFormField(required=False, max_length=2000, widget=Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, kind: str, pk: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,7 +110,7 @@ class ReviewForm(forms.Form):
 
 
 class ResetForm(forms.Form):
-    expectation = forms.CharField(
+    expectation = text.MultiLineFormField(
         max_length=5000,
         widget=Textarea(attrs={"rows": 2}),
         label="What the customer now expects",
@@ -133,7 +133,7 @@ class ResetForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = text.MultiLineFormField(
         max_length=2000, widget=Textarea(attrs={"rows": 2}), error_messages={"required": "A reason is required."}
     )
 
@@ -152,16 +152,16 @@ class HandoverForm(forms.Form):
     """The package the rep completes. Customer contacts come as one checkbox and one role per
     account contact (fields contact_<pk> and role_<pk>), so no formset is needed."""
 
-    purchased = forms.CharField(
+    purchased = text.MultiLineFormField(
         required=False, max_length=10000, widget=Textarea(attrs={"rows": 3}), label="What was purchased"
     )
-    customer_expectations = forms.CharField(
+    customer_expectations = text.MultiLineFormField(
         required=False,
         max_length=10000,
         widget=Textarea(attrs={"rows": 4}),
         label="The customer's expectations, in their own words",
     )
-    risks = forms.CharField(required=False, max_length=5000, widget=Textarea(attrs={"rows": 3}))
+    risks = text.MultiLineFormField(required=False, max_length=5000, widget=Textarea(attrs={"rows": 3}))
     meeting_at = forms.DateTimeField(required=False, widget=DateTimeInput(), label="Handover meeting")
     proposed_delivery_owner = PersonChoiceField(
         queryset=User.objects.none(), required=False, empty_label="Not yet", label="Proposed delivery owner"
@@ -169,7 +169,7 @@ class HandoverForm(forms.Form):
     vendor_attendees = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple, label="Our attendees"
     )
-    meeting_minutes = forms.CharField(
+    meeting_minutes = text.MultiLineFormField(
         required=False, max_length=10000, widget=Textarea(attrs={"rows": 4}), label="Minutes"
     )
     meeting_held = forms.BooleanField(required=False, label="The meeting has been held")
@@ -190,7 +190,7 @@ class HandoverForm(forms.Form):
         )
         for contact in contacts:
             self.fields[f"contact_{contact.pk}"] = forms.BooleanField(required=False, label=contact_label(contact))
-            self.fields[f"role_{contact.pk}"] = forms.CharField(
+            self.fields[f"role_{contact.pk}"] = text.SingleLineFormField(
                 required=False, max_length=120, label=f"Role of {contact.first_name} in the delivery"
             )
 

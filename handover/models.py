@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from crm.models import Account, Contact, Deal, visible_through_account
+from crm.text import MultiLineTextField, SingleLineCharField
 
 User = settings.AUTH_USER_MODEL
 
@@ -60,20 +61,20 @@ class Promise(FSMModelMixin, models.Model):
     # The deal's account, copied so visibility and the timeline need no join through the deal.
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="promises")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    description = models.TextField(max_length=5000)
+    description = MultiLineTextField(max_length=5000)
     made_to = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="promises")
     due_date = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
-    source_reference = models.CharField(max_length=200, blank=True)
+    source_reference = SingleLineCharField(max_length=200, blank=True)
     # Frozen: reassignment never changes who made a promise (attribution of later problems).
     made_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="promises_made")
     made_at = models.DateTimeField(default=timezone.now)
     state = FSMField(max_length=10, choices=State.choices, default=State.ACTIVE, protected=True)
     # The documented expectation reset: what the customer now expects, who agreed, when.
-    reset_expectation = models.TextField(blank=True, max_length=5000)
+    reset_expectation = MultiLineTextField(blank=True, max_length=5000)
     reset_agreed_by = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reset_agreed_on = models.DateField(null=True, blank=True)
-    withdrawn_reason = models.TextField(blank=True, max_length=2000)
+    withdrawn_reason = MultiLineTextField(blank=True, max_length=2000)
     outcome_at = models.DateTimeField(null=True, blank=True)
 
     objects = PromiseQuerySet.as_manager()
@@ -158,7 +159,7 @@ class PromiseReview(models.Model):
     promise = models.ForeignKey(Promise, on_delete=models.PROTECT, related_name="reviews")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     verdict = models.CharField(max_length=20, choices=Verdict.choices)
-    comment = models.TextField(blank=True, max_length=2000)
+    comment = MultiLineTextField(blank=True, max_length=2000)
     reviewer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -202,13 +203,13 @@ class Handover(FSMModelMixin, models.Model):
     # The rep preparing the handover; moves with the account while the handover is open.
     rep = models.ForeignKey(User, on_delete=models.PROTECT, related_name="handovers")
     state = FSMField(max_length=20, choices=State.choices, default=State.DRAFT, protected=True)
-    purchased = models.TextField("what was purchased", blank=True, max_length=10000)
-    customer_expectations = models.TextField(
+    purchased = MultiLineTextField("what was purchased", blank=True, max_length=10000)
+    customer_expectations = MultiLineTextField(
         "the customer's expectations, in their words", blank=True, max_length=10000
     )
-    risks = models.TextField(blank=True, max_length=5000)
+    risks = MultiLineTextField(blank=True, max_length=5000)
     meeting_at = models.DateTimeField("handover meeting", null=True, blank=True)
-    meeting_minutes = models.TextField(blank=True, max_length=10000)
+    meeting_minutes = MultiLineTextField(blank=True, max_length=10000)
     meeting_held = models.BooleanField(default=False)
     vendor_attendees: models.ManyToManyField[Any, Any] = models.ManyToManyField(User, blank=True, related_name="+")
     customer_attendees = models.ManyToManyField(Contact, blank=True, related_name="+")
@@ -227,7 +228,7 @@ class Handover(FSMModelMixin, models.Model):
     # shown on the handover's page and in the admin.
     acceptance_email_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
     acceptance_email_error = models.TextField(blank=True, editable=False)
-    last_reason = models.TextField(blank=True, max_length=2000)
+    last_reason = MultiLineTextField(blank=True, max_length=2000)
 
     objects = HandoverQuerySet.as_manager()
 
@@ -285,7 +286,7 @@ class HandoverContact(models.Model):
 
     handover = models.ForeignKey(Handover, on_delete=models.CASCADE, related_name="contacts")
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
-    delivery_role = models.CharField(max_length=120, blank=True)
+    delivery_role = SingleLineCharField(max_length=120, blank=True)
 
     class Meta:
         ordering = ["pk"]

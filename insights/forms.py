@@ -4,7 +4,7 @@ page (and its CSV) is a link anyone can share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +17,10 @@ from insights.selectors import Period, team_choices
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
 PRESETS = [30, 90, 180, 365]
+# The dashboards cover the product's lifetime: the figures step a day, a month or a year past a
+# period's ends, which at year 1 or 9999 leaves the calendar (an OverflowError, a 500).
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,25 @@ class FilterForm(forms.Form):
         super().__init__(data, **kwargs)
         self.fields["team"].choices = [("", "Everyone"), *team_choices()]  # type: ignore[attr-defined]
 
+    def _clean_day(self, name: str) -> date | None:
+        day = self.cleaned_data.get(name)
+        label = self.fields[name].label
+        if day is not None and day < EARLIEST:
+            raise forms.ValidationError(f"{label} must be on or after {EARLIEST.isoformat()}.", code="min_value")
+        if day is not None and day > LATEST:
+            raise forms.ValidationError(f"{label} must be on or before {LATEST.isoformat()}.", code="max_value")
+        return day
+
+    def clean_start(self) -> date | None:
+        return self._clean_day("start")
+
+    def clean_end(self) -> date | None:
+        return self._clean_day("end")
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if "start" in self.errors or "end" in self.errors:
+            return data
         today = timezone.localdate()
         end = data.get("end") or today
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)

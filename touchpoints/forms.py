@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from crm import text
 from crm.forms import DateTimeInput, Textarea
 from delivery.models import Problem
 from touchpoints.services import TEXT_LIMIT
@@ -34,14 +35,14 @@ class OutcomeForm(forms.Form):
         error_messages={"required": "Say whether everything was as the customer expected.",
                         "invalid_choice": "Say whether everything was as the customer expected."},
     )
-    notes = forms.CharField(
+    notes = text.MultiLineFormField(
         required=False, max_length=TEXT_LIMIT, widget=Textarea(attrs={"rows": 3}),
         help_text="What was said, what the customer worries about.",
     )
     follow_up_at = forms.DateTimeField(label="Follow up on", required=False, widget=DateTimeInput,
                                        help_text="Optional: schedules a follow-up check-up.")
-    follow_up_title = forms.CharField(label="Follow-up about", required=False, max_length=200)
-    problem_title = forms.CharField(label="Problem to raise", required=False, max_length=200,
+    follow_up_title = text.SingleLineFormField(label="Follow-up about", required=False, max_length=200)
+    problem_title = text.SingleLineFormField(label="Problem to raise", required=False, max_length=200,
                                     help_text="Optional: opens a problem on the account.")
     problem_severity = forms.ChoiceField(
         label="Severity", choices=Problem.Severity.choices, initial=Problem.Severity.MEDIUM, required=False,
@@ -68,7 +69,7 @@ class OutcomeForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
+    reason = text.MultiLineFormField(
         max_length=2000, widget=Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say why."},
     )

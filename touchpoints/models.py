@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 from crm.models import Account, Contact, CustomerLink, visible_through_account
+from crm.text import MultiLineTextField, SingleLineCharField
 from delivery.models import Problem, Project
 from handover.models import Handover
 
@@ -45,8 +46,8 @@ class Channel(models.TextChoices):
 class AgendaTemplate(models.Model):
     """Steps scheduled for every accepted handover (administrators edit them in the admin)."""
 
-    name = models.CharField(max_length=120, unique=True)
-    description = models.TextField(blank=True, max_length=2000)
+    name = SingleLineCharField(max_length=120, unique=True)
+    description = MultiLineTextField(blank=True, max_length=2000)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -68,7 +69,7 @@ class AgendaStep(models.Model):
     offset_days = models.PositiveSmallIntegerField(validators=[MaxValueValidator(730)])
     kind = models.CharField(max_length=30, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PREFERRED)
-    objectives = models.TextField(max_length=2000)
+    objectives = MultiLineTextField(max_length=2000)
     sends_survey = models.BooleanField("emails the customer a survey", default=False)
 
     class Meta:
@@ -100,8 +101,8 @@ class Touchpoint(FSMModelMixin, models.Model):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT, related_name="touchpoints")
     step = models.ForeignKey(AgendaStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     kind = models.CharField(max_length=30, choices=Kind.choices)
-    title = models.CharField(max_length=200)
-    objectives = models.TextField(blank=True, max_length=2000)
+    title = SingleLineCharField(max_length=200)
+    objectives = MultiLineTextField(blank=True, max_length=2000)
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="touchpoints")
     # None when no contact may be contacted (all do-not-contact or gone).
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="touchpoints")
@@ -118,8 +119,8 @@ class Touchpoint(FSMModelMixin, models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     as_expected = models.BooleanField("was everything as expected?", null=True, blank=True)
-    notes = models.TextField(blank=True, max_length=5000)
-    reason = models.TextField(blank=True, max_length=2000)  # why skipped or cancelled
+    notes = MultiLineTextField(blank=True, max_length=5000)
+    reason = MultiLineTextField(blank=True, max_length=2000)  # why skipped or cancelled
     completed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # A follow-up created from another touchpoint's outcome.
     follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
@@ -194,7 +195,7 @@ class SurveyResponse(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
     satisfaction = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     as_expected = models.BooleanField()
-    comment = models.TextField(blank=True, max_length=5000)
+    comment = MultiLineTextField(blank=True, max_length=5000)
     is_complaint = models.BooleanField(default=False)
     problem = models.ForeignKey(Problem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     ip_address = models.GenericIPAddressField(null=True, blank=True)

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import links, notices, roles
+from crm import links, notices, roles, text
 from crm.exceptions import Conflict
 from crm.models import Account, Contact, CustomerLink
 from crm.permissions import is_on_team
@@ -352,8 +352,10 @@ def survey_answer(
         errors["satisfaction"] = "Choose a score from 1 (very unhappy) to 5 (very happy)."
     if as_expected not in (True, False):
         errors["as_expected"] = "Tell us whether everything was as you expected."
-    comment = (comment or "").strip()
-    if len(comment) > TEXT_LIMIT:
+    comment = text.clean_text_into(errors, "comment", comment, label="Your comment", multi_line=True)
+    if "comment" in errors:
+        pass
+    elif len(comment) > TEXT_LIMIT:
         errors["comment"] = f"Keep your comment under {TEXT_LIMIT:,} characters."
     if is_complaint and not comment:
         errors["comment"] = "Tell us what the complaint is about."
@@ -366,7 +368,7 @@ def survey_answer(
         touchpoint=touchpoint, link=link, contact_id=link.contact_id,  # type: ignore[misc]  # survey links name a contact
         satisfaction=int(satisfaction),
         as_expected=as_expected, comment=comment, is_complaint=bool(is_complaint), ip_address=ip or None,
-        user_agent=(user_agent or "")[:400],
+        user_agent=text.without_control_characters(user_agent or "")[:400],
     )
     contact_name = link.contact.full_name if link.contact else "the customer"
     events.survey_answered_event(response=response, contact_name=contact_name)

@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm import roles
+from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -88,7 +89,7 @@ class AnyUserField(serializers.PrimaryKeyRelatedField):
 # --- Users ----------------------------------------------------------------------------------
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     """A vendor person for pickers: who they are and which roles they hold."""
 
     full_name = serializers.SerializerMethodField()
@@ -115,13 +116,13 @@ class UserDeactivateSerializer(ServiceOnly, serializers.Serializer):
         required=False, allow_null=True,
         help_text="Who takes over the accounts the user still owns (required when they own any).",
     )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    note = MultiLineSerializerField(required=False, allow_blank=True, max_length=5000, default="")
 
 
 # --- Accounts -------------------------------------------------------------------------------
 
 
-class AccountSerializer(ServiceOnly, serializers.ModelSerializer):
+class AccountSerializer(ServiceOnly, ModelSerializer):
     """An account as read, and as updated (the owner changes only by reassignment)."""
 
     owner_name = serializers.SerializerMethodField()
@@ -148,7 +149,7 @@ class AccountCreateSerializer(AccountSerializer):
         read_only_fields = ["id", "owner_name", "is_single_threaded", "created_at", "updated_at"]
 
 
-class TeamMemberSerializer(serializers.ModelSerializer):
+class TeamMemberSerializer(ModelSerializer):
     user_name = serializers.SerializerMethodField()
     is_current = serializers.SerializerMethodField()
 
@@ -175,7 +176,7 @@ class TeamMemberAddSerializer(ServiceOnly, serializers.Serializer):
     )
 
 
-class OwnershipChangeSerializer(serializers.ModelSerializer):
+class OwnershipChangeSerializer(ModelSerializer):
     from_user_name = serializers.SerializerMethodField()
     to_user_name = serializers.SerializerMethodField()
     assigned_by_name = serializers.SerializerMethodField()
@@ -204,7 +205,7 @@ REASSIGN_REASONS = [(v, label) for v, label in OwnershipChange.Reason.choices if
 class AccountReassignSerializer(ServiceOnly, serializers.Serializer):
     to_user = ActiveUserField(help_text="The new owner.")
     reason = serializers.ChoiceField(choices=REASSIGN_REASONS, default=OwnershipChange.Reason.REASSIGNMENT)
-    note = serializers.CharField(
+    note = MultiLineSerializerField(
         required=False, allow_blank=True, max_length=5000, default="",
         help_text="The handover note for the new owner.",
     )
@@ -224,7 +225,7 @@ class BookReassignSerializer(ServiceOnly, serializers.Serializer):
     from_user = AnyUserField(help_text="Whose book moves (often a departing user).")
     to_user = ActiveUserField(help_text="The successor for every account not listed in `assignments`.")
     reason = serializers.ChoiceField(choices=REASSIGN_REASONS, default=OwnershipChange.Reason.DEPARTURE)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    note = MultiLineSerializerField(required=False, allow_blank=True, max_length=5000, default="")
     assignments: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=AssignmentSerializer(), required=False, max_length=1000,
         help_text="Exceptions: these accounts go to someone other than `to_user`.",
@@ -269,7 +270,7 @@ class UserDeactivatedSerializer(serializers.Serializer):
 # --- Contacts -------------------------------------------------------------------------------
 
 
-class ContactSerializer(ServiceOnly, serializers.ModelSerializer):
+class ContactSerializer(ServiceOnly, ModelSerializer):
     """A person at the customer, as read and updated (a contact never changes account)."""
 
     full_name = serializers.CharField(read_only=True)
@@ -294,7 +295,7 @@ class ContactCreateSerializer(ContactSerializer):
 # --- Deals ----------------------------------------------------------------------------------
 
 
-class LineItemSerializer(serializers.ModelSerializer):
+class LineItemSerializer(ModelSerializer):
     total = serializers.DecimalField(max_digits=26, decimal_places=4, read_only=True)
 
     class Meta:
@@ -306,13 +307,13 @@ class LineItemSerializer(serializers.ModelSerializer):
 currency_code = RegexValidator(r"^[A-Z]{3}\Z", "Use a three-letter ISO 4217 code such as EUR.")
 
 
-class DealSerializer(ServiceOnly, serializers.ModelSerializer):
+class DealSerializer(ServiceOnly, ModelSerializer):
     """A deal as read and updated. Stage changes only through move/win/lose; `sold_by` and
     `closed_at` are set by winning or losing; the owner follows the account."""
 
     account_name = serializers.CharField(source="account.name", read_only=True)
     owner_name = serializers.SerializerMethodField()
-    currency = serializers.CharField(max_length=3, validators=[currency_code], required=False)
+    currency = SingleLineSerializerField(max_length=3, validators=[currency_code], required=False)
     is_open = serializers.BooleanField(read_only=True)
     line_items: serializers.ListSerializer[Any] = serializers.ListSerializer(
         child=LineItemSerializer(), required=False, max_length=200,
@@ -356,13 +357,13 @@ class DealMoveSerializer(ServiceOnly, serializers.Serializer):
 
 
 class DealLoseSerializer(ServiceOnly, serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the deal was lost.")
+    reason = MultiLineSerializerField(max_length=2000, help_text="Why the deal was lost.")
 
 
 # --- Activities -----------------------------------------------------------------------------
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelSerializer):
     """One timeline row: a logged call, meeting, email or note, or a system event."""
 
     actor_name = serializers.CharField(source="who", read_only=True)
@@ -380,8 +381,8 @@ class ActivityLogSerializer(ServiceOnly, serializers.Serializer):
     account = VisibleAccountField()
     deal = VisibleDealField(required=False, allow_null=True, default=None)
     kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in Activity.LOGGABLE_KINDS])
-    subject = serializers.CharField(max_length=200)
-    body = serializers.CharField(required=False, allow_blank=True, max_length=10000, default="")
+    subject = SingleLineSerializerField(max_length=200)
+    body = MultiLineSerializerField(required=False, allow_blank=True, max_length=10000, default="")
     occurred_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="When it happened; defaults to now.",
     )
@@ -391,7 +392,7 @@ class ActivityLogSerializer(ServiceOnly, serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = SingleLineSerializerField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
 

@@ -18,7 +18,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from rest_framework.views import APIView
 from crm import permissions, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
+from crm.api.parsers import JSONBodyParser
 from crm.api.schema import CrmAutoSchema, errors
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 
@@ -48,7 +48,7 @@ class CrmViewSet(viewsets.GenericViewSet):
     # Token first: an API client without credentials gets 401 with `WWW-Authenticate: Token`.
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     # JSON only: nested bodies (line items, assignments) have no form encoding.
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, StableOrderingFilter]
     schema = CrmAutoSchema()
     # Any path segment reaches the view, so `/deals/0.5/` answers the API's JSON 404 rather than
@@ -427,7 +427,7 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [JSONBodyParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
     schema = CrmAutoSchema()

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import ServiceOnly, VisibleAccountField, _display_name, _RequestUserMixin
 from crm.models import Contact, CustomerLink
 from delivery import services
@@ -62,7 +63,7 @@ def _signer_role() -> serializers.ChoiceField:
     )
 
 
-class PlanTemplateStageSerializer(serializers.ModelSerializer):
+class PlanTemplateStageSerializer(ModelSerializer):
     signer_role = _signer_role()
 
     class Meta:
@@ -71,7 +72,7 @@ class PlanTemplateStageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlanTemplateSerializer(serializers.ModelSerializer):
+class PlanTemplateSerializer(ModelSerializer):
     stages = PlanTemplateStageSerializer(many=True, read_only=True, help_text="In order.")
 
     class Meta:
@@ -83,14 +84,14 @@ class PlanTemplateSerializer(serializers.ModelSerializer):
 # --- Projects -----------------------------------------------------------------------------------
 
 
-class StageSummarySerializer(serializers.ModelSerializer):
+class StageSummarySerializer(ModelSerializer):
     class Meta:
         model = Stage
         fields = ["id", "position", "name", "state", "needs_signoff", "due_date", "signed_off_at", "done_at"]
         read_only_fields = fields
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     """A delivery project: started by accepting a handover, complete when every stage is signed
     off or done. Read-only: it changes through its stages."""
 
@@ -115,7 +116,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 # --- Stages -------------------------------------------------------------------------------------
 
 
-class SignOffSerializer(serializers.ModelSerializer):
+class SignOffSerializer(ModelSerializer):
     """One answer of the customer on a sign-off link."""
 
     contact_name = serializers.CharField(source="contact.full_name", read_only=True)
@@ -128,7 +129,7 @@ class SignOffSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerLinkSerializer(serializers.ModelSerializer):
+class CustomerLinkSerializer(ModelSerializer):
     """A link emailed to a customer contact, by its dates; never its token. `email_failed_at` and
     `email_error` say when and why its email could not be sent (then send a new link)."""
 
@@ -144,7 +145,7 @@ class CustomerLinkSerializer(serializers.ModelSerializer):
         return link.contact.full_name if link.contact is not None else ""
 
 
-class CoveredPromiseSerializer(serializers.ModelSerializer):
+class CoveredPromiseSerializer(ModelSerializer):
     made_by_name = serializers.SerializerMethodField()
 
     class Meta:
@@ -156,15 +157,15 @@ class CoveredPromiseSerializer(serializers.ModelSerializer):
         return _display_name(promise.made_by)
 
 
-class StageSerializer(ServiceOnly, serializers.ModelSerializer):
+class StageSerializer(ServiceOnly, ModelSerializer):
     """A stage as listed and edited by the delivery owner: due date, description, what was
     delivered and the promises it fulfils. Its state changes only through start,
     request-signoff, complete and the customer's answer."""
 
     signer_name = serializers.SerializerMethodField()
     signer_role = _signer_role()
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    delivered = serializers.CharField(
+    description = MultiLineSerializerField(max_length=2000, required=False, allow_blank=True)
+    delivered = MultiLineSerializerField(
         max_length=5000, required=False, allow_blank=True, help_text="What was delivered, as the customer reads it.",
     )
     promises = VisiblePromisesField(
@@ -215,7 +216,7 @@ class StageSignoffRequestSerializer(ServiceOnly, serializers.Serializer):
     contact = VisibleContactField(
         help_text="The signer: an active contact of the account, with an email and the stage's signer role.",
     )
-    delivered = serializers.CharField(
+    delivered = MultiLineSerializerField(
         max_length=5000, required=False, allow_blank=True,
         help_text="What was delivered, shown to the customer; the stage's current text when left out.",
     )
@@ -246,7 +247,7 @@ class AttributionSerializer(serializers.Serializer):
         return _display_name(row["sold_by"])
 
 
-class ProblemSerializer(serializers.ModelSerializer):
+class ProblemSerializer(ModelSerializer):
     """A problem as listed. It changes only through resolve, close and reopen."""
 
     account_name = serializers.CharField(source="account.name", read_only=True)
@@ -289,8 +290,8 @@ class ProblemCreateSerializer(ServiceOnly, serializers.Serializer):
     """Raising a problem from the API: the source is always staff and the raiser is you."""
 
     account = VisibleAccountField(help_text="The account it happened on (one you can see).")
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+    title = SingleLineSerializerField(max_length=200)
+    description = MultiLineSerializerField(max_length=10000, required=False, allow_blank=True, default="")
     category = serializers.ChoiceField(
         choices=Problem.Category.choices, help_text="customer_change does not break the promises named.",
     )
@@ -309,13 +310,13 @@ class ProblemCreateSerializer(ServiceOnly, serializers.Serializer):
 class ResolutionSerializer(ServiceOnly, serializers.Serializer):
     """How the problem was resolved."""
 
-    resolution = serializers.CharField(max_length=5000, help_text="How it was resolved.")
+    resolution = MultiLineSerializerField(max_length=5000, help_text="How it was resolved.")
 
 
 class ReopenSerializer(ServiceOnly, serializers.Serializer):
     """Why the problem is open again."""
 
-    reason = serializers.CharField(max_length=5000, help_text="Why the problem is open again.")
+    reason = MultiLineSerializerField(max_length=5000, help_text="Why the problem is open again.")
 
 
 # --- Customer portal links ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import (
     ActiveUserField,
     ServiceOnly,
@@ -33,7 +34,7 @@ class VisibleContactField(_RequestUserMixin, serializers.PrimaryKeyRelatedField)
 # --- Promises -------------------------------------------------------------------------------
 
 
-class PromiseReviewSerializer(serializers.ModelSerializer):
+class PromiseReviewSerializer(ModelSerializer):
     reviewer_name = serializers.SerializerMethodField()
 
     class Meta:
@@ -45,15 +46,15 @@ class PromiseReviewSerializer(serializers.ModelSerializer):
         return _display_name(review.reviewer)
 
 
-class PromiseSerializer(ServiceOnly, serializers.ModelSerializer):
+class PromiseSerializer(ServiceOnly, ModelSerializer):
     """A promise as read and edited (while the handover is being prepared). The maker is the
     person who recorded it, frozen; the state changes only through reset and withdraw."""
 
     made_by_name = serializers.SerializerMethodField()
     made_to = VisibleContactField(required=False, allow_null=True, help_text="The customer contact it was made to.")
     made_to_name = serializers.SerializerMethodField()
-    description = serializers.CharField(max_length=5000)
-    source_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = MultiLineSerializerField(max_length=5000)
+    source_reference = SingleLineSerializerField(max_length=200, required=False, allow_blank=True)
     reviews = PromiseReviewSerializer(many=True, read_only=True, help_text="Every review, oldest first.")
     latest_sales_review = PromiseReviewSerializer(read_only=True, allow_null=True)
     latest_feasibility_review = PromiseReviewSerializer(read_only=True, allow_null=True)
@@ -90,7 +91,7 @@ class PromiseReviewRequestSerializer(ServiceOnly, serializers.Serializer):
         choices=PromiseReview.Verdict.choices,
         help_text="Sales review: ok, at_risk, not_acceptable. Feasibility review: feasible, at_risk, not_feasible.",
     )
-    comment = serializers.CharField(
+    comment = MultiLineSerializerField(
         required=False, allow_blank=True, max_length=2000, default="",
         help_text="Required for not_acceptable and not_feasible.",
     )
@@ -101,22 +102,22 @@ class PromiseReviewRequestSerializer(ServiceOnly, serializers.Serializer):
 
 
 class PromiseResetSerializer(ServiceOnly, serializers.Serializer):
-    expectation = serializers.CharField(max_length=5000, help_text="What the customer now expects.")
+    expectation = MultiLineSerializerField(max_length=5000, help_text="What the customer now expects.")
     agreed_by = VisibleContactField(help_text="The customer contact who agreed.")
     agreed_on = serializers.DateField(help_text="When the customer agreed (not in the future).")
 
 
 class ReasonSerializer(ServiceOnly, serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = MultiLineSerializerField(max_length=2000)
 
 
 # --- Handovers ------------------------------------------------------------------------------
 
 
-class HandoverContactSerializer(serializers.ModelSerializer):
+class HandoverContactSerializer(ModelSerializer):
     contact = VisibleContactField()
     contact_name = serializers.SerializerMethodField()
-    delivery_role = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    delivery_role = SingleLineSerializerField(max_length=120, required=False, allow_blank=True, default="")
 
     class Meta:
         model = HandoverContact
@@ -133,7 +134,7 @@ class HandoverContactSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class HandoverSerializer(ServiceOnly, serializers.ModelSerializer):
+class HandoverSerializer(ServiceOnly, ModelSerializer):
     """A handover as read and edited by the rep (while draft, returned or rejected). The state
     changes only through the actions; the delivery owner is named by accepting."""
 
@@ -141,10 +142,10 @@ class HandoverSerializer(ServiceOnly, serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
     rep_name = serializers.SerializerMethodField()
     delivery_owner_name = serializers.SerializerMethodField()
-    purchased = serializers.CharField(max_length=10000, required=False, allow_blank=True)
-    customer_expectations = serializers.CharField(max_length=10000, required=False, allow_blank=True)
-    risks = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    meeting_minutes = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    purchased = MultiLineSerializerField(max_length=10000, required=False, allow_blank=True)
+    customer_expectations = MultiLineSerializerField(max_length=10000, required=False, allow_blank=True)
+    risks = MultiLineSerializerField(max_length=5000, required=False, allow_blank=True)
+    meeting_minutes = MultiLineSerializerField(max_length=10000, required=False, allow_blank=True)
     proposed_delivery_owner = ActiveUserField(
         required=False, allow_null=True, help_text="The delivery team member the rep proposes.",
     )

@@ -11,6 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import ServiceOnly, _display_name
 from delivery.models import Problem
 from touchpoints.models import AgendaStep, AgendaTemplate, SurveyResponse, Touchpoint
@@ -18,14 +19,14 @@ from touchpoints.models import AgendaStep, AgendaTemplate, SurveyResponse, Touch
 # --- Agendas ------------------------------------------------------------------------------------
 
 
-class AgendaStepSerializer(serializers.ModelSerializer):
+class AgendaStepSerializer(ModelSerializer):
     class Meta:
         model = AgendaStep
         fields = ["id", "position", "anchor", "offset_days", "kind", "channel", "objectives", "sends_survey"]
         read_only_fields = fields
 
 
-class AgendaTemplateSerializer(serializers.ModelSerializer):
+class AgendaTemplateSerializer(ModelSerializer):
     steps = AgendaStepSerializer(many=True, read_only=True, help_text="In order.")
 
     class Meta:
@@ -37,7 +38,7 @@ class AgendaTemplateSerializer(serializers.ModelSerializer):
 # --- Touchpoints --------------------------------------------------------------------------------
 
 
-class SurveySummarySerializer(serializers.ModelSerializer):
+class SurveySummarySerializer(ModelSerializer):
     """The customer's answer to the check-up survey (never their IP address or browser)."""
 
     class Meta:
@@ -46,7 +47,7 @@ class SurveySummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TouchpointSerializer(serializers.ModelSerializer):
+class TouchpointSerializer(ModelSerializer):
     """A check-up with its outcome once recorded. Read-only: it changes through its actions."""
 
     account_name = serializers.CharField(source="account.name", read_only=True)
@@ -89,14 +90,14 @@ class TouchpointSerializer(serializers.ModelSerializer):
 class TouchpointCompleteSerializer(ServiceOnly, serializers.Serializer):
     satisfaction = serializers.IntegerField(min_value=1, max_value=5, help_text="1 (very unhappy) to 5 (very happy).")
     as_expected = serializers.BooleanField(help_text="Was everything as the customer expected?")
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    notes = MultiLineSerializerField(required=False, allow_blank=True, max_length=5000, default="")
     follow_up_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None,
         help_text="Schedules a follow-up check-up then (same owner and contact); between yesterday and three "
         "years from now.",
     )
-    follow_up_title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    problem_title = serializers.CharField(
+    follow_up_title = SingleLineSerializerField(required=False, allow_blank=True, max_length=200, default="")
+    problem_title = SingleLineSerializerField(
         required=False, allow_blank=True, max_length=200, default="",
         help_text="Opens a problem on the account (source check-up) with this title.",
     )
@@ -106,7 +107,7 @@ class TouchpointCompleteSerializer(ServiceOnly, serializers.Serializer):
 
 
 class TouchpointReasonSerializer(ServiceOnly, serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why (kept on the touchpoint and the timeline).")
+    reason = MultiLineSerializerField(max_length=2000, help_text="Why (kept on the touchpoint and the timeline).")
 
 
 class TouchpointRescheduleSerializer(ServiceOnly, serializers.Serializer):
