@@ -838,13 +838,29 @@ def test_the_schema_validates_without_warnings(tmp_path):
     assert "/api/v1/deals/{id}/win/" in target.read_text()
 
 
-def test_the_schema_and_docs_are_served_without_a_cdn(db):
-    assert Client().get("/api/schema/").status_code == 200
-    docs = Client().get("/api/docs/")
+def test_the_schema_and_docs_are_served_without_a_cdn(rep):
+    client = Client()
+    client.force_login(rep)
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assets = re.findall(r'(?:src|href)="([^"]+)"', docs.content.decode())
     assert assets and all(url.startswith("/static/") for url in assets), assets
 
+
+def test_the_schema_and_docs_are_refused_to_anonymous_users(db):
+    assert Client().get("/api/schema/").status_code in (401, 403)
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 302
+    assert docs["Location"].startswith("/login/?next=/api/docs/")
+
+
+def test_the_schema_is_served_to_a_token_holder(rep):
+    # What scripts/api_fuzz.sh does: schemathesis fetches the schema with the token header.
+    token, _ = Token.objects.get_or_create(user=rep)
+    response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+    assert b"/api/v1/deals/" in response.content
 
 
 def test_no_serializer_exposes_all_model_fields():
