@@ -676,11 +676,27 @@ def test_a_spoofed_forwarded_for_header_does_not_reset_the_lockout(rep, settings
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
 
 
-def test_the_lockout_also_holds_for_another_username_from_the_same_address(rep, rep2, settings):
+def test_one_usernames_lockout_does_not_hold_for_another_username_from_the_same_address(rep, rep2, settings):
     client = APIClient()
     for i in range(settings.AXES_FAILURE_LIMIT):
         _token(client, "rep", f"guess-{i}")
-    assert _token(client, "rep2", "keepwarm-test-pw").status_code == 429
+    response = _token(client, "rep", "keepwarm-test-pw")
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Logging in as rep is paused until")
+    assert 0 < int(response["Retry-After"]) <= settings.AXES_COOLOFF_TIME.total_seconds()
+    assert _token(client, "rep2", "keepwarm-test-pw").status_code == 200
+
+
+def test_the_address_lockout_holds_for_every_username_from_that_address(rep, rep2, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "1000/min"}}
+    client = APIClient()
+    for i in range(settings.AXES_ADDRESS_FAILURE_LIMIT):
+        _token(client, f"guess{i}", "wrong")
+    response = _token(client, "rep2", "keepwarm-test-pw")
+    assert response.status_code == 429
+    assert "network address is paused" in response.json()["detail"]
+    assert response["Retry-After"].isdigit()
+    assert not Token.objects.exists()
 
 
 def test_deactivating_a_user_revokes_their_tokens_and_hands_over_their_book(

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.db.models import F, Q
 from django.http import Http404
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -29,6 +30,7 @@ from crm import permissions, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
 from crm.api.schema import CrmAutoSchema, errors
+from crm.login_throttle import current_pause
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 
 User = get_user_model()
@@ -435,8 +437,9 @@ class TokenView(APIView):
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
-        description="Send the token as `Authorization: Token <token>`. Repeated failures lock the username "
-        "and the client address out for a cool-off (429), even with the right password.",
+        description="Send the token as `Authorization: Token <token>`. Repeated failures for a username, "
+        "or many more from one client address, pause that username or that address for a cool-off (429 with "
+        "Retry-After and a detail saying which is paused and until when), even with the right password.",
         request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **errors(400, 429)}, auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -451,8 +454,11 @@ class TokenView(APIView):
         if getattr(request._request, "axes_locked_out", False):
             # Answer the lockout in JSON here; left set, AxesMiddleware would swap in its HTML page.
             request._request.axes_locked_out = False  # type: ignore[attr-defined]
+            pause = current_pause(request._request, credentials)
             return Response(
-                {"detail": "Too many failed attempts: try again later."}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                {"detail": pause.message()},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(pause.retry_after(timezone.now()))},
             )
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})
