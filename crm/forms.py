@@ -322,17 +322,13 @@ class DeactivateForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
-    manager = PersonChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
-
+    # No "manager": missed check-ups escalate to the manager, so the reporting line is set by
+    # administrators (admin, API), never by the person it reports on.
     class Meta:
         model = UserProfile
-        fields = ["phone", "time_zone", "work_starts", "work_ends", "manager"]
+        fields = ["phone", "time_zone", "work_starts", "work_ends"]
         widgets = {"work_starts": TimeInput(), "work_ends": TimeInput()}
         labels = {"work_starts": "Working day starts", "work_ends": "Working day ends"}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _choices(self, "manager").queryset = vendor_people().exclude(pk=self.instance.user_id)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -668,11 +668,16 @@ def user_deactivate(
 def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
     if by.pk != user.pk and not roles.is_administrator(by):
         raise PermissionDenied("Only administrators change another person's profile.")
+    if "manager" in data and not roles.is_administrator(by):
+        # Escalations of missed check-ups go to the manager: nobody picks their own.
+        raise PermissionDenied("Only administrators set who a person reports to.")
     profile, _ = UserProfile.objects.select_for_update().get_or_create(user=user)
     allowed = ("phone", "time_zone", "work_starts", "work_ends", "manager")
     _changes(profile, data, allowed)
     if profile.manager_id == user.pk:
         raise ValidationError({"manager": "Nobody reports to themselves."})
+    if profile.manager is not None and not profile.manager.is_active:
+        raise ValidationError({"manager": "An inactive user cannot be anyone's manager."})
     validate_model(profile, exclude=["user"])
     if profile.work_starts >= profile.work_ends:
         raise ValidationError({"work_ends": "Working hours must end after they start."})

@@ -17,7 +17,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm import services
-from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    Deal,
+    DealLineItem,
+    OwnershipChange,
+    UserProfile,
+)
 from tests.conftest import api_for, make_user
 
 API = "/api/v1"
@@ -877,6 +886,35 @@ def test_the_schema_is_served_to_a_token_holder(rep):
     response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
     assert b"/api/v1/deals/" in response.content
+
+
+# --- The reporting line (administrators only) ------------------------------------------------
+
+
+def test_an_administrator_sets_who_a_user_reports_to(rep, salesmgr, admin_user):
+    response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", {"manager": salesmgr.pk}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"id": rep.pk, "username": "rep", "manager": salesmgr.pk}
+    assert UserProfile.objects.get(user=rep).manager == salesmgr
+    response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", {"manager": None}, format="json")
+    assert response.status_code == 200
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+@pytest.mark.parametrize("who", ["rep", "salesmgr"])
+def test_nobody_else_sets_a_reporting_line(request, rep, rep2, salesmgr, who):
+    user = request.getfixturevalue(who)
+    response = api_for(user).put(f"{API}/users/{rep.pk}/manager/", {"manager": rep2.pk}, format="json")
+    assert response.status_code == 403
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+def test_a_bad_reporting_line_names_the_field(rep, admin_user):
+    for body in ({"manager": rep.pk}, {"manager": 999999}, {}):
+        response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", body, format="json")
+        assert response.status_code == 400, body
+        assert "manager" in response.json(), body
+    assert UserProfile.objects.get(user=rep).manager is None
 
 
 def test_no_serializer_exposes_all_model_fields():

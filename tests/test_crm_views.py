@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -555,11 +556,43 @@ def test_deactivating_an_inactive_user_is_a_conflict(salesmgr: User, delivery: U
 def test_a_user_updates_their_profile(rep: User, salesmgr: User) -> None:
     response = client_for(rep).post(
         url("profile"),
-        {"phone": "+33 1 23 45 67 89", "time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30", "manager": salesmgr.pk},
+        {"phone": "+33 1 23 45 67 89", "time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30"},
+    )
+    assert response.status_code == 302
+    profile = UserProfile.objects.get(user=rep)
+    assert (profile.phone, profile.time_zone) == ("+33 1 23 45 67 89", "Europe/Paris")
+
+
+def test_posting_a_manager_to_my_profile_changes_nothing(rep: User, rep2: User, salesmgr: User) -> None:
+    services.profile_update(user=rep, by=User.objects.create_superuser("root", "root@vendor.example", "pw"),
+                            manager=salesmgr)
+    response = client_for(rep).post(
+        url("profile"),
+        {"time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30", "manager": rep2.pk},
     )
     assert response.status_code == 302
     profile = UserProfile.objects.get(user=rep)
     assert (profile.time_zone, profile.manager) == ("Europe/Paris", salesmgr)
+    page = client_for(rep).get(url("profile")).content.decode()
+    assert 'name="manager"' not in page
+    assert "Salesmgr" in page and "set by an administrator" in page
+
+
+def test_only_an_administrator_sets_a_reporting_line_through_the_service(rep: User, salesmgr: User) -> None:
+    with pytest.raises(PermissionDenied):
+        services.profile_update(user=rep, by=rep, manager=salesmgr)
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+def test_an_administrator_sets_the_reporting_line_in_the_admin(rep: User, salesmgr: User) -> None:
+    root = User.objects.create_superuser("root", "root@vendor.example", "pw")
+    profile = UserProfile.objects.get(user=rep)
+    change = reverse("admin:crm_userprofile_change", args=[profile.pk])
+    response = client_for(root).post(change, {
+        "phone": "", "time_zone": "UTC", "work_starts": "09:00", "work_ends": "17:00", "manager": salesmgr.pk,
+    })
+    assert response.status_code == 302, response.content
+    assert UserProfile.objects.get(user=rep).manager == salesmgr
 
 
 @pytest.mark.parametrize(

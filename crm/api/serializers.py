@@ -259,6 +259,18 @@ class ReassignmentPlanSerializer(serializers.Serializer):
     applied = serializers.BooleanField(help_text="False for a preview: nothing was written.")
 
 
+class ReportingLineSerializer(ServiceOnly, serializers.Serializer):
+    manager = ActiveUserField(
+        allow_null=True, help_text="Who the user reports to: their missed check-ups escalate to them (null: nobody).",
+    )
+
+
+class ReportingLineResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    manager = serializers.IntegerField(allow_null=True)
+
+
 class UserDeactivatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()

@@ -17,7 +17,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from crm import permissions, selectors, services
+from crm import permissions, roles, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
 from crm.api.schema import CrmAutoSchema, errors
@@ -418,6 +418,21 @@ class UserViewSet(mixins.ListModelMixin, CrmViewSet):
         user.refresh_from_db(fields=["is_active"])
         body = {"id": user.pk, "username": user.get_username(), "is_active": user.is_active, "reassignment": plan}
         return Response(s.UserDeactivatedSerializer(body).data)
+
+    @extend_schema(summary="Set who a user reports to (administrators only)",
+                   request=s.ReportingLineSerializer, responses={200: s.ReportingLineResultSerializer})
+    @action(detail=True, methods=["put"], url_path="manager")
+    def manager(self, request: Request, pk: str | None = None) -> Response:
+        if not roles.is_administrator(request.user):
+            raise PermissionDenied("Only administrators set who a person reports to.")
+        try:
+            user = User.objects.get(pk=int(pk or ""))
+        except (ValueError, OverflowError, User.DoesNotExist):
+            raise Http404 from None
+        data = self._body(s.ReportingLineSerializer)
+        profile = services.profile_update(user=user, by=request.user, manager=data["manager"])
+        body = {"id": user.pk, "username": user.get_username(), "manager": profile.manager_id}
+        return Response(s.ReportingLineResultSerializer(body).data)
 
 
 # --- Auth -----------------------------------------------------------------------------------
