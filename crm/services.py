@@ -274,9 +274,7 @@ def deal_create(
     unknown = set(fields) - set(DEAL_FIELDS)
     if unknown:
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
-    if owner is None:
-        owner = by if roles.has_role(by, roles.SALES_REP, roles.PRESALES) else account.owner
-    _require_assignable(owner, "owner")
+    owner = _deal_owner(account=account, by=by, owner=owner)
     deal = Deal(account=account, name=name, owner=owner, **fields)
     validate_model(deal)
     deal.save()
@@ -285,6 +283,30 @@ def deal_create(
         _set_line_items(deal, line_items)
     events.deal_created_event(deal=deal, by=by)
     return deal
+
+
+def _deal_owner(*, account: Account, by: Any, owner: Any) -> Any:
+    """Who works a new deal. As with a reassignment, choosing someone else is a sales manager's
+    decision, and the owner must be able to work the account's deals: winning credits them and
+    drafts a handover they must be able to open."""
+    if owner is None:
+        if roles.has_role(by, roles.SALES_REP, roles.PRESALES):
+            return by
+        # A manager's deal goes to the account owner when they sell; after the handover the
+        # owner is a delivery person, and the manager keeps the deal.
+        current = account.owner
+        return current if current.is_active and permissions.can_sell_on(current, account) else by
+    if owner.pk != by.pk and not roles.can_reassign(by):
+        raise PermissionDenied(
+            "owner: only sales managers and administrators open a deal for someone else; leave it empty to own it.",
+        )
+    _require_assignable(owner, "owner")
+    if not permissions.can_sell_on(owner, account):
+        raise ValidationError({
+            "owner": f"{events._name(owner)} cannot work this account's deals: "
+            "choose a sales manager or someone on the account's sales team.",
+        })
+    return owner
 
 
 def _pipeline_add(*, stage: str, currency: str, count: int, value: Decimal) -> None:

@@ -339,6 +339,33 @@ def test_opening_a_deal_with_line_items(account, rep):
     assert Activity.objects.filter(deal=deal, event_type="deal.created").exists()
 
 
+def test_a_rep_cannot_open_a_deal_for_someone_else(account, rep, presales):
+    response = api_for(rep).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": presales.pk}, format="json")
+    assert response.status_code == 403
+    assert "owner" in response.json()["detail"]
+    assert not Deal.objects.exists()
+    # Naming themselves is fine.
+    response = api_for(rep).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": rep.pk}, format="json")
+    assert response.status_code == 201 and Deal.objects.get().owner == rep
+
+
+@pytest.mark.parametrize("who", ["outsider", "deliverymgr"])
+def test_a_deal_owner_must_be_able_to_work_the_account(request, account, salesmgr, who):
+    owner = request.getfixturevalue(who)
+    response = api_for(salesmgr).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": owner.pk}, format="json")
+    assert response.status_code == 400
+    assert "owner" in response.json()
+    assert not Deal.objects.exists()
+
+
+def test_a_sales_manager_opens_a_deal_for_someone_on_the_sales_team(account, salesmgr, presales):
+    response = api_for(salesmgr).post(
+        f"{API}/deals/", {"account": account.pk, "name": "X", "owner": presales.pk}, format="json",
+    )
+    assert response.status_code == 201
+    assert Deal.objects.get().owner == presales
+
+
 def test_writing_line_items_replaces_them(deal, rep):
     response = api_for(rep).patch(
         f"{API}/deals/{deal.pk}/", {"line_items": [{"kind": "service", "name": "Training", "quantity": 1, "unit_price": 900}]},

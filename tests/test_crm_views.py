@@ -379,6 +379,33 @@ def test_bad_deal_input_names_the_field_and_saves_nothing(rep: User, account: Ac
     assert not Deal.objects.exists()
 
 
+def test_a_rep_opens_a_deal_for_themselves_whatever_owner_is_posted(rep: User, rep2: User, account: Account) -> None:
+    data = {"name": "Mine", "value": "10", "currency": "EUR", "owner": rep2.pk, **line_items()}
+    page = client_for(rep).get(url("deal_create", account.pk)).content.decode()
+    assert 'name="owner"' not in page
+    assert client_for(rep).post(url("deal_create", account.pk), data).status_code == 302
+    assert Deal.objects.get(name="Mine").owner == rep
+
+
+def test_a_sales_manager_names_a_deal_owner_from_the_accounts_sales_team(
+    salesmgr: User, presales: User, outsider: User, account: Account,
+) -> None:
+    page = client_for(salesmgr).get(url("deal_create", account.pk))
+    choices = {u.username for u in page.context["form"].fields["owner"].queryset}
+    assert "presales" in choices and "rep" in choices and "outsider" not in choices
+    data = {"name": "For presales", "value": "10", "currency": "EUR", "owner": presales.pk, **line_items()}
+    assert client_for(salesmgr).post(url("deal_create", account.pk), data).status_code == 302
+    assert Deal.objects.get(name="For presales").owner == presales
+
+
+def test_a_deal_owner_who_cannot_see_the_account_is_refused(salesmgr: User, outsider: User, account: Account) -> None:
+    data = {"name": "Bad owner", "value": "10", "currency": "EUR", "owner": outsider.pk, **line_items()}
+    response = client_for(salesmgr).post(url("deal_create", account.pk), data)
+    assert response.status_code == 200
+    assert "owner" in response.context["form"].errors
+    assert not Deal.objects.exists()
+
+
 def test_a_line_item_with_zero_quantity_is_refused(rep: User, account: Account) -> None:
     data = {"name": "D", "value": "1", "currency": "EUR", **line_items(("product", "Arm", "0", "10"))}
     response = client_for(rep).post(url("deal_create", account.pk), data)

@@ -350,7 +350,9 @@ class DealSerializer(ServiceOnly, serializers.ModelSerializer):
 class DealCreateSerializer(DealSerializer):
     account = VisibleAccountField()
     owner = ActiveUserField(
-        required=False, help_text="Who works the deal; defaults to you (a rep) or the account owner.",
+        required=False,
+        help_text="Who works the deal; defaults to you (a rep) or the account owner. Only sales managers and "
+        "administrators name someone else (403), who must be able to work the account's deals (400).",
     )
 
     class Meta(DealSerializer.Meta):
