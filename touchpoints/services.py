@@ -230,7 +230,11 @@ def touchpoint_complete(
     touchpoint = _lock(touchpoint)
     require_can_work(by, touchpoint)
     errors = {}
-    if str(satisfaction) not in SCORES:
+    # A thank-you note asks the customer nothing, so it may be recorded without a score.
+    score_optional = touchpoint.kind == Kind.THANK_YOU
+    if satisfaction in (None, "") and score_optional:
+        satisfaction = None
+    elif str(satisfaction) not in SCORES:
         errors["satisfaction"] = "Choose a satisfaction score from 1 to 5."
     if as_expected not in (True, False):
         errors["as_expected"] = "Say whether everything was as the customer expected."
@@ -245,7 +249,8 @@ def touchpoint_complete(
         raise ValidationError({"problem_severity": "Choose low, medium, high or critical."})
     if touchpoint.state != Touchpoint.State.SCHEDULED:
         raise Conflict(f"The touchpoint is {touchpoint.get_state_display().lower()}; its outcome is recorded.")
-    fire_transition(touchpoint.complete, satisfaction=int(satisfaction), as_expected=as_expected, notes=notes, by=by)
+    score = None if satisfaction is None else int(satisfaction)
+    fire_transition(touchpoint.complete, satisfaction=score, as_expected=as_expected, notes=notes, by=by)
     touchpoint.save()
     notices.notices_cancel(target=touchpoint, kinds=REMINDER_KINDS)
     events.touchpoint_event(touchpoint=touchpoint, by=by, event="done",
