@@ -36,7 +36,7 @@ from crm.models import (
     PipelineTotal,
     UserProfile,
 )
-from crm.signals import account_reassigned, contact_unreachable, deal_won
+from crm.signals import account_reassigned, book_reassigned, contact_unreachable, deal_won
 
 User = get_user_model()
 
@@ -639,9 +639,32 @@ def book_reassign(
         deal.save(update_fields=["owner", "updated_at"])
         team_member_join(account=deal.account, user=to_user, role=AccountTeamMember.Role.SALES_REP, by=by)
         events.deal_owner_changed_event(deal=deal, by=by, from_user_id=from_user.pk)
+    if reason == OwnershipChange.Reason.DEPARTURE:
+        _team_seats_hand_over(from_user=from_user, to_user=to_user, by=by, now=now)
+    book_reassigned.send(sender=Account, from_user=from_user, to_user=to_user, by=by, reason=reason)
     plan.applied = True
     _notify_new_owners(plan.changes)
     return plan
+
+
+def _team_seats_hand_over(*, from_user: Any, to_user: Any, by: Any, now: datetime) -> None:
+    """A departing user leaves every account team they are still on (effective-dated: the
+    membership ends, its history stays), and the successor takes each seat, so the work that
+    follows them (deals, check-ups) is on accounts they can open."""
+    seats = (
+        AccountTeamMember.objects.current().filter(user=from_user)
+        .select_related("account").order_by("account_id", "pk")
+    )
+    for seat in seats:
+        seat.ended_at = now
+        seat.save(update_fields=["ended_at"])
+        events.team_changed_event(
+            account=seat.account, by=by,
+            subject=f"{events._name(from_user)} left the team ({seat.get_role_display()}): departure",
+            data={"user": from_user.pk, "role": seat.role, "change": "left", "reason": "departure"},
+        )
+        if seat.role != AccountTeamMember.Role.OWNER:  # ownership moves only through the ledger
+            team_member_join(account=seat.account, user=to_user, role=seat.role, by=by)
 
 
 # --- Users ----------------------------------------------------------------------------------

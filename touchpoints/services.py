@@ -168,6 +168,28 @@ def touchpoints_move_owner(*, account: Account, from_user: Any, to_user: Any) ->
     )
 
 
+def touchpoints_hand_over(*, from_user: Any, to_user: Any, by: Any) -> int:
+    """A departure: every open touchpoint the departing user still owns, on any account, goes to
+    the successor, each with an event row on its account's timeline."""
+    moved = list(
+        Touchpoint.objects.select_for_update(of=("self",)).filter(owner=from_user, state=Touchpoint.State.SCHEDULED)
+        .select_related("account").order_by("pk")
+    )
+    for touchpoint in moved:
+        touchpoint.owner = to_user
+        touchpoint.save(update_fields=["owner"])
+        events.touchpoint_event(
+            touchpoint=touchpoint, by=by, event="owner_changed",
+            body=f"From {_person(from_user)} (departure) to {_person(to_user)}.",
+            data={"from": from_user.pk, "to": to_user.pk, "reason": "departure"},
+        )
+    return len(moved)
+
+
+def _person(user: Any) -> str:
+    return str(user.get_full_name() or user.get_username())
+
+
 def touchpoints_drop_contact(contact: Contact) -> int:
     """A contact who left or asked not to be contacted gets no more touchpoints: their open ones
     move to another reachable contact, or to none (and send no survey)."""
