@@ -22,7 +22,7 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         if request.path.startswith("/api/docs/"):
             # The interactive docs (Swagger UI, served from drf-spectacular's sidecar-free
-            # template) need inline script; they are for logged-in developers only.
+            # template) need inline script; they are for signed-in users only (config/urls.py).
             response.headers.setdefault(
                 "Content-Security-Policy",
                 CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")

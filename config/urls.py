@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
@@ -48,8 +49,15 @@ urlpatterns = [
     *password_reset_urls,
     path("", include("django.contrib.auth.urls")),
     path("api/v1/", include("config.api_router")),
+    # The schema and its docs are for signed-in users (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]):
+    # the schema answers an anonymous client 403 like the rest of the API, the docs send a
+    # browser to the login page and back.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("dev/mail/", devmail.mail_list, name="dev-mail"),
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
     path("c/renew/<int:pk>/", customer_pages.link_renewal, name="customer_link_renewal"),

@@ -13,11 +13,11 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from crm import services, text
+from crm import permissions, roles, services, text
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
 
 User = get_user_model()
@@ -289,6 +289,33 @@ class DealForm(forms.ModelForm):
         return currency
 
 
+def deal_owner_choices(account: Account) -> QuerySet[Any]:
+    """Who may work the account's deals (crm.permissions.can_sell_on): sales managers and
+    administrators, and the reps and pre-sales consultants on its sales team."""
+    on_team = AccountTeamMember.objects.current().filter(
+        account=account, user=OuterRef("pk"), role__in=permissions.SELLING_TEAM_ROLES,
+    )
+    managers = Q(groups__name__in=[roles.SALES_MANAGER, roles.ADMINISTRATOR])
+    sellers = Q(groups__name__in=[roles.SALES_REP, roles.PRESALES]) & Q(Exists(on_team))
+    return vendor_people().filter(managers | sellers).distinct()
+
+
+class DealCreateForm(DealForm):
+    """A new deal. A rep opens it for themselves; a sales manager may name its owner."""
+
+    owner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="The account owner (or me)",
+        help_text="Who works the deal and is credited when it is won.",
+    )
+
+    def __init__(self, *args: Any, account: Account, by: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if roles.can_reassign(by):
+            _choices(self, "owner").queryset = deal_owner_choices(account)
+        else:
+            del self.fields["owner"]
+
+
 class LineItemForm(forms.ModelForm):
     class Meta:
         model = DealLineItem
@@ -391,17 +418,13 @@ class DeactivateForm(forms.Form):
 
 
 class ProfileForm(forms.ModelForm):
-    manager = PersonChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
-
+    # No "manager": missed check-ups escalate to the manager, so the reporting line is set by
+    # administrators (admin, API), never by the person it reports on.
     class Meta:
         model = UserProfile
-        fields = ["phone", "time_zone", "work_starts", "work_ends", "manager"]
+        fields = ["phone", "time_zone", "work_starts", "work_ends"]
         widgets = {"work_starts": TimeInput(), "work_ends": TimeInput()}
         labels = {"work_starts": "Working day starts", "work_ends": "Working day ends"}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _choices(self, "manager").queryset = vendor_people().exclude(pk=self.instance.user_id)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

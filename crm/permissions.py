@@ -91,13 +91,16 @@ def require_can_manage_team(user: Any, account: Account) -> None:
     raise PermissionDenied("Only the account owner and sales managers change the account team.")
 
 
-def require_can_sell_on(user: Any, account: Account) -> None:
+def can_sell_on(user: Any, account: Account) -> bool:
     """Deals: the selling members of the account team, sales managers and administrators."""
     if roles.has_role(user, roles.SALES_MANAGER, roles.ADMINISTRATOR):
-        return
-    if roles.has_role(user, roles.SALES_REP, roles.PRESALES) and is_on_team(user, account, *SELLING_TEAM_ROLES):
-        return
-    raise PermissionDenied("Only the account's sales team and sales managers work its deals.")
+        return True
+    return roles.has_role(user, roles.SALES_REP, roles.PRESALES) and is_on_team(user, account, *SELLING_TEAM_ROLES)
+
+
+def require_can_sell_on(user: Any, account: Account) -> None:
+    if not can_sell_on(user, account):
+        raise PermissionDenied("Only the account's sales team and sales managers work its deals.")
 
 
 def require_can_log_activity(user: Any, account: Account) -> None:

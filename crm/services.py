@@ -37,7 +37,7 @@ from crm.models import (
     PipelineTotal,
     UserProfile,
 )
-from crm.signals import account_reassigned, contact_unreachable, deal_won
+from crm.signals import account_reassigned, book_reassigned, contact_unreachable, deal_won
 
 User = get_user_model()
 
@@ -275,9 +275,7 @@ def deal_create(
     unknown = set(fields) - set(DEAL_FIELDS)
     if unknown:
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
-    if owner is None:
-        owner = by if roles.has_role(by, roles.SALES_REP, roles.PRESALES) else account.owner
-    _require_assignable(owner, "owner")
+    owner = _deal_owner(account=account, by=by, owner=owner)
     deal = Deal(account=account, name=name, owner=owner, **fields)
     validate_model(deal)
     deal.save()
@@ -286,6 +284,30 @@ def deal_create(
         _set_line_items(deal, line_items)
     events.deal_created_event(deal=deal, by=by)
     return deal
+
+
+def _deal_owner(*, account: Account, by: Any, owner: Any) -> Any:
+    """Who works a new deal. As with a reassignment, choosing someone else is a sales manager's
+    decision, and the owner must be able to work the account's deals: winning credits them and
+    drafts a handover they must be able to open."""
+    if owner is None:
+        if roles.has_role(by, roles.SALES_REP, roles.PRESALES):
+            return by
+        # A manager's deal goes to the account owner when they sell; after the handover the
+        # owner is a delivery person, and the manager keeps the deal.
+        current = account.owner
+        return current if current.is_active and permissions.can_sell_on(current, account) else by
+    if owner.pk != by.pk and not roles.can_reassign(by):
+        raise PermissionDenied(
+            "owner: only sales managers and administrators open a deal for someone else; leave it empty to own it.",
+        )
+    _require_assignable(owner, "owner")
+    if not permissions.can_sell_on(owner, account):
+        raise ValidationError({
+            "owner": f"{events._name(owner)} cannot work this account's deals: "
+            "choose a sales manager or someone on the account's sales team.",
+        })
+    return owner
 
 
 def _pipeline_add(*, stage: str, currency: str, count: int, value: Decimal) -> None:
@@ -638,9 +660,32 @@ def book_reassign(
         deal.save(update_fields=["owner", "updated_at"])
         team_member_join(account=deal.account, user=to_user, role=AccountTeamMember.Role.SALES_REP, by=by)
         events.deal_owner_changed_event(deal=deal, by=by, from_user_id=from_user.pk)
+    if reason == OwnershipChange.Reason.DEPARTURE:
+        _team_seats_hand_over(from_user=from_user, to_user=to_user, by=by, now=now)
+    book_reassigned.send(sender=Account, from_user=from_user, to_user=to_user, by=by, reason=reason)
     plan.applied = True
     _notify_new_owners(plan.changes)
     return plan
+
+
+def _team_seats_hand_over(*, from_user: Any, to_user: Any, by: Any, now: datetime) -> None:
+    """A departing user leaves every account team they are still on (effective-dated: the
+    membership ends, its history stays), and the successor takes each seat, so the work that
+    follows them (deals, check-ups) is on accounts they can open."""
+    seats = (
+        AccountTeamMember.objects.current().filter(user=from_user)
+        .select_related("account").order_by("account_id", "pk")
+    )
+    for seat in seats:
+        seat.ended_at = now
+        seat.save(update_fields=["ended_at"])
+        events.team_changed_event(
+            account=seat.account, by=by,
+            subject=f"{events._name(from_user)} left the team ({seat.get_role_display()}): departure",
+            data={"user": from_user.pk, "role": seat.role, "change": "left", "reason": "departure"},
+        )
+        if seat.role != AccountTeamMember.Role.OWNER:  # ownership moves only through the ledger
+            team_member_join(account=seat.account, user=to_user, role=seat.role, by=by)
 
 
 # --- Users ----------------------------------------------------------------------------------
@@ -693,12 +738,17 @@ def user_deactivate(
 def profile_update(*, user: Any, by: Any, **data: Any) -> UserProfile:
     if by.pk != user.pk and not roles.is_administrator(by):
         raise PermissionDenied("Only administrators change another person's profile.")
+    if "manager" in data and not roles.is_administrator(by):
+        # Escalations of missed check-ups go to the manager: nobody picks their own.
+        raise PermissionDenied("Only administrators set who a person reports to.")
     profile, _ = UserProfile.objects.select_for_update().get_or_create(user=user)
     before = profile.time_zone
     allowed = ("phone", "time_zone", "work_starts", "work_ends", "manager")
     _changes(profile, data, allowed)
     if profile.manager_id == user.pk:
         raise ValidationError({"manager": "Nobody reports to themselves."})
+    if profile.manager is not None and not profile.manager.is_active:
+        raise ValidationError({"manager": "An inactive user cannot be anyone's manager."})
     validate_model(profile, exclude=["user"])
     if profile.work_starts >= profile.work_ends:
         raise ValidationError({"work_ends": "Working hours must end after they start."})

@@ -7,6 +7,12 @@ from django.dispatch import Signal
 # kwargs: account, from_user, to_user, by, change (the OwnershipChange row)
 account_reassigned = Signal()
 
+# Sent inside a book reassignment's transaction, once, after every account has moved (and so
+# after every account_reassigned). On a departure, receivers move the departing user's remaining
+# open work on accounts they did not own (check-ups) to the successor.
+# kwargs: from_user, to_user, by, reason (OwnershipChange.Reason)
+book_reassigned = Signal()
+
 # Sent inside the transaction that marks a deal won. kwargs: deal, by
 deal_won = Signal()
 

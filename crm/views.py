@@ -33,6 +33,7 @@ from crm.forms import (
     BookReassignForm,
     ContactForm,
     DeactivateForm,
+    DealCreateForm,
     DealForm,
     DealLoseForm,
     DealMoveForm,
@@ -386,7 +387,7 @@ def _line_item_initial(deal: Deal) -> list[dict[str, Any]]:
 def deal_create(request: HttpRequest, pk: int) -> HttpResponse:
     account = permissions.get_account_for(request.user, pk)
     permissions.require_can_sell_on(request.user, account)
-    form = DealForm(_posted(request))
+    form = DealCreateForm(_posted(request), account=account, by=request.user)
     items = LineItemFormSet(_posted(request), prefix="items")
     if request.method == "POST" and form.is_valid() and items.is_valid():
         try:

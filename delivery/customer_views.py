@@ -5,6 +5,8 @@ only what the customer may see: no internal notes, reviews, risks or problems.""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import asdict
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,6 +25,8 @@ from delivery.models import Project, SignOff, Stage
 from delivery.signals import portal_sections
 
 DECISIONS = ("sign_off", "request_changes")
+# The answer the review step showed, with the nonce its confirming POST must carry (per link).
+REVIEW_SESSION_KEY = "delivery.signoff_review"
 
 
 
@@ -58,28 +62,62 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
     stage = services.stage_of_link(link)
     time_zone = show_in_zone_of(stage.project.owner)  # whose zone the sign-off request was written in
     errors: dict[str, list[str]] = {}
-    if request.method == "POST" and request.POST.get("decision") not in DECISIONS:
+    data: Any = {}
+    review_key = f"{REVIEW_SESSION_KEY}:{link.pk}"
+    if request.method == "POST" and request.POST.get("step") == "confirm":
+        # The final, irreversible POST records what the review step showed, read back from the
+        # session (not from this POST), and only when it carries that review's nonce.
+        reviewed = request.session.get(review_key) or {}
+        nonce = reviewed.get("nonce", "")
+        if not nonce or not secrets.compare_digest(nonce, request.POST.get("review", "")):
+            errors = {"review": ["Check your answer first: nothing was recorded. Fill in the form and review it."]}
+        else:
+            answer = reviewed["answer"]
+            try:
+                services.customer_answer(
+                    link=link, **answer, ip=request.META.get("REMOTE_ADDR"),
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                )
+            except ValidationError as exc:
+                errors, data = exc.message_dict, _answer_data(answer)
+            except Conflict as exc:
+                fresh = links.link_check(
+                    CustomerLink.objects.get(pk=link.pk), purpose=link.purpose, target=link.target,
+                )
+                done = SignOff.objects.filter(link=link).select_related("stage").first()
+                if done is not None:
+                    return _answered(request, done, status=409)
+                return render(
+                    request, "delivery/customer/conflict.html", {"message": str(exc), "check": fresh}, status=409,
+                )
+            else:
+                request.session.pop(review_key, None)
+                return HttpResponseRedirect(reverse("delivery:signoff", args=[pk]))
+    elif request.method == "POST" and request.POST.get("decision") not in DECISIONS:
         # Only the two buttons answer: a POST that pressed neither signs nothing.
-        errors = {"decision": ["Choose to sign off or to ask for changes."]}
+        errors, data = {"decision": ["Choose to sign off or to ask for changes."]}, request.POST
     elif request.method == "POST":
-        signed_off = request.POST.get("decision") == "sign_off"
+        # The review step: checks the answer and shows it back; records nothing, uses no link.
         try:
-            services.customer_answer(
-                link=link, signed_off=signed_off, typed_name=request.POST.get("typed_name", ""),
-                reason=request.POST.get("reason", ""), ip=request.META.get("REMOTE_ADDR"),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            checked = services.customer_answer_check(
+                link=link, signed_off=request.POST.get("decision") == "sign_off",
+                typed_name=request.POST.get("typed_name", ""), reason=request.POST.get("reason", ""),
+                on_behalf=request.POST.get("on_behalf") == "yes",
+                on_behalf_role=request.POST.get("on_behalf_role", ""),
             )
         except ValidationError as exc:
-            errors = exc.message_dict
-        except Conflict as exc:
-            fresh = links.link_check(CustomerLink.objects.get(pk=link.pk), purpose=link.purpose, target=link.target)
-            answer = SignOff.objects.filter(link=link).select_related("stage").first()
-            if answer is not None:
-                return _answered(request, answer, status=409)
-            return render(request, "delivery/customer/conflict.html",
-                          {"message": str(exc), "check": fresh, "time_zone": time_zone}, status=409)
+            errors, data = exc.message_dict, request.POST
         else:
-            return HttpResponseRedirect(reverse("delivery:signoff", args=[pk]))
+            if stage.state == Stage.State.AWAITING_SIGNOFF and stage.signer_id == link.contact_id:
+                review = {"nonce": secrets.token_urlsafe(16), "answer": asdict(checked)}
+                request.session[review_key] = review
+                return render(request, "delivery/customer/signoff_review.html", {
+                    "stage": stage, "project": stage.project, "account": stage.account, "contact": link.contact,
+                    "answer": checked, "review": review["nonce"],
+                })
+    elif (reviewed := request.session.get(review_key)) is not None:
+        # Back from the review to change the answer: the form shows what was typed.
+        data = _answer_data(reviewed["answer"])
     if stage.state != Stage.State.AWAITING_SIGNOFF or stage.signer_id != link.contact_id:
         return render(
             request, "delivery/customer/conflict.html",
@@ -96,10 +134,19 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
         "owner": _person(stage.project.owner),
         "expires_at": link.expires_at,
         "errors": errors,
-        "data": request.POST if errors else {},
+        "data": data,
         "time_zone": time_zone,
     }
     return render(request, "delivery/customer/signoff.html", context, status=400 if errors else 200)
+
+
+def _answer_data(answer: dict[str, Any]) -> dict[str, str]:
+    """A reviewed answer as the form's values."""
+    return {
+        "decision": "sign_off" if answer["signed_off"] else "request_changes",
+        "typed_name": answer["typed_name"], "reason": answer["reason"],
+        "on_behalf": "yes" if answer["on_behalf"] else "", "on_behalf_role": answer["on_behalf_role"],
+    }
 
 
 def _answered(request: HttpRequest, answer: SignOff, *, status: int) -> HttpResponse:

@@ -81,7 +81,11 @@ def customer_answer_event(*, signoff: SignOff, from_state: str) -> Activity:
         event_type=f"delivery.stage.{stage.state}",
         actor_label=f"{CUSTOMER_VIA_LINK} ({signoff.contact.full_name})",
         ip_address=signoff.ip_address,
-        subject=f"{signoff.typed_name} {verb} stage {stage.name}",
+        subject=(
+            f"{signoff.typed_name} ({signoff.on_behalf_role}) {verb} stage {stage.name} "
+            f"on behalf of {signoff.contact.full_name}"
+            if signoff.is_on_behalf else f"{signoff.typed_name} {verb} stage {stage.name}"
+        ),
         body=signoff.reason,
         data={
             "stage": stage.pk,
@@ -90,6 +94,8 @@ def customer_answer_event(*, signoff: SignOff, from_state: str) -> Activity:
             "to": stage.state,
             "contact": signoff.contact_id,
             "typed_name": signoff.typed_name,
+            "on_behalf_name": signoff.on_behalf_name,
+            "on_behalf_role": signoff.on_behalf_role,
             "user_agent": signoff.user_agent,
         },
     )

@@ -225,6 +225,10 @@ class SignOff(models.Model):
     link = models.OneToOneField(CustomerLink, on_delete=models.PROTECT, related_name="signoff")
     decision = models.CharField(max_length=20, choices=Decision.choices)
     typed_name = SingleLineCharField(max_length=200)
+    # Someone other than the named signer answered for them: who they are and their role. Blank
+    # when the signer answered in person (their typed name then matched the contact's).
+    on_behalf_name = SingleLineCharField(max_length=200, blank=True)
+    on_behalf_role = SingleLineCharField(max_length=200, blank=True)
     reason = MultiLineTextField(blank=True, max_length=5000)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
@@ -237,10 +241,18 @@ class SignOff(models.Model):
                 condition=~Q(decision="changes_requested") | ~Q(reason=""), name="signoff_changes_have_reason"
             ),
             models.CheckConstraint(condition=~Q(typed_name=""), name="signoff_has_typed_name"),
+            models.CheckConstraint(
+                condition=Q(on_behalf_name="", on_behalf_role="") | (~Q(on_behalf_name="") & ~Q(on_behalf_role="")),
+                name="signoff_on_behalf_has_name_and_role",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by {self.typed_name}"
+
+    @property
+    def is_on_behalf(self) -> bool:
+        return bool(self.on_behalf_name)
 
 
 class ProblemQuerySet(models.QuerySet["Problem"]):

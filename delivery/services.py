@@ -4,6 +4,8 @@ side effects (emails) after commit through the outbox or the link task."""
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -248,21 +250,58 @@ def stage_of_link(link: CustomerLink) -> Stage:
     ).get(pk=int(pk))
 
 
-@transaction.atomic
-def customer_answer(
-    *, link: CustomerLink, signed_off: bool, typed_name: str, reason: str = "", ip: str | None, user_agent: str
-) -> SignOff:
-    """The customer's POST on a sign-off link. The stage row lock and the link's conditional
-    UPDATE make two concurrent answers end with one winner; the loser gets a Conflict."""
+def signature_key(name: str) -> str:
+    """A typed name as compared with the signer's: case, spacing and accents do not count
+    ("anna  MÜLLER" is "Anna Müller"), every letter does."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.casefold().split())
+
+
+@dataclass(frozen=True)
+class CustomerAnswer:
+    """A checked answer on a sign-off link, as the review step shows it and the final POST
+    records it."""
+
+    signed_off: bool
+    typed_name: str
+    reason: str
+    on_behalf: bool
+    on_behalf_role: str
+
+
+def customer_answer_check(
+    *, link: CustomerLink, signed_off: bool, typed_name: str, reason: str = "",
+    on_behalf: bool = False, on_behalf_role: str = "",
+) -> CustomerAnswer:
+    """Checks an answer without recording it (the review step, and the final POST again).
+
+    The typed name is a signature: it must be the signer's own name, unless the person answering
+    says they answer on the signer's behalf, giving their own name and their role."""
     errors: dict[str, str] = {}
-    typed_name = text.clean_text_into(errors, "typed_name", typed_name, label="Your name")
-    reason = text.clean_text_into(errors, "reason", reason, label="What needs to change", multi_line=True)
+    typed_name = text.clean_text_into(errors, "typed_name", typed_name or "", label="Your name")
+    reason = text.clean_text_into(errors, "reason", reason or "", label="What needs to change", multi_line=True)
+    on_behalf_role = (
+        text.clean_text_into(errors, "on_behalf_role", on_behalf_role or "", label="Your role") if on_behalf else ""
+    )
+    signer = cast(Contact, link.contact)
     if "typed_name" in errors:
         pass  # the control character is the one thing to fix
     elif not typed_name:
         errors["typed_name"] = "Type your full name to sign."
     elif len(typed_name) > 200:
         errors["typed_name"] = "Keep your name under 200 characters."
+    elif not on_behalf and signature_key(typed_name) != signature_key(signer.full_name):
+        errors["typed_name"] = (
+            f"Type the name of the person asked to sign, {signer.full_name}, or tick "
+            f"\u201cI answer on {signer.full_name}\u2019s behalf\u201d and give your own name and role."
+        )
+    if "on_behalf_role" in errors:
+        pass
+    elif on_behalf and not on_behalf_role:
+        errors["on_behalf_role"] = f"Say in what role you answer for {signer.full_name}."
+    elif len(on_behalf_role) > 200:
+        errors["on_behalf_role"] = "Keep your role under 200 characters."
     if "reason" in errors:
         pass
     elif not signed_off and not reason:
@@ -271,6 +310,23 @@ def customer_answer(
         errors["reason"] = f"Keep it under {TEXT_LIMIT} characters."
     if errors:
         raise ValidationError(errors)
+    return CustomerAnswer(
+        signed_off=signed_off, typed_name=typed_name, reason=reason, on_behalf=on_behalf, on_behalf_role=on_behalf_role,
+    )
+
+
+@transaction.atomic
+def customer_answer(
+    *, link: CustomerLink, signed_off: bool, typed_name: str, reason: str = "", ip: str | None, user_agent: str,
+    on_behalf: bool = False, on_behalf_role: str = "",
+) -> SignOff:
+    """The customer's final POST on a sign-off link. The stage row lock and the link's conditional
+    UPDATE make two concurrent answers end with one winner; the loser gets a Conflict."""
+    answer = customer_answer_check(
+        link=link, signed_off=signed_off, typed_name=typed_name, reason=reason,
+        on_behalf=on_behalf, on_behalf_role=on_behalf_role,
+    )
+    typed_name, reason = answer.typed_name, answer.reason
     stage = _lock_stage(stage_of_link(link))
     if stage.state != Stage.State.AWAITING_SIGNOFF or stage.signer_id != link.contact_id:
         raise Conflict("This stage is no longer waiting for your sign-off.")
@@ -288,6 +344,8 @@ def customer_answer(
         link=link,  # awaiting sign-off always has a signer
         decision=SignOff.Decision.SIGNED_OFF if signed_off else SignOff.Decision.CHANGES_REQUESTED,
         typed_name=typed_name,
+        on_behalf_name=typed_name if answer.on_behalf else "",
+        on_behalf_role=answer.on_behalf_role,
         reason=reason,
         ip_address=ip or None,
         user_agent=text.without_control_characters(user_agent or "")[:400],

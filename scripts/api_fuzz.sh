@@ -61,6 +61,8 @@ TOKEN=$(curl -fsS -X POST "$BASE/api/v1/auth/token/" -H 'Content-Type: applicati
 echo "fuzz: signed in as ${FUZZ_USER}"
 
 set +e
+# The schema is for signed-in users only: schemathesis sends --header with the request that
+# fetches /api/schema/ as well as with every generated call.
 "$ST" --config-file "$FUZZ_CONFIG" run "$BASE/api/schema/" \
     --header "Authorization: Token ${TOKEN}" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -30,6 +30,7 @@ import time_machine
 
 from crm import roles
 from crm import services as crm
+from crm.models import UserProfile
 from delivery import services as delivery_services
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Stage
 from delivery.plans import create_default_plans
@@ -90,7 +91,8 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
     acme, globex = account, other_account
     alice = acme.contacts.get(first_name="Alice")
     bruno = acme.contacts.get(first_name="Bruno")
-    crm.profile_update(user=rep, by=rep, manager=salesmgr)
+    # The reporting line is an administrator's to set.
+    UserProfile.objects.filter(user=rep).update(manager=salesmgr)
     p: dict[str, Promise] = {}
     x: dict[str, Problem] = {}
 

@@ -153,6 +153,7 @@ MANAGE_TEAM =     (401,  201, 403,     404, 404,     201,     403,        201)
 REASSIGN_ONE =    (401,  403, 403,     404, 404,     200,     403,        200)
 REASSIGN_BOOK =   (401,  403, 403,     403, 403,     200,     403,        200)
 MANAGE_USERS =    (401,  403, 403,     403, 403,     200,     403,        200)
+ADMINISTRATOR =   (401,  403, 403,     403, 403,     403,     403,        200)
 CREATE_ACCOUNT =  (401,  201, 201,     201, 403,     201,     403,        201)
 TOKEN =           (400,  200, 200,     200, 200,     200,     200,        200)
 RECORD_PROMISE =  (401,  201, 201,     400, 403,     403,     403,        403)
@@ -216,6 +217,9 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ),
     ("GET", "/api/v1/users/"): ("/api/v1/users/", None, READ_ALL),
     ("POST", "/api/v1/users/{id}/deactivate/"): ("/api/v1/users/{outsider.pk}/deactivate/", lambda c: {}, MANAGE_USERS),
+    ("PUT", "/api/v1/users/{id}/manager/"): (
+        "/api/v1/users/{rep.pk}/manager/", lambda c: {"manager": c.salesmgr.pk}, ADMINISTRATOR,
+    ),
     ("GET", "/api/v1/promises/"): ("/api/v1/promises/", None, READ_ALL),
     ("POST", "/api/v1/promises/"): (
         "/api/v1/promises/",

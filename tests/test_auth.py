@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -189,6 +190,53 @@ def test_the_lock_is_a_cool_off_not_a_permanent_ban(rep):
 def test_another_users_login_is_not_locked_by_someone_elses_failures_from_elsewhere(rep, rep2):
     fail(Client(REMOTE_ADDR="192.0.2.10"), settings.AXES_FAILURE_LIMIT, username="rep")
     assert log_in(Client(REMOTE_ADDR="192.0.2.11"), "rep2", PASSWORD).status_code == 302
+
+
+def test_one_users_failures_do_not_lock_another_user_behind_the_same_address(rep, rep2):
+    client = Client(REMOTE_ADDR="192.0.2.10")
+    fail(client, settings.AXES_FAILURE_LIMIT, username="rep")
+    assert log_in(client, "rep", PASSWORD).status_code == 429
+    assert log_in(Client(REMOTE_ADDR="192.0.2.10"), "rep2", PASSWORD).status_code == 302
+
+
+def test_the_address_limit_is_higher_than_the_username_limit(rep, rep2):
+    assert settings.AXES_ADDRESS_FAILURE_LIMIT > settings.AXES_FAILURE_LIMIT
+
+
+def test_many_failures_from_one_address_pause_that_address_for_everybody(rep, rep2):
+    # One client trying many usernames, none of them reaching its own limit.
+    client = Client(REMOTE_ADDR="192.0.2.10")
+    for n in range(settings.AXES_ADDRESS_FAILURE_LIMIT):
+        assert log_in(client, f"guess{n}", "wrong-password").status_code in (200, 429)
+    response = log_in(Client(REMOTE_ADDR="192.0.2.10"), "rep2", PASSWORD)
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "from this network address is paused" in page
+    assert "rep2" not in page  # rep2 never failed: their account is not what is paused
+    # From elsewhere rep2 logs in as usual.
+    assert log_in(Client(REMOTE_ADDR="192.0.2.11"), "rep2", PASSWORD).status_code == 302
+
+
+def test_the_lockout_page_names_the_paused_username_and_until_when(rep):
+    client = Client()
+    fail(client, settings.AXES_FAILURE_LIMIT)
+    response = log_in(client, "rep", PASSWORD)
+    until = AccessAttempt.objects.get().attempt_time + settings.AXES_COOLOFF_TIME
+    page = response.content.decode()
+    assert "logging in as <strong>rep</strong> is paused until" in page
+    assert timezone.localtime(until).strftime("%H:%M") in page
+    assert "network address" not in page
+
+
+def test_the_lockout_sends_retry_after_with_the_seconds_left(rep):
+    client = Client()
+    fail(client, settings.AXES_FAILURE_LIMIT)
+    # Five minutes of the cool-off have passed.
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=5))
+    response = log_in(client, "rep", PASSWORD)
+    assert response.status_code == 429
+    left = (settings.AXES_COOLOFF_TIME - timedelta(minutes=5)).total_seconds()
+    assert left - 5 <= int(response["Retry-After"]) <= left
 
 
 # --- Deactivation ends access (reliability.md 9) --------------------------------------------

@@ -17,7 +17,16 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm import services
-from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange
+from crm.models import (
+    Account,
+    AccountTeamMember,
+    Activity,
+    Contact,
+    Deal,
+    DealLineItem,
+    OwnershipChange,
+    UserProfile,
+)
 from tests.conftest import api_for, make_user
 
 API = "/api/v1"
@@ -328,6 +337,33 @@ def test_opening_a_deal_with_line_items(account, rep):
     deal = Deal.objects.get(pk=response.json()["id"])
     assert (deal.stage, deal.owner, deal.line_items.get().name) == ("lead", rep, "Gripper")
     assert Activity.objects.filter(deal=deal, event_type="deal.created").exists()
+
+
+def test_a_rep_cannot_open_a_deal_for_someone_else(account, rep, presales):
+    response = api_for(rep).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": presales.pk}, format="json")
+    assert response.status_code == 403
+    assert "owner" in response.json()["detail"]
+    assert not Deal.objects.exists()
+    # Naming themselves is fine.
+    response = api_for(rep).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": rep.pk}, format="json")
+    assert response.status_code == 201 and Deal.objects.get().owner == rep
+
+
+@pytest.mark.parametrize("who", ["outsider", "deliverymgr"])
+def test_a_deal_owner_must_be_able_to_work_the_account(request, account, salesmgr, who):
+    owner = request.getfixturevalue(who)
+    response = api_for(salesmgr).post(f"{API}/deals/", {"account": account.pk, "name": "X", "owner": owner.pk}, format="json")
+    assert response.status_code == 400
+    assert "owner" in response.json()
+    assert not Deal.objects.exists()
+
+
+def test_a_sales_manager_opens_a_deal_for_someone_on_the_sales_team(account, salesmgr, presales):
+    response = api_for(salesmgr).post(
+        f"{API}/deals/", {"account": account.pk, "name": "X", "owner": presales.pk}, format="json",
+    )
+    assert response.status_code == 201
+    assert Deal.objects.get().owner == presales
 
 
 def test_writing_line_items_replaces_them(deal, rep):
@@ -676,11 +712,27 @@ def test_a_spoofed_forwarded_for_header_does_not_reset_the_lockout(rep, settings
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
 
 
-def test_the_lockout_also_holds_for_another_username_from_the_same_address(rep, rep2, settings):
+def test_one_usernames_lockout_does_not_hold_for_another_username_from_the_same_address(rep, rep2, settings):
     client = APIClient()
     for i in range(settings.AXES_FAILURE_LIMIT):
         _token(client, "rep", f"guess-{i}")
-    assert _token(client, "rep2", "keepwarm-test-pw").status_code == 429
+    response = _token(client, "rep", "keepwarm-test-pw")
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Logging in as rep is paused until")
+    assert 0 < int(response["Retry-After"]) <= settings.AXES_COOLOFF_TIME.total_seconds()
+    assert _token(client, "rep2", "keepwarm-test-pw").status_code == 200
+
+
+def test_the_address_lockout_holds_for_every_username_from_that_address(rep, rep2, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "1000/min"}}
+    client = APIClient()
+    for i in range(settings.AXES_ADDRESS_FAILURE_LIMIT):
+        _token(client, f"guess{i}", "wrong")
+    response = _token(client, "rep2", "keepwarm-test-pw")
+    assert response.status_code == 429
+    assert "network address is paused" in response.json()["detail"]
+    assert response["Retry-After"].isdigit()
+    assert not Token.objects.exists()
 
 
 def test_deactivating_a_user_revokes_their_tokens_and_hands_over_their_book(
@@ -838,13 +890,58 @@ def test_the_schema_validates_without_warnings(tmp_path):
     assert "/api/v1/deals/{id}/win/" in target.read_text()
 
 
-def test_the_schema_and_docs_are_served_without_a_cdn(db):
-    assert Client().get("/api/schema/").status_code == 200
-    docs = Client().get("/api/docs/")
+def test_the_schema_and_docs_are_served_without_a_cdn(rep):
+    client = Client()
+    client.force_login(rep)
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assets = re.findall(r'(?:src|href)="([^"]+)"', docs.content.decode())
     assert assets and all(url.startswith("/static/") for url in assets), assets
 
+
+def test_the_schema_and_docs_are_refused_to_anonymous_users(db):
+    assert Client().get("/api/schema/").status_code in (401, 403)
+    docs = Client().get("/api/docs/")
+    assert docs.status_code == 302
+    assert docs["Location"].startswith("/login/?next=/api/docs/")
+
+
+def test_the_schema_is_served_to_a_token_holder(rep):
+    # What scripts/api_fuzz.sh does: schemathesis fetches the schema with the token header.
+    token, _ = Token.objects.get_or_create(user=rep)
+    response = Client().get("/api/schema/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 200
+    assert b"/api/v1/deals/" in response.content
+
+
+# --- The reporting line (administrators only) ------------------------------------------------
+
+
+def test_an_administrator_sets_who_a_user_reports_to(rep, salesmgr, admin_user):
+    response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", {"manager": salesmgr.pk}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"id": rep.pk, "username": "rep", "manager": salesmgr.pk}
+    assert UserProfile.objects.get(user=rep).manager == salesmgr
+    response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", {"manager": None}, format="json")
+    assert response.status_code == 200
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+@pytest.mark.parametrize("who", ["rep", "salesmgr"])
+def test_nobody_else_sets_a_reporting_line(request, rep, rep2, salesmgr, who):
+    user = request.getfixturevalue(who)
+    response = api_for(user).put(f"{API}/users/{rep.pk}/manager/", {"manager": rep2.pk}, format="json")
+    assert response.status_code == 403
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+def test_a_bad_reporting_line_names_the_field(rep, admin_user):
+    for body in ({"manager": rep.pk}, {"manager": 999999}, {}):
+        response = api_for(admin_user).put(f"{API}/users/{rep.pk}/manager/", body, format="json")
+        assert response.status_code == 400, body
+        assert "manager" in response.json(), body
+    assert UserProfile.objects.get(user=rep).manager is None
 
 
 def test_no_serializer_exposes_all_model_fields():

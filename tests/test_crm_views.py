@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -378,6 +379,33 @@ def test_bad_deal_input_names_the_field_and_saves_nothing(rep: User, account: Ac
     assert not Deal.objects.exists()
 
 
+def test_a_rep_opens_a_deal_for_themselves_whatever_owner_is_posted(rep: User, rep2: User, account: Account) -> None:
+    data = {"name": "Mine", "value": "10", "currency": "EUR", "owner": rep2.pk, **line_items()}
+    page = client_for(rep).get(url("deal_create", account.pk)).content.decode()
+    assert 'name="owner"' not in page
+    assert client_for(rep).post(url("deal_create", account.pk), data).status_code == 302
+    assert Deal.objects.get(name="Mine").owner == rep
+
+
+def test_a_sales_manager_names_a_deal_owner_from_the_accounts_sales_team(
+    salesmgr: User, presales: User, outsider: User, account: Account,
+) -> None:
+    page = client_for(salesmgr).get(url("deal_create", account.pk))
+    choices = {u.username for u in page.context["form"].fields["owner"].queryset}
+    assert "presales" in choices and "rep" in choices and "outsider" not in choices
+    data = {"name": "For presales", "value": "10", "currency": "EUR", "owner": presales.pk, **line_items()}
+    assert client_for(salesmgr).post(url("deal_create", account.pk), data).status_code == 302
+    assert Deal.objects.get(name="For presales").owner == presales
+
+
+def test_a_deal_owner_who_cannot_see_the_account_is_refused(salesmgr: User, outsider: User, account: Account) -> None:
+    data = {"name": "Bad owner", "value": "10", "currency": "EUR", "owner": outsider.pk, **line_items()}
+    response = client_for(salesmgr).post(url("deal_create", account.pk), data)
+    assert response.status_code == 200
+    assert "owner" in response.context["form"].errors
+    assert not Deal.objects.exists()
+
+
 def test_a_line_item_with_zero_quantity_is_refused(rep: User, account: Account) -> None:
     data = {"name": "D", "value": "1", "currency": "EUR", **line_items(("product", "Arm", "0", "10"))}
     response = client_for(rep).post(url("deal_create", account.pk), data)
@@ -555,11 +583,43 @@ def test_deactivating_an_inactive_user_is_a_conflict(salesmgr: User, delivery: U
 def test_a_user_updates_their_profile(rep: User, salesmgr: User) -> None:
     response = client_for(rep).post(
         url("profile"),
-        {"phone": "+33 1 23 45 67 89", "time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30", "manager": salesmgr.pk},
+        {"phone": "+33 1 23 45 67 89", "time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30"},
+    )
+    assert response.status_code == 302
+    profile = UserProfile.objects.get(user=rep)
+    assert (profile.phone, profile.time_zone) == ("+33 1 23 45 67 89", "Europe/Paris")
+
+
+def test_posting_a_manager_to_my_profile_changes_nothing(rep: User, rep2: User, salesmgr: User) -> None:
+    services.profile_update(user=rep, by=User.objects.create_superuser("root", "root@vendor.example", "pw"),
+                            manager=salesmgr)
+    response = client_for(rep).post(
+        url("profile"),
+        {"time_zone": "Europe/Paris", "work_starts": "08:30", "work_ends": "17:30", "manager": rep2.pk},
     )
     assert response.status_code == 302
     profile = UserProfile.objects.get(user=rep)
     assert (profile.time_zone, profile.manager) == ("Europe/Paris", salesmgr)
+    page = client_for(rep).get(url("profile")).content.decode()
+    assert 'name="manager"' not in page
+    assert "Salesmgr" in page and "set by an administrator" in page
+
+
+def test_only_an_administrator_sets_a_reporting_line_through_the_service(rep: User, salesmgr: User) -> None:
+    with pytest.raises(PermissionDenied):
+        services.profile_update(user=rep, by=rep, manager=salesmgr)
+    assert UserProfile.objects.get(user=rep).manager is None
+
+
+def test_an_administrator_sets_the_reporting_line_in_the_admin(rep: User, salesmgr: User) -> None:
+    root = User.objects.create_superuser("root", "root@vendor.example", "pw")
+    profile = UserProfile.objects.get(user=rep)
+    change = reverse("admin:crm_userprofile_change", args=[profile.pk])
+    response = client_for(root).post(change, {
+        "phone": "", "time_zone": "UTC", "work_starts": "09:00", "work_ends": "17:00", "manager": salesmgr.pk,
+    })
+    assert response.status_code == 302, response.content
+    assert UserProfile.objects.get(user=rep).manager == salesmgr
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
@@ -72,6 +73,19 @@ def issue_portal(project: Any, by: Any, mailoutbox: list[Any], capture: Any) -> 
 
 def signoff_url(s: Stage) -> str:
     return f"/c/signoff/{s.pk}/"
+
+
+def sign(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
+    """Answers the way a customer does: the form's POST shows the review step, whose confirming
+    POST records the answer. A refused first POST (bad input, a bad link) is returned as is."""
+    review = client.post(url, data, **extra)
+    nonce = review.context.get("review") if review.status_code == 200 and review.context else None
+    if not nonce:
+        return review
+    confirm = {"step": "confirm", "review": nonce}
+    if "csrfmiddlewaretoken" in data:
+        confirm["csrfmiddlewaretoken"] = data["csrfmiddlewaretoken"]
+    return client.post(url, confirm, **extra)
 
 
 def landed(path: str, client: Client | None = None) -> Client:
@@ -147,7 +161,7 @@ def test_the_emailed_signoff_link_moves_to_the_session_and_redirects_to_a_clean_
     assert client.session[SESSION_KEY] == [link.pk]
     assert raw not in str(dict(client.session.items()))
     # Later pages (the answer, the answered page) never carry it either.
-    answer = client.post(signoff_url(first), SIGNED_OFF, follow=True)
+    answer = sign(client, signoff_url(first), SIGNED_OFF, follow=True)
     assert answer.redirect_chain == [(signoff_url(first), 302)]
     for url, _status in answer.redirect_chain:
         assert raw not in url
@@ -227,9 +241,9 @@ def test_every_customer_page_is_never_cached_and_sends_no_referrer(
         "portal": client.get(f"/c/portal/{project.account_id}/"),
         "wrong purpose": Client().get(portal_link[1].replace("/c/portal/", "/c/signoff/")),
     }
-    responses["answer"] = client.post(url, SIGNED_OFF)
+    responses["answer"] = sign(client, url, SIGNED_OFF)
     responses["answered page"] = client.get(url)
-    responses["answered again"] = client.post(url, SIGNED_OFF)
+    responses["answered again"] = sign(client, url, SIGNED_OFF)
     expected = {
         "landing": 302, "sign-off page": 200, "missing name": 400, "invalid link": 404, "no link in session": 404,
         "portal landing": 302, "portal": 200, "wrong purpose": 400, "answer": 302, "answered page": 200,
@@ -280,7 +294,7 @@ def test_a_tampered_signoff_link_shows_a_clear_page_and_changes_nothing(kind, pr
     # And the stage's page cannot be reached or signed without a link.
     url = signoff_url(stage(project, 1))
     assert client.get(url).status_code == 404
-    assert client.post(url, SIGNED_OFF).status_code == 404
+    assert sign(client, url, SIGNED_OFF).status_code == 404
     assert world(mailoutbox) == before
 
 
@@ -312,7 +326,7 @@ def test_an_expired_signoff_link_says_so_offers_renewal_and_signs_nothing(projec
     url = signoff_url(stage(project, 1))
 
     page = client.get(url)
-    post = client.post(url, SIGNED_OFF)
+    post = sign(client, url, SIGNED_OFF)
 
     for response in (page, post):
         assert response.status_code == 410 and "This link has expired" in body(response)
@@ -331,7 +345,7 @@ def test_a_revoked_signoff_link_says_it_was_replaced_and_the_new_one_works(
     url = signoff_url(stage(project, 1))
 
     page = client.get(url)
-    post = client.post(url, SIGNED_OFF)
+    post = sign(client, url, SIGNED_OFF)
 
     for response in (page, post):
         assert response.status_code == 410 and "This link is no longer valid" in body(response)
@@ -340,7 +354,7 @@ def test_a_revoked_signoff_link_says_it_was_replaced_and_the_new_one_works(
     assert world(mailoutbox) == before
     # The newer link, opened in the same browser, is the one that counts.
     landed(new_path, client)
-    assert client.post(url, SIGNED_OFF).status_code == 302
+    assert sign(client, url, SIGNED_OFF).status_code == 302
     assert SignOff.objects.get().link_id == new.pk
 
 
@@ -348,12 +362,12 @@ def test_a_used_link_shows_already_signed_off_and_changes_nothing(project, signo
     link, path = signoff_link
     client = landed(path)
     url = signoff_url(stage(project, 1))
-    assert client.post(url, SIGNED_OFF).status_code == 302
+    assert sign(client, url, SIGNED_OFF).status_code == 302
     before = world(mailoutbox)
 
     reopened = landed(path)  # the email opened again, in another browser
     page = reopened.get(url)
-    post = reopened.post(url, {**SIGNED_OFF, "typed_name": "Mallory"})
+    post = sign(reopened, url, {**SIGNED_OFF, "typed_name": "Mallory"})
 
     assert page.status_code == 200 and "is signed off" in body(page)
     assert post.status_code == 409 and "already signed off" in body(post)
@@ -375,7 +389,7 @@ def test_a_portal_link_does_not_open_the_signoff_page_nor_the_reverse(project, s
     portal_browser = landed(portal_link[1])
     url = signoff_url(stage(project, 1))
     assert portal_browser.get(url).status_code == 404
-    assert portal_browser.post(url, SIGNED_OFF).status_code == 404
+    assert sign(portal_browser, url, SIGNED_OFF).status_code == 404
     signoff_browser = landed(signoff_link[1])
     assert signoff_browser.get(f"/c/portal/{project.account_id}/").status_code == 404
     assert world(mailoutbox) == before
@@ -394,7 +408,7 @@ def test_a_link_for_one_stage_cannot_open_or_sign_another(
     url = signoff_url(stage(project, 2))
 
     page = client.get(url)
-    post = client.post(url, {**SIGNED_OFF, "typed_name": "Bruno Petit"})
+    post = sign(client, url, {**SIGNED_OFF, "typed_name": "Bruno Petit"})
 
     for response in (page, post):
         assert response.status_code == 403 and "This link is for a different item" in body(response)
@@ -487,12 +501,12 @@ def test_the_customer_signs_off_once_with_name_ip_and_user_agent(
     url = signoff_url(stage(project, 1))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            url, {**SIGNED_OFF, "typed_name": "  Alice Martin "}, REMOTE_ADDR="198.51.100.23",
+        response = sign(
+            client, url, {**SIGNED_OFF, "typed_name": "  Alice Martin "}, REMOTE_ADDR="198.51.100.23",
             HTTP_USER_AGENT="Mozilla/5.0 (Customer laptop)",
         )
     with django_capture_on_commit_callbacks(execute=True):
-        again = client.post(url, SIGNED_OFF)
+        again = sign(client, url, SIGNED_OFF)
 
     assert response.status_code == 302 and response["Location"] == url
     signoff = SignOff.objects.get()
@@ -529,8 +543,8 @@ def test_asking_for_changes_needs_a_reason(project, signoff_link, mailoutbox):
     assert world(mailoutbox) == before
     assert CustomerLink.objects.get(pk=link.pk).used_at is None
     # The link still works.
-    response = client.post(
-        url, {"typed_name": "Alice Martin", "decision": "request_changes", "reason": "The training dates are wrong."}
+    response = sign(
+        client, url, {"typed_name": "Alice Martin", "decision": "request_changes", "reason": "The training dates are wrong."}
     )
     assert response.status_code == 302
     s = stage(project, 1)
@@ -566,14 +580,14 @@ def test_a_csrf_token_is_required_to_sign(project, signoff_link, mailoutbox):
     assert client.get(path).status_code == 302
     before = world(mailoutbox)
 
-    refused = client.post(url, SIGNED_OFF)
+    refused = sign(client, url, SIGNED_OFF)
 
     assert refused.status_code == 403
     assert world(mailoutbox) == before
     page = client.get(url)
     assert page.status_code == 200
     token = client.cookies[settings.CSRF_COOKIE_NAME].value
-    accepted = client.post(url, {**SIGNED_OFF, "csrfmiddlewaretoken": token})
+    accepted = sign(client, url, {**SIGNED_OFF, "csrfmiddlewaretoken": token})
     assert accepted.status_code == 302
     assert SignOff.objects.count() == 1
 
@@ -643,8 +657,8 @@ def test_customer_pages_show_only_what_the_customer_may_see(
         client.get(portal_path, follow=True),
         client.get(f"/c/signoff/{stage(project, 2).pk}/"),  # wrong target
     ]
-    client.post(url, SIGNED_OFF)
-    responses += [client.get(url), client.post(url, SIGNED_OFF)]
+    sign(client, url, SIGNED_OFF)
+    responses += [client.get(url), sign(client, url, SIGNED_OFF)]
     for response in responses:
         assert_no_internal_text(response)
     # And the emails the customer got.
@@ -700,7 +714,7 @@ def test_a_contact_who_left_loses_their_live_links(project, owner, signoff_link,
         assert CustomerLink.objects.get(pk=link.pk).revoked_at is not None
     url = signoff_url(stage(project, 1))
     assert signoff_browser.get(url).status_code == 410
-    assert signoff_browser.post(url, SIGNED_OFF).status_code == 410
+    assert sign(signoff_browser, url, SIGNED_OFF).status_code == 410
     assert portal_browser.get(f"/c/portal/{project.account_id}/").status_code == 410
     assert SignOff.objects.count() == 0 and stage(project, 1).state == Stage.State.AWAITING_SIGNOFF
 
@@ -718,3 +732,160 @@ def test_a_rolled_back_signoff_request_sends_no_email(project, owner, mailoutbox
             raise RuntimeError("the request fails after the link was issued")
     assert mailoutbox == [] and not CustomerLink.objects.exists()
     assert stage(project, 1).state == Stage.State.IN_PROGRESS
+
+
+# --- The signature: whose name, and a review before the irreversible POST -----------------------
+
+
+def test_a_signature_ignores_case_spacing_and_accents_only():
+    assert services.signature_key("anna  MÜLLER") == services.signature_key("Anna Müller")
+    assert services.signature_key(" Ånna\tMuller ") == services.signature_key("Anna Müller")
+    assert services.signature_key("Anna Miller") != services.signature_key("Anna Müller")
+    assert services.signature_key("Bob") != services.signature_key("Anna Müller")
+
+
+def test_the_typed_name_matching_the_signer_with_other_case_spacing_and_accents_signs(
+    project, owner, mailoutbox, django_capture_on_commit_callbacks,
+):
+    alice = project.account.contacts.get(first_name="Alice")
+    type(alice).objects.filter(pk=alice.pk).update(first_name="Anna", last_name="Müller")
+    _link, path = request_signoff(project, 1, owner, mailoutbox, django_capture_on_commit_callbacks, contact_name="Anna")
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+
+    response = sign(client, url, {"typed_name": "anna  MÜLLER", "decision": "sign_off"})
+
+    assert response.status_code == 302
+    signoff = SignOff.objects.get()
+    assert (signoff.typed_name, signoff.on_behalf_name, signoff.on_behalf_role) == ("anna MÜLLER", "", "")  # stored as one line
+    assert stage(project, 1).state == Stage.State.SIGNED_OFF
+
+
+def test_a_name_that_is_not_the_signers_is_refused_naming_the_field(project, signoff_link, mailoutbox):
+    link, path = signoff_link
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+    before = world(mailoutbox)
+
+    response = client.post(url, {"typed_name": "Bob", "decision": "sign_off"})
+
+    assert response.status_code == 400
+    text = body(response)
+    name_field = text[text.index('<label for="id_typed_name">'):text.index('name="on_behalf"')]
+    assert "Type the name of the person asked to sign, Alice Martin" in name_field
+    assert "You are about to sign off" not in text
+    assert world(mailoutbox) == before
+    assert CustomerLink.objects.get(pk=link.pk).used_at is None
+    # The service refuses it too, whoever calls it.
+    with pytest.raises(ValidationError) as refused:
+        services.customer_answer(link=link, signed_off=True, typed_name="Bob", ip=None, user_agent="")
+    assert set(refused.value.message_dict) == {"typed_name"}
+    assert world(mailoutbox) == before
+
+
+def test_the_form_post_only_shows_the_review_and_records_nothing(project, signoff_link, mailoutbox):
+    link, path = signoff_link
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+    before = world(mailoutbox)
+
+    review = client.post(url, SIGNED_OFF)
+
+    assert review.status_code == 200
+    assert "You are about to sign off <strong>Kickoff</strong> as <strong>Alice Martin</strong>; this cannot be undone." in body(review)
+    assert 'name="step" value="confirm"' in body(review)
+    assert_customer_headers(review)
+    assert world(mailoutbox) == before
+    assert CustomerLink.objects.get(pk=link.pk).used_at is None
+    # Going back (a GET) changes nothing and shows the answer again to change it.
+    back = client.get(url)
+    assert back.status_code == 200 and 'value="Alice Martin"' in body(back)
+    assert world(mailoutbox) == before
+    # Confirming records it, once.
+    confirmed = client.post(url, {"step": "confirm", "review": review.context["review"]})
+    assert confirmed.status_code == 302
+    assert SignOff.objects.get().typed_name == "Alice Martin"
+    assert CustomerLink.objects.get(pk=link.pk).used_at is not None
+
+
+@pytest.mark.parametrize("confirm", [
+    {"step": "confirm"},
+    {"step": "confirm", "review": "guessed"},
+    {"step": "confirm", "review": "", **SIGNED_OFF},
+])
+def test_a_final_post_without_its_review_signs_nothing(project, signoff_link, mailoutbox, confirm):
+    link, path = signoff_link
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+    if confirm.get("review") == "guessed":
+        client.post(url, SIGNED_OFF)  # a review exists, but this POST does not carry its nonce
+    before = world(mailoutbox)
+
+    response = client.post(url, confirm)
+
+    assert response.status_code == 400
+    assert "Check your answer first: nothing was recorded." in body(response)
+    assert world(mailoutbox) == before
+    assert CustomerLink.objects.get(pk=link.pk).used_at is None
+
+
+def test_the_confirmed_answer_is_the_reviewed_one(project, signoff_link, mailoutbox):
+    _link, path = signoff_link
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+    review = client.post(url, SIGNED_OFF)
+    # Fields slipped into the confirming POST are not what was reviewed: they are ignored.
+    confirmed = client.post(url, {
+        "step": "confirm", "review": review.context["review"], "typed_name": "Mallory",
+        "decision": "request_changes", "reason": "x",
+    })
+    assert confirmed.status_code == 302
+    signoff = SignOff.objects.get()
+    assert (signoff.typed_name, signoff.decision) == ("Alice Martin", "signed_off")
+
+
+def test_someone_answering_on_the_signers_behalf_gives_their_name_and_role(
+    project, owner, signoff_link, mailoutbox, django_capture_on_commit_callbacks, rep,
+):
+    _link, path = signoff_link
+    client = landed(path)
+    url = signoff_url(stage(project, 1))
+    data = {"typed_name": "Bob Stone", "decision": "sign_off", "on_behalf": "yes", "on_behalf_role": "Operations lead"}
+
+    review = client.post(url, data)
+    assert review.status_code == 200
+    assert "as <strong>Bob Stone</strong>, Operations lead, on behalf of Alice Martin; this cannot be undone." in body(review)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = client.post(url, {"step": "confirm", "review": review.context["review"]})
+
+    assert confirmed.status_code == 302
+    signoff = SignOff.objects.get()
+    assert (signoff.typed_name, signoff.on_behalf_name, signoff.on_behalf_role) == (
+        "Bob Stone", "Bob Stone", "Operations lead",
+    )
+    assert signoff.contact.first_name == "Alice"
+    # The delivery owner's email says so.
+    [email] = mailoutbox
+    assert "ON BEHALF: Bob Stone (Operations lead) answered on behalf of Alice Martin" in email.body
+    # So do the timeline and the project page.
+    event = Activity.objects.get(event_type="delivery.stage.signed_off")
+    assert "on behalf of Alice Martin" in event.subject and event.data["on_behalf_role"] == "Operations lead"
+    staff = Client()
+    staff.force_login(owner)
+    page = staff.get(f"/deliveries/{project.pk}/")
+    assert page.status_code == 200, page.status_code
+    assert "On behalf" in body(page) and "Operations lead, answering for Alice Martin" in body(page)
+
+
+def test_answering_on_behalf_needs_a_role(project, signoff_link, mailoutbox):
+    link, path = signoff_link
+    client = landed(path)
+    before = world(mailoutbox)
+    response = client.post(
+        signoff_url(stage(project, 1)), {"typed_name": "Bob Stone", "decision": "sign_off", "on_behalf": "yes"},
+    )
+    assert response.status_code == 400
+    text = body(response)
+    assert "Say in what role you answer for Alice Martin." in text[text.index('name="on_behalf"'):]
+    assert world(mailoutbox) == before
+    assert CustomerLink.objects.get(pk=link.pk).used_at is None

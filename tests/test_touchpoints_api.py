@@ -245,6 +245,19 @@ def test_the_rep_works_their_own_thank_you_note(project, rep, thank_you):
     assert response.json()["state"] == "done" and response.json()["completed_by"] == rep.pk
 
 
+def test_a_thank_you_note_needs_no_satisfaction_score(project, rep, thank_you):
+    response = api_for(rep).post(f"{API}/touchpoints/{thank_you.pk}/complete/", {"as_expected": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["state"], response.json()["satisfaction"]) == ("done", None)
+
+
+def test_a_check_up_without_a_satisfaction_score_is_refused(project, checkup, delivery):
+    before = world()
+    response = api_for(delivery).post(f"{API}/touchpoints/{checkup.pk}/complete/", {"as_expected": True}, format="json")
+    assert response.status_code == 400 and set(response.json()) == {"satisfaction"}
+    assert world() == before
+
+
 @pytest.mark.parametrize("persona", ["salesmgr", "deliverymgr", "admin_user"])
 def test_managers_work_any_touchpoint(request, persona, project, checkup):
     user = request.getfixturevalue(persona)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from crm import notices
 from crm import services as crm_services
 from crm.exceptions import Conflict
-from crm.models import CustomerLink, Notice
+from crm.models import Account, CustomerLink, Notice
 from delivery.models import Problem
 from tests.conftest import accept_deal
 from touchpoints import services
@@ -174,6 +174,46 @@ def test_reassigning_the_account_moves_open_touchpoints(accepted, delivery, sale
     assert set(Touchpoint.objects.open().exclude(kind="thank_you").values_list("owner__username", flat=True)) == {
         "delivery2"
     }
+
+
+def test_a_departure_moves_the_departing_users_open_check_ups_and_ends_their_team_seats(
+    accepted, rep, rep2, salesmgr, account,
+):
+    from crm.models import AccountTeamMember, Activity
+
+    # After acceptance delivery owns the account; the rep still has the thank-you note and a seat.
+    note = Touchpoint.objects.get(account=account, kind="thank_you")
+    account.refresh_from_db()
+    assert note.owner == rep and account.owner != rep
+    seats = list(AccountTeamMember.objects.current().filter(user=rep))
+    assert seats
+    with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):
+        crm_services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="departure")
+
+    note.refresh_from_db()
+    assert note.owner == rep2
+    assert not Touchpoint.objects.open().filter(owner=rep).exists()
+    moved = Activity.objects.get(event_type="touchpoints.owner_changed", data__touchpoint=note.pk)
+    assert moved.actor == salesmgr and moved.data["to"] == rep2.pk
+    # Effective-dated: the seats end on the day of the departure and stay in the history.
+    assert not AccountTeamMember.objects.current().filter(user=rep).exists()
+    for seat in seats:
+        seat.refresh_from_db()
+        assert seat.ended_at == MONDAY_8AM + timedelta(days=1)
+        assert AccountTeamMember.objects.current().filter(account=seat.account, user=rep2, role=seat.role).exists()
+    left = Activity.objects.filter(event_type="account.team_changed", data__change="left", data__user=rep.pk)
+    assert left.count() == len(seats)
+    # The successor can open what they now own.
+    assert Account.objects.visible_to(rep2).filter(pk=account.pk).exists()
+
+
+def test_a_plain_book_reassignment_leaves_other_check_ups_and_seats_alone(accepted, rep, rep2, salesmgr, account):
+    from crm.models import AccountTeamMember
+
+    with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):
+        crm_services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="reassignment")
+    assert Touchpoint.objects.get(account=account, kind="thank_you").owner == rep
+    assert AccountTeamMember.objects.current().filter(user=rep).exists()
 
 
 def _survey_link(touchpoint):

@@ -241,6 +241,29 @@ def test_bad_outcome_input_names_the_field_in_the_row_and_saves_nothing(project,
     assert not Problem.objects.exists()
 
 
+def test_a_thank_you_note_is_recorded_without_a_satisfaction_score(project, rep) -> None:
+    note = Touchpoint.objects.get(kind="thank_you")
+    client = client_for(rep)
+    week = client.get(url("my_week")).content.decode()
+    assert "Customer satisfaction (optional)" in week
+
+    response = client.post(url("touchpoint_complete", note.pk), {"as_expected": "yes", "notes": "Sent."}, **HTMX)
+
+    assert response.status_code == 200, response.content
+    note.refresh_from_db()
+    assert (note.state, note.satisfaction, note.as_expected) == ("done", None, True)
+    assert "Satisfaction" not in response.content.decode().split('class="tp-outcome"')[1].split("</div>")[0]
+    assert Activity.objects.filter(event_type="touchpoints.done").exists()
+
+
+def test_a_check_up_still_demands_a_satisfaction_score(project, delivery) -> None:
+    touchpoint = checkup()
+    response = client_for(delivery).post(url("touchpoint_complete", touchpoint.pk), {"as_expected": "yes"}, **HTMX)
+    assert response.status_code == 400
+    assert "Choose a satisfaction score from 1 to 5." in response.content.decode()
+    assert state_of(touchpoint) == "scheduled"
+
+
 def test_bad_input_without_htmx_shows_the_row_on_its_own_page(project, delivery) -> None:
     touchpoint = checkup()
     response = client_for(delivery).post(url("touchpoint_complete", touchpoint.pk), {"satisfaction": "9"})

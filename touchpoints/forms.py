@@ -4,7 +4,7 @@ field names stay plain, the same names the services and the API use)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -12,6 +12,7 @@ from django.utils import timezone
 from crm import text
 from crm.forms import DateTimeInput, Textarea
 from delivery.models import Problem
+from touchpoints.models import Kind
 from touchpoints.services import TEXT_LIMIT
 
 SCORES = [(str(n), str(n)) for n in range(1, 6)]
@@ -48,6 +49,15 @@ class OutcomeForm(forms.Form):
         label="Severity", choices=Problem.Severity.choices, initial=Problem.Severity.MEDIUM, required=False,
         error_messages={"invalid_choice": "Choose low, medium, high or critical."},
     )
+
+    def __init__(self, *args: Any, kind: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kind == Kind.THANK_YOU:
+            # A thank-you note asks the customer nothing: a score is not demanded.
+            field = self.fields["satisfaction"]
+            field.required = False
+            field.label = "Customer satisfaction (optional)"
+            cast(forms.TypedChoiceField, field).empty_value = None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -143,7 +143,9 @@ class Touchpoint(FSMModelMixin, models.Model):
                 name="touchpoint_closed_at_iff_closed",
             ),
             models.CheckConstraint(
-                condition=~Q(state="done") | Q(satisfaction__isnull=False, as_expected__isnull=False),
+                # A thank-you note is sent, not a conversation: it records no satisfaction score.
+                condition=~Q(state="done")
+                | Q(Q(satisfaction__isnull=False) | Q(kind="thank_you"), as_expected__isnull=False),
                 name="touchpoint_done_has_outcome",
             ),
             models.CheckConstraint(
@@ -165,7 +167,7 @@ class Touchpoint(FSMModelMixin, models.Model):
         return self.kind in MEETING_KINDS or self.channel in (Channel.VIDEO, Channel.VISIT)
 
     @transition(field=state, source=State.SCHEDULED, target=State.DONE)
-    def complete(self, *, satisfaction: int, as_expected: bool, notes: str, by: Any) -> None:
+    def complete(self, *, satisfaction: int | None, as_expected: bool, notes: str, by: Any) -> None:
         self.satisfaction = satisfaction
         self.as_expected = as_expected
         self.notes = notes

@@ -5,10 +5,11 @@ from typing import Any
 from django.dispatch import receiver
 from django.utils import timezone
 
-from crm.models import Account
+from crm.models import Account, OwnershipChange
 from crm.signals import (
     account_page_sections,
     account_reassigned,
+    book_reassigned,
     contact_unreachable,
     demo_data_loaded,
     scale_data_seeded,
@@ -36,6 +37,13 @@ def schedule_after_go_live(sender: Any, project: Any, by: Any, **kwargs: Any) ->
 @receiver(account_reassigned)
 def move_touchpoints(sender: Any, account: Any, from_user: Any, to_user: Any, **kwargs: Any) -> None:
     services.touchpoints_move_owner(account=account, from_user=from_user, to_user=to_user)
+
+
+@receiver(book_reassigned)
+def move_departing_touchpoints(sender: Any, from_user: Any, to_user: Any, by: Any, reason: str, **kwargs: Any) -> None:
+    """A departing user's open check-ups on accounts they did not own go to their successor too."""
+    if reason == OwnershipChange.Reason.DEPARTURE:
+        services.touchpoints_hand_over(from_user=from_user, to_user=to_user, by=by)
 
 
 @receiver(portal_sections)

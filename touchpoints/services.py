@@ -168,6 +168,28 @@ def touchpoints_move_owner(*, account: Account, from_user: Any, to_user: Any) ->
     )
 
 
+def touchpoints_hand_over(*, from_user: Any, to_user: Any, by: Any) -> int:
+    """A departure: every open touchpoint the departing user still owns, on any account, goes to
+    the successor, each with an event row on its account's timeline."""
+    moved = list(
+        Touchpoint.objects.select_for_update(of=("self",)).filter(owner=from_user, state=Touchpoint.State.SCHEDULED)
+        .select_related("account").order_by("pk")
+    )
+    for touchpoint in moved:
+        touchpoint.owner = to_user
+        touchpoint.save(update_fields=["owner"])
+        events.touchpoint_event(
+            touchpoint=touchpoint, by=by, event="owner_changed",
+            body=f"From {_person(from_user)} (departure) to {_person(to_user)}.",
+            data={"from": from_user.pk, "to": to_user.pk, "reason": "departure"},
+        )
+    return len(moved)
+
+
+def _person(user: Any) -> str:
+    return str(user.get_full_name() or user.get_username())
+
+
 def touchpoints_drop_contact(contact: Contact) -> int:
     """A contact who left or asked not to be contacted gets no more touchpoints: their open ones
     move to another reachable contact, or to none (and send no survey)."""
@@ -230,7 +252,11 @@ def touchpoint_complete(
     touchpoint = _lock(touchpoint)
     require_can_work(by, touchpoint)
     errors = {}
-    if str(satisfaction) not in SCORES:
+    # A thank-you note asks the customer nothing, so it may be recorded without a score.
+    score_optional = touchpoint.kind == Kind.THANK_YOU
+    if satisfaction in (None, "") and score_optional:
+        satisfaction = None
+    elif str(satisfaction) not in SCORES:
         errors["satisfaction"] = "Choose a satisfaction score from 1 to 5."
     if as_expected not in (True, False):
         errors["as_expected"] = "Say whether everything was as the customer expected."
@@ -245,7 +271,8 @@ def touchpoint_complete(
         raise ValidationError({"problem_severity": "Choose low, medium, high or critical."})
     if touchpoint.state != Touchpoint.State.SCHEDULED:
         raise Conflict(f"The touchpoint is {touchpoint.get_state_display().lower()}; its outcome is recorded.")
-    fire_transition(touchpoint.complete, satisfaction=int(satisfaction), as_expected=as_expected, notes=notes, by=by)
+    score = None if satisfaction is None else int(satisfaction)
+    fire_transition(touchpoint.complete, satisfaction=score, as_expected=as_expected, notes=notes, by=by)
     touchpoint.save()
     notices.notices_cancel(target=touchpoint, kinds=REMINDER_KINDS)
     events.touchpoint_event(touchpoint=touchpoint, by=by, event="done",

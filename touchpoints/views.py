@@ -58,7 +58,9 @@ def attach_forms(touchpoint: Touchpoint, user: Any, **bound: Form) -> Touchpoint
     if not can_act:
         return touchpoint
     pk = touchpoint.pk
-    touchpoint.outcome_form = bound.get("outcome") or OutcomeForm(auto_id=row_auto_id(pk, "outcome"))  # type: ignore[attr-defined]
+    touchpoint.outcome_form = bound.get("outcome") or OutcomeForm(  # type: ignore[attr-defined]
+        auto_id=row_auto_id(pk, "outcome"), kind=touchpoint.kind,
+    )
     touchpoint.reschedule_form = bound.get("reschedule") or RescheduleForm(  # type: ignore[attr-defined]
         auto_id=row_auto_id(pk, "reschedule"), initial={"due_at": touchpoint.due_at}
     )
@@ -171,14 +173,16 @@ def touchpoint_complete(request: HttpRequest, pk: int) -> HttpResponse:
     def run(touchpoint: Touchpoint, form: Form) -> str:
         data = form.service_data()  # type: ignore[attr-defined]
         services.touchpoint_complete(touchpoint=touchpoint, by=request.user, **data)
-        said = [f"Outcome recorded: {data['satisfaction']}/5."]
+        score = data["satisfaction"]
+        said = ["Outcome recorded." if score is None else f"Outcome recorded: {score}/5."]
         if data["follow_up_at"]:
             said.append(f"Follow-up scheduled for {_when(data['follow_up_at'])}.")
         if data["problem_title"]:
             said.append(f"Problem \u201c{data['problem_title']}\u201d raised on {touchpoint.account.name}.")
         return " ".join(said)
 
-    form = OutcomeForm(request.POST, auto_id=row_auto_id(pk, "outcome"))
+    kind = Touchpoint.objects.filter(pk=pk).values_list("kind", flat=True).first() or ""
+    form = OutcomeForm(request.POST, auto_id=row_auto_id(pk, "outcome"), kind=kind)
     return _act(request, pk, name="outcome", form=form, run=run)
 
 

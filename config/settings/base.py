@@ -177,11 +177,20 @@ LOGIN_REDIRECT_URL = "crm:account_list"
 LOGOUT_REDIRECT_URL = "login"
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# An address is shared by everyone behind one office or VPN: it is paused only after many more
+# failures than one username (crm/login_throttle.py holds each count to its own limit).
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Either the username or the client address trips the lock: rotating addresses does not help
-# an attacker guessing one user's password.
+# The username and the client address are counted separately, each against its own limit:
+# rotating addresses does not help an attacker guessing one user's password, and one user's
+# failures do not lock out the others behind the same address.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "crm.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "crm.login_throttle.lockout_response"
 AXES_RESET_ON_SUCCESS = False
+# An attempt refused during the pause does not extend it: the page's "paused until" and the
+# Retry-After header stay true however often the user tries again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The client address is REMOTE_ADDR unless a deployment names its trusted proxy: a header the
@@ -217,6 +226,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The post-sale handover CRM. Every resource and state change of the product.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes every staff resource: only signed-in users (session or token) read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,

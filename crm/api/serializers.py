@@ -260,6 +260,18 @@ class ReassignmentPlanSerializer(serializers.Serializer):
     applied = serializers.BooleanField(help_text="False for a preview: nothing was written.")
 
 
+class ReportingLineSerializer(ServiceOnly, serializers.Serializer):
+    manager = ActiveUserField(
+        allow_null=True, help_text="Who the user reports to: their missed check-ups escalate to them (null: nobody).",
+    )
+
+
+class ReportingLineResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    manager = serializers.IntegerField(allow_null=True)
+
+
 class UserDeactivatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -339,7 +351,9 @@ class DealSerializer(ServiceOnly, ModelSerializer):
 class DealCreateSerializer(DealSerializer):
     account = VisibleAccountField()
     owner = ActiveUserField(
-        required=False, help_text="Who works the deal; defaults to you (a rep) or the account owner.",
+        required=False,
+        help_text="Who works the deal; defaults to you (a rep) or the account owner. Only sales managers and "
+        "administrators name someone else (403), who must be able to work the account's deals (400).",
     )
 
     class Meta(DealSerializer.Meta):

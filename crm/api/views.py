@@ -10,13 +10,14 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.db.models import F, Q
 from django.http import Http404
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,11 +25,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from crm import permissions, selectors, services
+from crm import permissions, roles, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
 from crm.api.parsers import JSONBodyParser
 from crm.api.schema import CrmAutoSchema, errors
+from crm.login_throttle import current_pause
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 
 User = get_user_model()
@@ -417,6 +419,21 @@ class UserViewSet(mixins.ListModelMixin, CrmViewSet):
         body = {"id": user.pk, "username": user.get_username(), "is_active": user.is_active, "reassignment": plan}
         return Response(s.UserDeactivatedSerializer(body).data)
 
+    @extend_schema(summary="Set who a user reports to (administrators only)",
+                   request=s.ReportingLineSerializer, responses={200: s.ReportingLineResultSerializer})
+    @action(detail=True, methods=["put"], url_path="manager")
+    def manager(self, request: Request, pk: str | None = None) -> Response:
+        if not roles.is_administrator(request.user):
+            raise PermissionDenied("Only administrators set who a person reports to.")
+        try:
+            user = User.objects.get(pk=int(pk or ""))
+        except (ValueError, OverflowError, User.DoesNotExist):
+            raise Http404 from None
+        data = self._body(s.ReportingLineSerializer)
+        profile = services.profile_update(user=user, by=request.user, manager=data["manager"])
+        body = {"id": user.pk, "username": user.get_username(), "manager": profile.manager_id}
+        return Response(s.ReportingLineResultSerializer(body).data)
+
 
 # --- Auth -----------------------------------------------------------------------------------
 
@@ -435,8 +452,9 @@ class TokenView(APIView):
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
-        description="Send the token as `Authorization: Token <token>`. Repeated failures lock the username "
-        "and the client address out for a cool-off (429), even with the right password.",
+        description="Send the token as `Authorization: Token <token>`. Repeated failures for a username, "
+        "or many more from one client address, pause that username or that address for a cool-off (429 with "
+        "Retry-After and a detail saying which is paused and until when), even with the right password.",
         request=s.TokenRequestSerializer, responses={200: s.TokenSerializer, **errors(400, 429)}, auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -451,8 +469,11 @@ class TokenView(APIView):
         if getattr(request._request, "axes_locked_out", False):
             # Answer the lockout in JSON here; left set, AxesMiddleware would swap in its HTML page.
             request._request.axes_locked_out = False  # type: ignore[attr-defined]
+            pause = current_pause(request._request, credentials)
             return Response(
-                {"detail": "Too many failed attempts: try again later."}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                {"detail": pause.message()},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(pause.retry_after(timezone.now()))},
             )
         if user is None:
             raise ValidationError({"non_field_errors": ["Unable to log in with these credentials."]})

@@ -124,8 +124,8 @@ class SignOffSerializer(ModelSerializer):
 
     class Meta:
         model = SignOff
-        fields = ["id", "decision", "typed_name", "reason", "contact", "contact_name", "ip", "user_agent",
-                  "created_at"]
+        fields = ["id", "decision", "typed_name", "on_behalf_name", "on_behalf_role", "reason", "contact",
+                  "contact_name", "ip", "user_agent", "created_at"]
         read_only_fields = fields
 
 

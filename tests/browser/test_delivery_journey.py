@@ -68,19 +68,23 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     screenshot(alice_page, "delivery_customer_signoff")
     assert not SignOff.objects.exists()  # opening the page changed nothing
 
-    alice_page.fill("input[name=typed_name]", "Alice M. Martin")
+    # Her typed name is her signature (case and accents aside); she reviews it before it counts.
+    alice_page.fill("input[name=typed_name]", "alice MARTIN")
     alice_page.click("text=Sign off this stage")
+    expect(alice_page.locator(".signoff-confirm")).to_contain_text("You are about to sign off Kickoff as alice MARTIN")
+    assert not SignOff.objects.exists()  # the review step records nothing
+    alice_page.click("text=Confirm: sign off")
     expect(alice_page.locator("h1")).to_contain_text("Kickoff is signed off")
     screenshot(alice_page, "delivery_customer_signed")
     customer.close()
     answer = SignOff.objects.get()
-    assert (answer.typed_name, answer.decision, answer.contact_id) == ("Alice M. Martin", "signed_off", alice.pk)
+    assert (answer.typed_name, answer.decision, answer.contact_id) == ("alice MARTIN", "signed_off", alice.pk)
     assert CustomerLink.objects.get(purpose="signoff").used_at is not None
 
     # The owner reloads the board: signed off, with the name Alice typed.
     page.reload()
     expect(card.locator(".dl-state")).to_have_text("Signed off")
-    expect(card.locator(".dl-signoffs")).to_contain_text("Alice M. Martin")
+    expect(card.locator(".dl-signoffs")).to_contain_text("alice MARTIN")
     expect(card.locator(".dl-signoffs")).to_contain_text("Signed off")
     expect(page.locator(".dl-summary")).to_contain_text("1/5")
     assert Stage.objects.get(pk=first.pk).state == "signed_off"

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import ServiceOnly, _display_name
 from delivery.models import Problem
-from touchpoints.models import AgendaStep, AgendaTemplate, SurveyResponse, Touchpoint
+from touchpoints.models import AgendaStep, AgendaTemplate, Kind, SurveyResponse, Touchpoint
 
 # --- Agendas ------------------------------------------------------------------------------------
 
@@ -88,9 +88,21 @@ class TouchpointSerializer(ModelSerializer):
 
 
 class TouchpointCompleteSerializer(ServiceOnly, serializers.Serializer):
-    satisfaction = serializers.IntegerField(min_value=1, max_value=5, help_text="1 (very unhappy) to 5 (very happy).")
+    satisfaction = serializers.IntegerField(
+        min_value=1, max_value=5,
+        help_text="1 (very unhappy) to 5 (very happy); a thank-you note may leave it out or send null.",
+    )
     as_expected = serializers.BooleanField(help_text="Was everything as the customer expected?")
     notes = MultiLineSerializerField(required=False, allow_blank=True, max_length=5000, default="")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        touchpoint = self.context.get("touchpoint")
+        if touchpoint is not None and touchpoint.kind == Kind.THANK_YOU:
+            # A thank-you note asks the customer nothing: the score is not demanded.
+            field = self.fields["satisfaction"]
+            field.required = False
+            field.allow_null = True
     follow_up_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None,
         help_text="Schedules a follow-up check-up then (same owner and contact); between yesterday and three "

@@ -165,14 +165,19 @@ class TouchpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmVie
 
     @extend_schema(
         summary="Record the outcome of a scheduled touchpoint (its owner or a manager)",
-        description="Satisfaction 1-5 and whether everything was as expected are required. A `follow_up_at` "
+        description="Satisfaction 1-5 (except for a thank-you note) and whether everything was as expected are "
+        "required. A `follow_up_at` "
         "schedules a follow-up check-up; a `problem_title` opens a problem on the account (source check-up).",
         request=s.TouchpointCompleteSerializer, responses={200: s.TouchpointSerializer, **errors(409)},
     )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
         touchpoint = self._workable()
-        data = self._body(s.TouchpointCompleteSerializer)
+        serializer = s.TouchpointCompleteSerializer(
+            data=request.data, context={**self.get_serializer_context(), "touchpoint": touchpoint},
+        )
+        serializer.is_valid(raise_exception=True)
+        data = {"satisfaction": None, **serializer.validated_data}
         return self._answer(services.touchpoint_complete(touchpoint=touchpoint, by=request.user, **data))
 
     @extend_schema(summary="Skip a scheduled touchpoint, saying why (its owner or a manager)",
