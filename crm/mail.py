@@ -28,6 +28,8 @@ from django.db import DatabaseError
 from django.template import Context, Engine
 from django.utils import timezone
 
+from crm.models import zone_named
+
 # Retrying cures these: a mail server or network that is down, a database that hiccupped.
 # Everything else (a header Django refuses, an invalid address, a broken template, a row that is
 # gone) fails the same way every time, so it ends failed at once instead of being retried.
@@ -65,11 +67,7 @@ def _header_char(char: str) -> str:
 def zone_of(user: Any) -> zoneinfo.ZoneInfo:
     """The time zone of a user's profile (UTC without one, or with a zone this machine lacks)."""
     profile = getattr(user, "profile", None) if user is not None else None
-    name = getattr(profile, "time_zone", "") or "UTC"
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return zone_named(getattr(profile, "time_zone", ""))
 
 
 def render_text(template_name: str, context: dict[str, Any]) -> str:

@@ -26,6 +26,15 @@ from crm.text import MultiLineTextField, SingleLineCharField, SingleLineEmailFie
 User = settings.AUTH_USER_MODEL
 
 
+def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
+    """The zone called `name`; UTC for none, or for a name this machine does not know (a profile
+    saved before its zone left the tz database must not break every page and email)."""
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)

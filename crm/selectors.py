@@ -21,6 +21,7 @@ from crm.models import (
     OwnershipChange,
     PipelineTotal,
     UserProfile,
+    zone_named,
 )
 from crm.prepared import PreparedQuery, id_arg
 
@@ -244,8 +245,4 @@ def pipeline(*, user: Any, owner: Any = None, per_stage: int = 12) -> list[Pipel
 def user_zone(user: Any) -> zoneinfo.ZoneInfo:
     """The time zone from the user's profile (UTC when unknown): pages show times, and read typed
     times, in it."""
-    name = UserProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first() or "UTC"
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return zone_named(UserProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first())

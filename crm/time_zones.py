@@ -20,18 +20,9 @@ from django.utils import timezone
 
 from crm import selectors
 from crm.mail import zone_of
-from crm.models import LoginSession
+from crm.models import LoginSession, zone_named
 
 SESSION_KEY = "time_zone"
-UTC = zoneinfo.ZoneInfo("UTC")
-
-
-def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
-    """The zone called `name`; UTC for none, or for a name this machine does not know."""
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def remember_zone(request: HttpRequest, name: str) -> None:
