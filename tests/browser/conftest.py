@@ -108,12 +108,11 @@ OVERFLOW_WATCH = """
 OVERFLOW_NOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
-@pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
-def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iterator[Any]:
-    """A page at 1280x800 and again at 390x844 (each journey runs at both widths). Every page it
-    visits must show no console error (a CSP violation, a broken script) and no sideways
-    scrolling; the test fails with the URL otherwise."""
-    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[request.param])
+def watched_page(browser: Any, live_server: Any, viewport: str) -> Any:
+    """A new page in a browser context of its own (no cookies shared: a customer opening their
+    link is not the staff member), at one of VIEWPORTS, collecting every console error, every
+    page it visits and every answer >= 400; `assert_clean` checks them when the journey ends."""
+    context = browser.new_context(base_url=live_server.url, **VIEWPORTS[viewport])
     context.add_init_script(OVERFLOW_WATCH)
     page = context.new_page()
     errors: list[str] = []
@@ -127,22 +126,47 @@ def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iter
     page.on("response", lambda r: failed.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
     page.console_errors = errors  # type: ignore[attr-defined]
     page.visited = visited  # type: ignore[attr-defined]
-    page.width = VIEWPORTS[request.param]["viewport"]["width"]  # type: ignore[attr-defined]
-    yield page
+    page.failed_answers = failed  # type: ignore[attr-defined]
+    page.viewport_name = viewport  # type: ignore[attr-defined]
+    page.width = VIEWPORTS[viewport]["viewport"]["width"]  # type: ignore[attr-defined]
+    return page
+
+
+def assert_clean(page: Any) -> None:
+    """Closes the page's context and fails on any sideways scrolling left at the end and any
+    console error the journey did not provoke on purpose."""
+    errors: list[str] = page.console_errors
     try:
         overflow = page.evaluate(OVERFLOW_NOW) if not page.is_closed() else 0
         if overflow > 0:
             errors.append(f"horizontal overflow at the end: {overflow}px too wide at {page.url}")
     finally:
-        context.close()
+        page.context.close()
     # Chromium logs every 4xx answer as a console error; ours for bad input (400, the form again
     # with its messages) and for a conflict (409) are answers the journeys provoke on purpose.
     # Anything else (a missing asset, a 403 or 500) fails, unless the test names it.
     allowed = ("status of 400 (Bad Request)", "status of 409 (Conflict)", *getattr(page, "allowed_console_errors", ()))
     unexpected = [e for e in errors if not any(a in e for a in allowed)]
     assert not unexpected, (
-        f"at {page.width}px, pages visited {visited}, answers >= 400 {failed}:\n" + "\n".join(unexpected)
+        f"at {page.width}px, pages visited {page.visited}, answers >= 400 {page.failed_answers}:\n"
+        + "\n".join(unexpected)
     )
+
+
+@pytest.fixture(params=list(VIEWPORTS), ids=list(VIEWPORTS))
+def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iterator[Any]:
+    """A page at 1280x800 and again at 390x844 (each journey runs at both widths). Every page it
+    visits must show no console error (a CSP violation, a broken script) and no sideways
+    scrolling; the test fails with the URL otherwise."""
+    page = watched_page(browser, live_server, request.param)
+    yield page
+    assert_clean(page)
+
+
+def customer_page(browser: Any, live_server: Any, staff_page: Any) -> Any:
+    """The customer's own browser, at the width the journey's staff page runs at, held to the
+    same rules (no console error, no sideways scrolling): call `assert_clean` on it when done."""
+    return watched_page(browser, live_server, staff_page.viewport_name)
 
 
 def log_in(page: Any, username: str, password: str = PASSWORD) -> None:

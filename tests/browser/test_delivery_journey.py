@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from crm.models import CustomerLink
 from delivery.models import Problem, SignOff, Stage
 from handover.models import Promise
-from tests.browser.conftest import log_in, nav_to, screenshot
+from tests.browser.conftest import assert_clean, customer_page, log_in, nav_to, screenshot
 
 
 def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_board(
@@ -57,10 +57,7 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     token = link_url.rstrip("/").rsplit("/", 1)[1]
 
     # Alice opens it in her own browser (no staff session): the token leaves the address bar.
-    customer = browser.new_context(viewport={"width": 1100, "height": 900}, base_url=live_server.url)
-    alice_page = customer.new_page()
-    customer_errors: list[str] = []
-    alice_page.on("console", lambda msg: customer_errors.append(msg.text) if msg.type == "error" else None)
+    alice_page = customer_page(browser, live_server, page)
     alice_page.goto(urlsplit(link_url).path)
     expect(alice_page.locator("h1")).to_contain_text("Please review: Kickoff")
     assert token not in alice_page.url and "/c/signoff/open/" not in alice_page.url
@@ -76,7 +73,7 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     alice_page.click("text=Confirm: sign off")
     expect(alice_page.locator("h1")).to_contain_text("Kickoff is signed off")
     screenshot(alice_page, "delivery_customer_signed")
-    customer.close()
+    assert_clean(alice_page)
     answer = SignOff.objects.get()
     assert (answer.typed_name, answer.decision, answer.contact_id) == ("alice MARTIN", "signed_off", alice.pk)
     assert CustomerLink.objects.get(purpose="signoff").used_at is not None
@@ -132,4 +129,3 @@ def test_the_customer_signs_off_from_the_email_and_the_owner_sees_it_on_the_boar
     expect(section).to_contain_text("1/5")
     screenshot(page, "delivery_account_section")
     assert page.console_errors == []  # type: ignore[attr-defined]
-    assert customer_errors == []
