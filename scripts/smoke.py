@@ -278,7 +278,8 @@ def check_static_and_headers(base: str, secrets: list[str]) -> None:
             fail(f"{href.decode()} answered {status} ({headers.get('content-type')})")
         if "max-age=" not in headers.get("cache-control", ""):
             fail(f"{href.decode()} has no cache lifetime: {headers.get('cache-control')!r}")
-    say(f"{len(stylesheets)} stylesheet(s) served with 200 and {headers.get('cache-control')!r}")
+    count = len(stylesheets)
+    say(f"{count} stylesheet{'' if count == 1 else 's'} served with 200 and {headers.get('cache-control')!r}")
 
 
 # --- The logs ---------------------------------------------------------------------------------
