@@ -676,6 +676,14 @@ def test_a_token_authenticates_api_requests(account, rep):
     assert _ids(client.get(f"{API}/accounts/")) == {account.pk}
 
 
+
+def test_a_token_can_be_asked_for_with_a_form_post_as_curl_d_sends_it(rep):
+    response = APIClient().post(f"{API}/auth/token/", "username=rep&password=keepwarm-test-pw",
+                                content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 200, response.content
+    assert Token.objects.get(user=rep).key == response.json()["token"]
+
 def test_a_wrong_password_answers_400_without_a_token(rep):
     response = _token(APIClient(), "rep", "wrong")
     assert response.status_code == 400 and "non_field_errors" in response.json()

@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -444,7 +445,8 @@ class TokenView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONBodyParser]
+    # JSON, or a form post (`curl -d username=... -d password=...`), as DRF's own token view takes.
+    parser_classes = [JSONBodyParser, FormParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
     schema = CrmAutoSchema()
