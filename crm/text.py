@@ -44,9 +44,17 @@ def _is_refused(char: str, *, kept: frozenset[str] = frozenset()) -> bool:
     return unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS
 
 
+# Invisible characters a paste brings along (a zero-width space from a web page, a byte order
+# mark from a spreadsheet's first cell, a word joiner): in a name they make "Acme" and "Acme\u200b"
+# two names that look the same, so a single line drops them. Zero-width (non-)joiners stay: some
+# scripts and emoji need them.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")
+
+
 def as_single_line(value: str) -> str:
-    """The text on one line: whitespace runs (line breaks and tabs included) as one space."""
-    return _WHITESPACE_RUN.sub(" ", value).strip()
+    """The text on one line: whitespace runs (line breaks and tabs included) as one space, and
+    the invisible characters a paste brings along dropped."""
+    return _WHITESPACE_RUN.sub(" ", _INVISIBLE.sub("", value)).strip()
 
 
 def as_multi_line(value: str) -> str:

@@ -42,6 +42,8 @@ REFUSED = ["\x00", "\x07", "\x1b", "\x7f", "\x85\x00", "\x9b", "\u202e", "\u2066
     ("  Acme\t\tRobotics \n", "Acme Robotics"),
     ("Acme\u2028Robotics\x85GmbH", "Acme Robotics GmbH"),
     ("Zoë Müller-Łukasz 李", "Zoë Müller-Łukasz 李"),
+    ("\ufeffAcme\u200b Robotics\u2060", "Acme Robotics"),  # pasted invisibles dropped
+    ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \U0001f469\u200d\U0001f4bb", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \U0001f469\u200d\U0001f4bb"),
 ])
 def test_single_line_text_folds_whitespace_runs_to_one_space(given, stored):
     assert text.as_single_line(given) == stored
@@ -147,7 +149,7 @@ def test_every_writable_text_field_of_every_serializer_applies_the_rule():
 
 
 def test_an_account_name_pasted_with_a_line_break_is_stored_on_one_line(rep):
-    response = api_for(rep).post(f"{API}/accounts/", {"name": "Acme\r\nRobotics\tGmbH", "notes": "a\r\nb"},
+    response = api_for(rep).post(f"{API}/accounts/", {"name": "\ufeffAcme\r\nRobotics\tGmbH\u200b", "notes": "a\r\nb"},
                                  format="json")
 
     assert response.status_code == 201, response.content
@@ -189,6 +191,23 @@ def test_a_body_nested_a_hundred_thousand_levels_deep_answers_400(rep):
         assert response.status_code == 400, (path, response.status_code)
         assert "nested too deeply" in response.json()["detail"]
 
+
+
+@pytest.mark.parametrize("path, body", [
+    ("accounts/", '{"name": "Acme", "owner": 1e999}'),
+    ("accounts/", '{"name": 1e999999}'),
+    ("deals/", '{"account": 1e999, "name": "x"}'),
+    ("contacts/", '{"account": -1e999, "first_name": "x"}'),
+    ("activities/", '{"account": 1, "kind": "call", "subject": "s", "deal": [1e999]}'),
+])
+def test_a_number_too_large_for_a_float_answers_400_and_saves_nothing(rep, account, path, body):
+    before = (Account.objects.count(), Contact.objects.count(), Activity.objects.count())
+
+    response = api_for(rep).generic("POST", f"{API}/{path}", body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "too large" in response.json()["detail"]
+    assert (Account.objects.count(), Contact.objects.count(), Activity.objects.count()) == before
 
 # --- The staff forms and the admin ---------------------------------------------------------------
 
