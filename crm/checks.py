@@ -41,6 +41,12 @@ def _range_error(name: str, value: Any, meaning: str, low: int, high: int) -> ch
     return None
 
 
+def _whole_number_error(name: str, value: Any, *, minimum: int, must: str, hint: str, id: str) -> list[checks.Error]:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        return [checks.Error(f"{name} is {value!r}; it must be {must}.", hint=hint, id=id)]
+    return []
+
+
 @checks.register(TAG)
 def check_product_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     product = getattr(settings, "KEEPWARM", {})
@@ -56,29 +62,27 @@ def check_product_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             hint="Set DEFAULT_PLAN_TEMPLATE to a plan's name such as \"Software rollout\".", id="keepwarm.E002",
         ))
     limit = getattr(settings, "AXES_FAILURE_LIMIT", 5)
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        errors.append(checks.Error(
-            f"AXES_FAILURE_LIMIT is {limit!r}; it must be at least 1 (failed logins before the cool-off).",
-            hint="Set AXES_FAILURE_LIMIT to a whole number of 1 or more.", id="keepwarm.E003",
-        ))
+    errors += _whole_number_error(
+        "AXES_FAILURE_LIMIT", limit, minimum=1, must="at least 1 (failed logins before the cool-off)",
+        hint="Set AXES_FAILURE_LIMIT to a whole number of 1 or more.", id="keepwarm.E003",
+    )
     cooloff = getattr(settings, "AXES_COOLOFF_TIME", None)
     if cooloff is not None and hasattr(cooloff, "total_seconds") and cooloff.total_seconds() <= 0:
         errors.append(checks.Error(
             "AXES_COOLOFF_MINUTES must be at least 1 (a cool-off of 0 minutes throttles nothing).",
             hint="Set AXES_COOLOFF_MINUTES to a whole number of 1 or more.", id="keepwarm.E004",
         ))
-    reuse = getattr(settings, "CELERY_DB_REUSE_MAX", 100)
-    if isinstance(reuse, bool) or not isinstance(reuse, int) or reuse < 1:
-        errors.append(checks.Error(
-            f"CELERY_DB_REUSE_MAX is {reuse!r}; it must be at least 1 (tasks per database connection).",
-            hint="Set CELERY_DB_REUSE_MAX to a whole number of 1 or more.", id="keepwarm.E005",
-        ))
+    errors += _whole_number_error(
+        "CELERY_DB_REUSE_MAX", getattr(settings, "CELERY_DB_REUSE_MAX", 100), minimum=1,
+        must="at least 1 (tasks per database connection)",
+        hint="Set CELERY_DB_REUSE_MAX to a whole number of 1 or more.", id="keepwarm.E005",
+    )
     age = settings.DATABASES.get("default", {}).get("CONN_MAX_AGE", 0)
-    if age is not None and (isinstance(age, bool) or not isinstance(age, int) or age < 0):
-        errors.append(checks.Error(
-            f"CONN_MAX_AGE is {age!r}; it must be 0 or more seconds.",
+    if age is not None:  # None: connections are kept for ever, as Django allows
+        errors += _whole_number_error(
+            "CONN_MAX_AGE", age, minimum=0, must="0 or more seconds",
             hint="Set CONN_MAX_AGE to 0 (close after each request) or more.", id="keepwarm.E006",
-        ))
+        )
     return errors
 
 
