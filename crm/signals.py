@@ -16,21 +16,6 @@ book_reassigned = Signal()
 # Sent inside the transaction that marks a deal won. kwargs: deal, by
 deal_won = Signal()
 
-# Sent by `manage.py seed_demo` once the crm demo data is in (inside its transaction), so higher
-# apps add their own demo data. kwargs: users (by username), rng, now, stdout
-demo_data_loaded = Signal()
-
-# Sent by `manage.py seed_scale` once the crm bench data are in (outside any transaction: each
-# receiver commits its own batches), also when crm had nothing to add, so a database seeded by an
-# earlier crm-only run gets the rest. Each higher app adds its bench rows for the bench data that
-# lack them (handover: won deals without a handover; delivery: accepted handovers without a
-# project; touchpoints: accepted handovers without check-ups) and adds nothing on a second run.
-# Receivers run in INSTALLED_APPS order (handover, delivery, touchpoints), and each reads what the
-# one before wrote. kwargs: owners (the bench reps' ids), now, use_copy (COPY on PostgreSQL, else
-# bulk_create; crm.bulk does both), batch (rows of work per transaction), progress (show a
-# progress bar), stdout
-scale_data_seeded = Signal()
-
 # Sent by the account page (crm.views) so higher apps add their own sections (delivery adds
 # the account's projects, open problems and the customer portal link) without crm importing
 # them. kwargs: account, user, contacts (all the account's, as the page read them: use them

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from crm.signals import account_page_sections, account_reassigned, demo_data_loaded, scale_data_seeded
+from crm.signals import account_page_sections, account_reassigned
 from delivery import services
 from delivery.models import PlanTemplate
 from handover.signals import acceptance_choices, handover_accepted
@@ -36,13 +36,6 @@ def move_deliveries(sender: Any, account: Any, from_user: Any, to_user: Any, **k
     services.projects_move_owner(account=account, from_user=from_user, to_user=to_user)
 
 
-@receiver(demo_data_loaded)
-def add_demo_deliveries(sender: Any, users: Any, rng: Any, now: Any, stdout: Any, **kwargs: Any) -> None:
-    from delivery import demo
-
-    demo.seed_deliveries(users=users, rng=rng, now=now, stdout=stdout)
-
-
 @receiver(account_page_sections)
 def account_delivery_section(sender: Any, account: Any, user: Any, **kwargs: Any) -> dict[str, Any] | None:
     """The account page's "Delivery" section: projects, open problems, the portal link."""
@@ -50,11 +43,3 @@ def account_delivery_section(sender: Any, account: Any, user: Any, **kwargs: Any
 
     return account_section(account=account, user=user, contacts=kwargs.get("contacts"))
 
-
-@receiver(scale_data_seeded)
-def add_scale_deliveries(sender: Any, **kwargs: Any) -> None:
-    """The bench deliveries: runs after handover's receiver (INSTALLED_APPS order), whose
-    accepted handovers it starts projects for."""
-    from delivery import scale
-
-    scale.seed(**{k: kwargs[k] for k in ("owners", "now", "use_copy", "batch", "progress", "stdout")})

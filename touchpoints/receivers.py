@@ -11,8 +11,6 @@ from crm.signals import (
     account_reassigned,
     book_reassigned,
     contact_unreachable,
-    demo_data_loaded,
-    scale_data_seeded,
 )
 from delivery.signals import portal_sections, project_completed
 from handover.signals import handover_accepted
@@ -68,23 +66,8 @@ def account_agenda(sender: Any, account: Any, user: Any, **kwargs: Any) -> dict[
             "context": selectors.account_agenda(account, timezone.now())}
 
 
-@receiver(demo_data_loaded)
-def add_demo_touchpoints(sender: Any, users: Any, rng: Any, now: Any, stdout: Any, **kwargs: Any) -> None:
-    from touchpoints import demo
-
-    demo.seed_touchpoints(users=users, rng=rng, now=now, stdout=stdout)
-
-
 @receiver(contact_unreachable)
 def stop_contacting(sender: Any, contact: Any, **kwargs: Any) -> None:
     """A contact who left or asked not to be contacted gets no more check-ups or surveys."""
     services.touchpoints_drop_contact(contact)
 
-
-@receiver(scale_data_seeded)
-def add_scale_checkups(sender: Any, **kwargs: Any) -> None:
-    """The bench check-ups: runs after handover's and delivery's receivers (INSTALLED_APPS
-    order), whose accepted handovers and projects it schedules from."""
-    from touchpoints import scale
-
-    scale.seed(**{k: kwargs[k] for k in ("owners", "now", "use_copy", "batch", "progress", "stdout")})

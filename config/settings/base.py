@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "delivery",
     "touchpoints",
     "insights",
+    "demo",  # seed_demo and seed_scale; on top of every app
 ]
 
 MIDDLEWARE = [

@@ -1,12 +1,9 @@
-"""Demo data for `make run`: one user per role and about fifty customer relationships.
+"""The crm part of the demo story: one user per role and about fifty customer relationships.
 
 Everything is written through crm.services, so the timeline, the ownership ledger and the team
 history look exactly as they would after months of real use. The services stamp rows with "now";
 each step then moves what it wrote back to the moment the story says it happened
-(crm.demo_clock).
-
-Idempotent: a second run finds the demo accounts and changes nothing. Refused when DEBUG is off,
-so it never lands in a production database.
+(demo.story.clock).
 """
 
 from __future__ import annotations
@@ -18,17 +15,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
 
 from crm import roles, services
-from crm.demo_clock import DemoClock
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -38,7 +30,7 @@ from crm.models import (
     OwnershipChange,
     UserProfile,
 )
-from crm.signals import demo_data_loaded
+from demo.story.clock import DemoClock
 
 User = get_user_model()
 
@@ -195,7 +187,7 @@ DEPARTURE_NOTE = (
 )
 
 
-# Every timestamp the crm services stamp with "now" (crm.demo_clock moves them back).
+# Every timestamp the crm services stamp with "now" (the clock moves them back).
 CRM_STAMPED = [
     (Account, "created_at"),
     (Contact, "created_at"),
@@ -209,41 +201,28 @@ CRM_STAMPED = [
 ]
 
 
-class Command(BaseCommand):
-    help = "Loads demo users (one per role, password 'keepwarm') and about 50 realistic accounts. Idempotent."
+class Story:
+    """The crm demo data, told with one random generator: the parts after it (handover,
+    delivery, touchpoints) go on drawing from the same one, so the demo is the same every time."""
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG:
-            raise CommandError("seed_demo loads demo logins with a known password; it runs only with DEBUG on.")
-        self.rng = random.Random(20240501)  # the same demo every time
+    def __init__(self, *, rng: random.Random, now: datetime, stdout: Any) -> None:
+        self.rng = rng
+        self.now = now
+        self.stdout = stdout
         self.clock = DemoClock(CRM_STAMPED)
-        self.now = timezone.now().replace(minute=0, second=0, microsecond=0)
-        password = settings.KEEPWARM.get("DEMO_PASSWORD", "keepwarm")
-        with transaction.atomic():
-            users, created_users = self._users(password)
-            if Account.objects.filter(name__in=[c[0] for c in COMPANIES]).exists():
-                if created_users:
-                    self.stdout.write(
-                        f"Created {created_users} missing demo user{pluralize(created_users)}; "
-                        "demo accounts already present."
-                    )
-                else:
-                    self.stdout.write("Demo data already present; nothing changed.")
-                self._print_logins(password)
-                return
-            self._accounts(users)
-            # Higher apps (handover...) add their demo data on top; crm imports none of them.
-            demo_data_loaded.send(sender=self.__class__, users=users, rng=self.rng, now=self.now, stdout=self.stdout)
-        counts = {
+
+    def loaded(self) -> bool:
+        return Account.objects.filter(name__in=[c[0] for c in COMPANIES]).exists()
+
+    def counts(self) -> dict[str, int]:
+        return {
             "accounts": Account.objects.count(), "contacts": Contact.objects.count(), "deals": Deal.objects.count(),
             "activities": Activity.objects.count(), "ownership changes": OwnershipChange.objects.count(),
         }
-        self.stdout.write(self.style.SUCCESS("Demo data loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items())))
-        self._print_logins(password)
 
     # --- People -------------------------------------------------------------------------------
 
-    def _users(self, password: str) -> tuple[dict[str, Any], int]:
+    def users(self, password: str) -> tuple[dict[str, Any], int]:
         # One hash for all demo users: hashing is deliberately slow and this is a known password.
         hashed = make_password(password)
         users: dict[str, Any] = {}
@@ -268,7 +247,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Users: created {created} demo user{pluralize(created)}.")
         return users, created
 
-    def _print_logins(self, password: str) -> None:
+    def print_logins(self, password: str) -> None:
         self.stdout.write(f"\nDemo logins (password for all: {password}):")
         for username in LOGIN_ORDER:
             user = User.objects.filter(username=username).first()
@@ -279,7 +258,7 @@ class Command(BaseCommand):
 
     # --- Accounts -----------------------------------------------------------------------------
 
-    def _accounts(self, users: dict[str, Any]) -> None:
+    def accounts(self, users: dict[str, Any]) -> None:
         rng = self.rng
         # Who owns what at first: Tom's book leaves with him 20 days ago.
         departure_at = self.now - timedelta(days=20)

@@ -1,4 +1,4 @@
-"""Bench promises and handovers for `manage.py seed_scale` (crm's `scale_data_seeded` signal).
+"""Bench promises and handovers for `manage.py seed_scale` (after the crm part).
 
 Every bench won deal without a handover gets one, with the promises made while selling, played
 forward from the moment the deal was won as the services would have recorded it: the draft, the
@@ -15,8 +15,8 @@ withdrawn here; delivery's part marks them kept or broken. One promise in eight 
 pre-sales consultant on a rep's deal. No outbox rows: nothing is owed to anyone any more, and a
 worker started on the benchmark database would otherwise send a burst of stale emails.
 
-Runs first of the three parts (INSTALLED_APPS order): delivery and touchpoints read the
-accepted handovers it writes.
+Runs first of the three parts after crm's: delivery and touchpoints read the accepted handovers
+it writes.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from typing import Any
 
 from django.conf import settings
 
-from crm import bulk, roles
+from crm import roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, UserProfile
-from handover.demo import EXPECTATIONS, PROMISES, RISKS
+from demo.scale import bulk
+from demo.story.handover import EXPECTATIONS, PROMISES, RISKS
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 from handover.services import add_working_days
 
@@ -134,7 +135,7 @@ class Batch:
     # --- One won deal -------------------------------------------------------------------------
 
     def deal(self, deal: dict[str, Any]) -> None:
-        rng = random.Random(f"handover:{deal['pk']}")  # noqa: S311  (bench data, not secrets)
+        rng = random.Random(f"handover:{deal['pk']}")
         rep, won, account = deal["owner_id"], deal["closed_at"], deal["account_id"]
         contacts = self.contacts.get(account, [])
         steps = self.steps(rng, won)

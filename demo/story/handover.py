@@ -1,4 +1,4 @@
-"""Demo promises and handovers, added when crm's seed_demo has loaded its accounts."""
+"""Demo promises and handovers, added once the crm part of the story has loaded its accounts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
-from crm.demo_clock import DemoClock, spread
+from demo.story.clock import DemoClock, spread
 from handover import services as handover_services
 from handover.models import Handover, Promise, PromiseReview
 from handover.services import add_working_days

@@ -3,9 +3,9 @@
 Everything goes through delivery.services, as in real use: stages are started, sign-off is
 requested from a contact with the stage's role, and the customer answers through the link the
 request returned (signed off, or changes requested with a reason). Problems are raised on the
-deals' promises and some resolved. Runs once per fresh database: crm's seed_demo sends
-`demo_data_loaded` only when it has just created the demo accounts, and this adds nothing when
-demo sign-offs or problems are already there.
+deals' promises and some resolved. Runs once per fresh database: seed_demo calls it only when
+it has just created the demo accounts, and this adds nothing when demo sign-offs or problems are
+already there.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from crm import services as crm_services
-from crm.demo_clock import DemoClock, spread
 from crm.models import Activity, Contact, CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
+from demo.story.clock import DemoClock, spread
 from handover.models import Promise
 
-# What the delivery services stamp "now" (crm.demo_clock dates each step when it happened).
+# What the delivery services stamp "now" (the clock dates each step when it happened).
 STAMPED: list[tuple[Any, str]] = [
     (Stage, "started_at"), (Stage, "signoff_requested_at"), (Stage, "signed_off_at"), (Stage, "done_at"),
     (SignOff, "created_at"), (CustomerLink, "created_at"), (Contact, "created_at"), (Project, "completed_at"),

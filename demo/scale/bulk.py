@@ -1,5 +1,5 @@
-"""Bulk rows for the benchmark seeders: crm's `manage.py seed_scale` and the parts the higher
-apps add to it (their `scale.py`, run on crm's `scale_data_seeded` signal).
+"""Bulk rows for `manage.py seed_scale`: its crm part and the parts after it (handover,
+delivery, touchpoints) write through here.
 
 Not the write path: the services take milliseconds per row and the benchmark needs millions,
 so the seeders build rows consistent with the database constraints and with what the services

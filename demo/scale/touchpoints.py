@@ -1,4 +1,4 @@
-"""Bench check-ups for `manage.py seed_scale` (crm's `scale_data_seeded` signal).
+"""Bench check-ups for `manage.py seed_scale` (the last part).
 
 Every accepted bench handover without check-ups gets the agendas `agenda_schedule` would have
 scheduled, from the agenda templates in the database: the acceptance steps (due from the
@@ -12,10 +12,10 @@ dispatcher two days past due), a few skipped or cancelled; the ones still inside
 grace period may still be open (overdue). Surveys went out at the due time of the steps that send
 one (a link per survey); about half the customers answered within days. An unhappy answer (2/5
 or less, not as expected, or a complaint) raised a check-up problem, as `survey_answer` does, and
-so did some unhappy check-ups. No outbox rows (see handover.scale).
+so did some unhappy check-ups. No outbox rows (see demo.scale.handover).
 
-Runs last of the three parts (INSTALLED_APPS order): it reads the accepted handovers handover's
-part wrote and the projects (and their completion) delivery's part wrote.
+Runs last: it reads the accepted handovers handover's part wrote and the projects (and their
+completion) delivery's part wrote.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from crm import bulk
 from crm.models import Activity, Contact, CustomerLink, UserProfile
 from delivery.models import Problem, Project
-from delivery.scale import add_problem, problem_events
+from demo.scale import bulk
+from demo.scale.delivery import add_problem, problem_events
+from demo.story.touchpoints import OUTCOMES
 from handover.models import Handover
-from touchpoints.demo import OUTCOMES
 from touchpoints.events import scheduled_subject
 from touchpoints.models import REP_KINDS, AgendaStep, Kind, SurveyResponse, Touchpoint
 from touchpoints.services import channel_for, working_time
@@ -110,7 +110,7 @@ class Batch:
 
     def run(self) -> None:
         for handover in self.handovers:
-            rng = random.Random(f"touchpoints:{handover['pk']}")  # noqa: S311  (bench data, not secrets)
+            rng = random.Random(f"touchpoints:{handover['pk']}")
             project = self.projects.get(handover["pk"])
             self.agenda(rng, handover, project, "accepted", handover["accepted_at"])
             if project is not None and project["state"] == Project.State.COMPLETE:

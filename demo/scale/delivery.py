@@ -1,4 +1,4 @@
-"""Bench deliveries for `manage.py seed_scale` (crm's `scale_data_seeded` signal).
+"""Bench deliveries for `manage.py seed_scale` (after the handover part).
 
 Every accepted bench handover without a project gets one, on a plan template from the database
 (the default plan most often), with its stages copied from the plan and due dates following one
@@ -14,10 +14,10 @@ customer, and the promises still open and undisputed are kept.
 Problems are raised along the way, most naming one of the deal's promises (which breaks it,
 except for a customer-side change), some naming none; most are resolved within hours or days,
 some closed. A customer with no contact for a stage's signer role names one (a new contact), as
-in the demo. No outbox rows (see handover.scale).
+in the demo. No outbox rows (see demo.scale.handover).
 
 Runs after handover's part (it reads the accepted handovers) and before touchpoints' (which reads
-the projects): INSTALLED_APPS order.
+the projects): seed_scale calls them in that order.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from crm import bulk
 from crm.models import Account, Activity, Contact, CustomerLink
-from delivery.demo import CHANGES, DELIVERED, PROBLEMS, SIGNER_NAMES, SIGNER_TITLES, USER_AGENTS
 from delivery.events import completed_subject
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
+from demo.scale import bulk
+from demo.story.delivery import CHANGES, DELIVERED, PROBLEMS, SIGNER_NAMES, SIGNER_TITLES, USER_AGENTS
 from handover.models import Handover, Promise
 
 ROWS: list[Any] = [
@@ -158,7 +158,7 @@ class Batch:
     # --- One project ----------------------------------------------------------------------------
 
     def project(self, handover: dict[str, Any]) -> None:
-        rng = random.Random(f"delivery:{handover['pk']}")  # noqa: S311  (bench data, not secrets)
+        rng = random.Random(f"delivery:{handover['pk']}")
         accepted, owner = handover["accepted_at"], handover["delivery_owner_id"]
         account, deal = handover["account_id"], handover["deal_id"]
         template, plan = self.plans.pick(rng)

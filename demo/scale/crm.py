@@ -1,22 +1,18 @@
-"""Bulk data for the benchmark: N accounts with 3 contacts, 1.5 deals and 10 activities each,
-then the other apps' data at matching volume.
+"""The crm part of the benchmark data: N accounts with 3 contacts, 1.5 deals and 10 activities
+each, then a year of crm's history.
 
 Not the write path: the services take milliseconds per account and the benchmark needs 100,000
 of them, so rows are generated here directly, consistent with the database constraints and
 with what the services would have written (an owner team row and a "new" ledger row per
 account, the creation events on the timeline). On PostgreSQL rows go in with COPY (psycopg 3),
-elsewhere with bulk_create (crm.bulk writes both ways).
+elsewhere with bulk_create (demo.scale.bulk writes both ways).
 
-Three parts, each adding only what is missing, so a second run adds nothing and a database
-seeded by an earlier, crm-only version of this command gets the rest:
+Each part adds only what is missing, so a second run adds nothing:
 1. the accounts (with fewer than N bench accounts it adds the difference);
 2. crm's history: some prospects changed hands in the last year (reassignment, territory, or a
    rep who then left: departure), between bench reps, and some accounts' champions left (one
    account in 40; on the accounts already missing their third contact that leaves one contact:
-   single-threaded);
-3. `crm.signals.scale_data_seeded`: the higher apps add their rows (handovers and promises,
-   delivery projects and problems, check-ups and surveys) for the bench data lacking them.
-`--crm-only` stops after part 1, as the earlier version did.
+   single-threaded).
 """
 
 from __future__ import annotations
@@ -28,13 +24,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.template.defaultfilters import pluralize
-from django.utils import timezone
 
-from crm import bulk, roles
+from crm import roles
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -47,7 +41,7 @@ from crm.models import (
     UserProfile,
 )
 from crm.services import pipeline_totals_rebuild
-from crm.signals import scale_data_seeded
+from demo.scale import bulk
 
 OWNER_PREFIX = bulk.BENCH_REPS
 
@@ -96,53 +90,30 @@ HISTORY_NOTES = {
 }
 
 
-class Command(BaseCommand):
-    help = (
-        "Bulk benchmark data: N accounts with 3 contacts, 1.5 deals and 10 activities each, over 50 owners, "
-        "then the other apps' data (handovers, deliveries, check-ups) at matching volume."
-    )
+def bench_reps(count: int) -> list[int]:
+    """The bench sales reps' ids (created when missing): the accounts are spread over them."""
+    return bulk.bench_users(OWNER_PREFIX, count, role=roles.SALES_REP, last_name="Owner")
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument(
-            "--accounts", type=int, required=True, help="How many bench accounts the database should hold."
-        )
-        parser.add_argument("--owners", type=int, default=50, help="Sales reps the accounts are spread over.")
-        parser.add_argument("--batch", type=int, default=5000, help="Accounts (or deals) per transaction.")
-        parser.add_argument("--no-copy", action="store_true", help="Use bulk_create on PostgreSQL too (slower).")
-        parser.add_argument(
-            "--crm-only", action="store_true",
-            help="Only the accounts with their contacts, deals and activities (no history, no other apps' data).",
-        )
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        target, batch = options["accounts"], options["batch"]
-        if target < 0 or batch < 1 or options["owners"] < 1:
-            raise CommandError("--accounts must be >= 0, --batch and --owners >= 1.")
-        self.use_copy = connection.vendor == "postgresql" and not options["no_copy"]
-        self.progress = options["verbosity"] > 0
-        self.now = timezone.now().replace(microsecond=0)
-        started = time.monotonic()
-        owners = bulk.bench_users(OWNER_PREFIX, options["owners"], role=roles.SALES_REP, last_name="Owner")
-        self._accounts(target=target, batch=batch, owners=owners)
-        if options["crm_only"]:
-            return
-        self._history(owners)
-        self._contacts_left(owners)
-        # Receivers run in INSTALLED_APPS order (handover, delivery, touchpoints): each reads
-        # what the previous one wrote. Outside any transaction: each part commits its batches.
-        scale_data_seeded.send(
-            sender=self.__class__, owners=owners, now=self.now, use_copy=self.use_copy, batch=batch,
-            progress=self.progress, stdout=self.stdout,
-        )
-        # The higher apps wrote timeline events, team and ledger rows and links too.
-        analyzed = time.monotonic()
-        bulk.analyze([*CRM_MODELS, CustomerLink])
-        self.stdout.write(f"ANALYZE of crm's tables: {time.monotonic() - analyzed:.1f}s.")
-        self.stdout.write(self.style.SUCCESS(f"Seeding finished in {time.monotonic() - started:.1f}s."))
+def analyze() -> None:
+    """Fresh statistics for crm's tables, once every part has written its rows (the higher apps
+    write timeline events, team and ledger rows and links too)."""
+    bulk.analyze([*CRM_MODELS, CustomerLink])
+
+
+class Part:
+    """The crm part; `stdout` and `style` are the command's (its output and colours)."""
+
+    def __init__(self, *, now: datetime, use_copy: bool, progress: bool, stdout: Any, style: Any) -> None:
+        self.now = now
+        self.use_copy = use_copy
+        self.progress = progress
+        self.stdout = stdout
+        self.style = style
 
     # --- Part 1: the accounts -------------------------------------------------------------------
 
-    def _accounts(self, *, target: int, batch: int, owners: list[int]) -> None:
+    def accounts(self, *, target: int, batch: int, owners: list[int]) -> None:
         # Counted by their "new account" ledger rows: handover acceptance and reassignments move
         # accounts away from the bench reps, the first ledger row stays.
         existing = OwnershipChange.objects.filter(reason=OwnershipChange.Reason.NEW, to_user__in=owners).count()
@@ -230,7 +201,7 @@ class Command(BaseCommand):
 
     # --- Part 2: ownership history ----------------------------------------------------------------
 
-    def _history(self, owners: list[int]) -> None:
+    def history(self, owners: list[int]) -> None:
         """About one prospect in HISTORY_EVERY changed hands in the last year, as crm's reassignment
         services would have recorded it: the owner's team period ended and a new one began, a
         ledger row with the reason and a note, the open deals moved, the events. A departure is
@@ -318,7 +289,7 @@ class Command(BaseCommand):
             earliest = created + (self.now - created) / 2
         return (earliest + (latest - earliest) * rng.random()).replace(microsecond=0)
 
-    def _contacts_left(self, owners: list[int]) -> None:
+    def contacts_left(self, owners: list[int]) -> None:
         """The champion of about one bench account in LEFT_EVERY left the customer in the last year, as
         contact_update records it (inactive, the day they left, an event)."""
         bench = OwnershipChange.objects.filter(reason=OwnershipChange.Reason.NEW, to_user__in=owners)

@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from crm.demo_clock import DemoClock
 from crm.models import Activity, CustomerLink, Notice
 from delivery.models import Problem
+from demo.story.clock import DemoClock
 from handover.models import Handover
 from touchpoints import services
 from touchpoints.models import Kind, SurveyResponse, Touchpoint
