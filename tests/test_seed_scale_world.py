@@ -1,5 +1,5 @@
-"""seed_scale's other apps' data (handover, delivery, touchpoints, on crm's scale_data_seeded
-signal): consistent with the models' rules and the services' ways, non-empty and plausible for
+"""seed_scale's other apps' data (handover, delivery, touchpoints, after crm's part):
+consistent with the models' rules and the services' ways, non-empty and plausible for
 the insights dashboards, idempotent, and added to a database seeded by the older crm-only run.
 
 PostgreSQL (the seeder writes with COPY there): DATABASE_URL=postgres://.../keepwarm_seedworld.
