@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "handover",
     "delivery",
     "touchpoints",
+    "flows",
     "insights",
 ]
 
