@@ -42,7 +42,7 @@ from tests.conftest import accept_deal
 from touchpoints.models import Touchpoint
 
 PRODUCT_NAMESPACES = ("crm", "handover", "delivery", "touchpoints", "insights")
-EDIT_SERVICE = re.compile(r"services\.\w+_(update|reschedule|reset)\(")
+EDIT_SERVICE = re.compile(r"(services|flows)\.\w+_(update|reschedule|reset)\(")
 EDIT_NAME = re.compile(r"_(edit|update)$")
 
 COVERED = {
