@@ -15,7 +15,7 @@ from typing import Any, cast
 from django.db import transaction
 
 from crm import services as crm
-from crm.models import Contact, Deal, OwnershipChange
+from crm.models import Contact, CustomerLink, Deal, OwnershipChange
 from crm.services import ReassignmentPlan
 from delivery import services as delivery
 from delivery.models import Project, SignOff, Stage
@@ -64,10 +64,15 @@ def stage_complete(*, stage: Stage, by: Any) -> Stage:
 
 
 @transaction.atomic
-def customer_answer(**answer: Any) -> SignOff:
-    """The customer's answer on a sign-off link (delivery.services.customer_answer's arguments);
-    a sign-off of the last stage is the go-live."""
-    signoff = delivery.customer_answer(**answer)
+def customer_answer(
+    *, link: CustomerLink, signed_off: bool, typed_name: str, reason: str = "", ip: str | None, user_agent: str,
+    on_behalf: bool = False, on_behalf_role: str = "",
+) -> SignOff:
+    """The customer answers on a sign-off link; signing off the last stage is the go-live."""
+    signoff = delivery.customer_answer(
+        link=link, signed_off=signed_off, typed_name=typed_name, reason=reason, ip=ip, user_agent=user_agent,
+        on_behalf=on_behalf, on_behalf_role=on_behalf_role,
+    )
     _go_live_if_complete(project_id=signoff.stage.project_id)
     return signoff
 
