@@ -27,10 +27,11 @@ from crm.models import (
     OwnershipChange,
     UserProfile,
 )
+from flows import actions as flows
 
 User = get_user_model()
 
-ACCOUNT_READONLY = ["owner", "created_at", "updated_at"]
+ACCOUNT_READONLY = ["owner", "lifecycle", "created_at", "updated_at"]
 DEAL_READONLY = ["account", "stage", "owner", "sold_by", "closed_at", "lost_reason", "created_at", "updated_at"]
 PROFILE_FIELDS = ("phone", "time_zone", "work_starts", "work_ends", "manager")
 
@@ -84,7 +85,8 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["lifecycle"]
     search_fields = ["name", "city", "industry"]
     list_select_related = ["owner"]
-    # The owner changes only by reassignment (with a ledger row), never by editing the field.
+    # The owner changes only by reassignment (with a ledger row), and the lifecycle only with the
+    # deals and the delivery (with an event), never by editing the field.
     readonly_fields = ACCOUNT_READONLY
     fields = [*services.ACCOUNT_FIELDS, *ACCOUNT_READONLY]
     inlines = [TeamInline, OwnershipInline]
@@ -117,7 +119,7 @@ class ContactAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
-        services.contact_update(contact=obj, by=request.user, **_changed(form, services.CONTACT_FIELDS))
+        flows.contact_update(contact=obj, by=request.user, **_changed(form, services.CONTACT_FIELDS))
 
 
 # --- Deals ----------------------------------------------------------------------------------

@@ -52,6 +52,15 @@ def account_updated_event(*, account: Account, by: Any, changed: dict[str, Any])
     )
 
 
+def lifecycle_changed_event(*, account: Account, by: Any, from_stage: str) -> Activity:
+    before = Account.Lifecycle(from_stage).label
+    return event_record(
+        account=account, event_type="account.lifecycle_changed",
+        subject=f"Lifecycle changed from {before} to {account.get_lifecycle_display()}", actor=by,
+        data={"from": from_stage, "to": account.lifecycle},
+    )
+
+
 def owner_changed_event(*, change: OwnershipChange, by: Any) -> Activity:
     from_name = _name(change.from_user) if change.from_user_id else "nobody"
     return event_record(

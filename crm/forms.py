@@ -199,6 +199,8 @@ class Textarea(forms.Textarea):
 
 
 class AccountForm(forms.ModelForm):
+    """An account's details as edited; its lifecycle moves with the deals and the delivery."""
+
     website = forms.URLField(required=False, max_length=300, assume_scheme="https")
 
     class Meta:
@@ -214,7 +216,7 @@ class AccountCreateForm(AccountForm):
     )
 
     class Meta(AccountForm.Meta):
-        fields = [*AccountForm.Meta.fields]
+        fields = list(services.ACCOUNT_CREATE_FIELDS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -2,19 +2,12 @@
 
 from django.dispatch import Signal
 
-# Sent inside the reassignment transaction, once per account, after the ledger row is written.
-# Receivers move their own open work (handovers, check-ups) to the new owner.
+# Sent inside the reassignment transaction, once per account, after the ledger row is written,
+# so caches above crm (insights' dashboard snapshots) forget what they showed. Not for moving
+# work: the flows layer moves handovers, projects and check-ups to the new owner by name.
 # kwargs: account, from_user, to_user, by, change (the OwnershipChange row)
 account_reassigned = Signal()
 
-# Sent inside a book reassignment's transaction, once, after every account has moved (and so
-# after every account_reassigned). On a departure, receivers move the departing user's remaining
-# open work on accounts they did not own (check-ups) to the successor.
-# kwargs: from_user, to_user, by, reason (OwnershipChange.Reason)
-book_reassigned = Signal()
-
-# Sent inside the transaction that marks a deal won. kwargs: deal, by
-deal_won = Signal()
 
 # Sent by the account page (crm.views) so higher apps add their own sections (delivery adds
 # the account's projects, open problems and the customer portal link) without crm importing
@@ -23,7 +16,3 @@ deal_won = Signal()
 # the page renders the template with `ctx` set to the context. Keep receivers to a fixed,
 # small number of queries: the account page has a query budget.
 account_page_sections = Signal()
-
-# Sent inside contact_update when a contact leaves the organisation or asks not to be contacted,
-# so higher apps move their open work away from them. kwargs: contact
-contact_unreachable = Signal()

@@ -47,6 +47,7 @@ from crm.forms import (
 from crm.models import Account, AccountTeamMember, Activity, Deal, UserProfile
 from crm.pagination import CappedPaginator
 from crm.signals import account_page_sections
+from flows import actions as flows
 
 User = get_user_model()
 
@@ -255,7 +256,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ContactForm(_posted(request), instance=permissions.get_contact_for(request.user, pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_update(contact=contact, by=request.user, **form.cleaned_data)
+            flows.contact_update(contact=contact, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -271,7 +272,7 @@ def contact_left(request: HttpRequest, pk: int) -> HttpResponse:
     contact = permissions.get_contact_for(request.user, pk)
     permissions.require_can_edit_account(request.user, contact.account)
     try:
-        services.contact_update(contact=contact, by=request.user, is_active=False, is_primary=False)
+        flows.contact_update(contact=contact, by=request.user, is_active=False, is_primary=False)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -328,7 +329,7 @@ def account_reassign(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReassignForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            change = services.account_reassign(account=account, by=request.user, **form.cleaned_data)
+            change = flows.account_reassign(account=account, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -350,7 +351,7 @@ def book_reassign(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            plan = services.book_reassign(
+            plan = flows.book_reassign(
                 from_user=data["from_user"], to_user=data["to_user"], by=request.user,
                 reason=data["reason"], note=data["note"], preview=not confirm,
             )
@@ -472,7 +473,7 @@ def deal_win(request: HttpRequest, pk: int) -> HttpResponse:
     permissions.require_can_sell_on(request.user, deal.account)
     back = reverse("crm:deal_detail", args=[deal.pk])
     try:
-        services.deal_win(deal=deal, by=request.user)
+        flows.deal_win(deal=deal, by=request.user)
     except Conflict as exc:
         return _conflict(request, exc, back)
     messages.success(request, f"Deal {deal.name} won. Congratulations!")
@@ -537,7 +538,7 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     form = DeactivateForm(_posted(request), user=person)
     if request.method == "POST" and form.is_valid():
         try:
-            plan = services.user_deactivate(
+            plan = flows.user_deactivate(
                 user=person, by=request.user, successor=form.cleaned_data["successor"], note=form.cleaned_data["note"]
             )
         except ValidationError as exc:

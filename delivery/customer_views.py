@@ -23,6 +23,7 @@ from crm.time_zones import show_in_zone_of
 from delivery import services
 from delivery.models import Project, SignOff, Stage
 from delivery.signals import portal_sections
+from flows import actions as flows
 
 DECISIONS = ("sign_off", "request_changes")
 # The answer the review step showed, with the nonce its confirming POST must carry (per link).
@@ -74,7 +75,7 @@ def signoff(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             answer = reviewed["answer"]
             try:
-                services.customer_answer(
+                flows.customer_answer(
                     link=link, **answer, ip=request.META.get("REMOTE_ADDR"),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                 )

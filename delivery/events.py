@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import ngettext
 
 from crm.events import event_record
-from crm.models import Activity
+from crm.models import Account, Activity, Contact, CustomerLink
 from delivery.models import Problem, Project, SignOff, Stage
 
 
@@ -114,4 +114,21 @@ def problem_event(
         f"{problem.title[:120]}",
         body=body,
         data={"problem": problem.pk, "state": problem.state, **(data or {})},
+    )
+
+
+def portal_link_sent_event(*, account: Account, by: Any, link: CustomerLink, contact: Contact) -> Activity:
+    return event_record(
+        account=account,
+        event_type="delivery.portal_link_sent",
+        actor=by,
+        subject=f"Customer portal link sent to {contact.full_name}",
+        data={"link": link.pk, "contact": contact.pk},
+    )
+
+
+def portal_link_revoked_event(*, account: Account, by: Any) -> Activity:
+    return event_record(
+        account=account, event_type="delivery.portal_link_revoked", actor=by,
+        subject="Customer portal link revoked", data={},
     )

@@ -271,7 +271,7 @@ class Problem(FSMModelMixin, models.Model):
         MISUNDERSTOOD = "misunderstood", "Expectation misunderstood"
         DELIVERY_DEFECT = "delivery_defect", "Delivery defect"
         PRODUCT_DEFECT = "product_defect", "Product defect"
-        CUSTOMER_CHANGE = "customer_change", "Customer-side change"
+        CUSTOMER_CHANGE = Promise.CUSTOMER_SIDE_CHANGE, "Customer-side change"
         OTHER = "other", "Other"
 
     class Severity(models.TextChoices):
@@ -340,7 +340,7 @@ class Problem(FSMModelMixin, models.Model):
 
     @property
     def breaks_promises(self) -> bool:
-        return self.category != self.Category.CUSTOMER_CHANGE
+        return Promise.broken_by_problem(self.category)
 
     @transition(field=state, source=State.OPEN, target=State.RESOLVED)
     def resolve(self, *, resolution: str, by: Any) -> None:

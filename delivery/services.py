@@ -18,12 +18,11 @@ from django.utils import timezone
 from crm import links, notices, roles, text
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, CustomerLink
-from crm.services import fire_transition, validate_model
+from crm.services import account_lifecycle_change, fire_transition, validate_model
 from delivery import events, permissions
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
-from delivery.signals import project_completed
 from handover.models import Handover, Promise
-from handover.services import promise_mark_outcome
+from handover.services import promise_mark_outcome, promises_break
 
 User = get_user_model()
 
@@ -59,7 +58,7 @@ def plan_template_choose(template_id: Any) -> PlanTemplate:
 def project_start(*, handover: Handover, by: Any, template_id: Any = None) -> Project:
     """The delivery project for an accepted handover, its stages copied from the plan, due
     dates following one another from the acceptance date. Runs inside the acceptance
-    transaction (a receiver of `handover_accepted`): if it fails, nothing is accepted."""
+    transaction (the acceptance flow calls it): if it fails, nothing is accepted."""
     template = plan_template_choose(template_id)
     plan = list(template.stages.order_by("position"))
     if not plan:
@@ -386,11 +385,10 @@ def _complete_project_if_done(project: Project, *, by: Any) -> bool:
             continue
         promise_mark_outcome(promise=promise, by=by, kept=True, reason="Delivery complete.")
         kept.append(promise.pk)
-    Account.objects.filter(pk=project.account_id, lifecycle=Account.Lifecycle.ONBOARDING).update(
-        lifecycle=Account.Lifecycle.ACTIVE
+    account_lifecycle_change(
+        account=project.account, to=Account.Lifecycle.ACTIVE, by=by, only_from=(Account.Lifecycle.ONBOARDING,),
     )
     events.project_completed_event(project=project, by=by, kept=kept, left_open=left_open)
-    project_completed.send(sender=Project, project=project, by=by)
     return True
 
 
@@ -420,15 +418,7 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         reusable=True,
     )
     links.link_send_on_commit(link)
-    from crm.events import event_record
-
-    event_record(
-        account=account,
-        event_type="delivery.portal_link_sent",
-        actor=by,
-        subject=f"Customer portal link sent to {contact.full_name}",
-        data={"link": link.pk, "contact": contact.pk},
-    )
+    events.portal_link_sent_event(account=account, by=by, link=link, contact=contact)
     return link
 
 
@@ -438,15 +428,7 @@ def portal_link_revoke(*, account: Account, by: Any) -> int:
         raise PermissionDenied("Only the account team revokes portal links.")
     revoked = links.link_revoke_live(purpose=CustomerLink.Purpose.PORTAL, target=CustomerLink.target_of(account))
     if revoked:
-        from crm.events import event_record
-
-        event_record(
-            account=account,
-            event_type="delivery.portal_link_revoked",
-            actor=by,
-            subject="Customer portal link revoked",
-            data={},
-        )
+        events.portal_link_revoked_event(account=account, by=by)
     return revoked
 
 
@@ -515,22 +497,7 @@ def problem_raise(
     validate_model(problem)
     problem.save()
     problem.promises.set(promises)
-    broken = []
-    if problem.breaks_promises:
-        breakable = [p for p in promises if p.state in (*Promise.OPEN_STATES, Promise.State.KEPT)]
-        accepted = set(
-            Handover.objects.filter(
-                deal_id__in={p.deal_id for p in breakable}, state=Handover.State.ACCEPTED
-            ).values_list("deal_id", flat=True)
-        )
-        not_delivered = [p.pk for p in breakable if p.deal_id not in accepted]
-        if not_delivered:
-            raise ValidationError(
-                {"promises": "A promise is broken only once its handover is accepted; choose delivered promises."}
-            )
-        for promise in breakable:
-            promise_mark_outcome(promise=promise, by=by, kept=False, reason=f"Problem: {title}")
-            broken.append(promise.pk)
+    broken = promises_break(promises=promises, by=by, category=category, reason=f"Problem: {title}")
     events.problem_event(
         problem=problem,
         by=by,

@@ -1,10 +1,6 @@
-"""Signals delivery sends so touchpoints can react (and add to the portal) without delivery importing it."""
+"""The hook delivery's customer portal offers to the apps above it, without importing them."""
 
 from django.dispatch import Signal
-
-# Sent inside the transaction in which the last stage of a project is signed off or done
-# ("go-live"). kwargs: project, by (None when the customer's sign-off completed it)
-project_completed = Signal()
 
 # Sent when the customer portal is rendered, so other apps add their sections (touchpoints adds
 # the upcoming check-ups). kwargs: account. Each receiver returns

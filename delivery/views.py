@@ -44,6 +44,7 @@ from delivery.forms import (
     portal_contacts,
 )
 from delivery.models import Problem, Project, SignOff, Stage
+from flows import actions as flows
 from handover.models import Promise
 
 ROWS_PER_PAGE = 50
@@ -223,7 +224,7 @@ def stage_start(request: HttpRequest, pk: int) -> HttpResponse:
 def stage_complete(request: HttpRequest, pk: int) -> HttpResponse:
     stage = _stage_for_action(request, pk)
     try:
-        services.stage_complete(stage=stage, by=request.user)
+        flows.stage_complete(stage=stage, by=request.user)
     except Conflict as exc:
         return _conflict(request, exc, _project_url(stage.project_id, stage.pk))
     project = Project.objects.get(pk=stage.project_id)

@@ -6,4 +6,4 @@ class HandoverConfig(AppConfig):
     verbose_name = "Promises and handovers"
 
     def ready(self) -> None:
-        from handover import notices, receivers  # noqa: F401  (crm's signals; the escalation notice)
+        from handover import notices  # noqa: F401  (the escalation notice)

@@ -56,6 +56,12 @@ class Promise(FSMModelMixin, models.Model):
         BROKEN = "broken", "Broken"
 
     OPEN_STATES = [State.ACTIVE, State.RESET]
+    # When a promise is broken, in one place (handover.services.promises_break applies it): a
+    # problem breaks the promises it names unless the customer changed their side of the deal
+    # (the problem category below), only once the promise's handover is accepted, and only an
+    # active, reset or kept promise (a kept one can still turn out broken).
+    BREAKABLE_STATES = [State.ACTIVE, State.RESET, State.KEPT]
+    CUSTOMER_SIDE_CHANGE = "customer_change"
 
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="promises")
     # The deal's account, copied so visibility and the timeline need no join through the deal.
@@ -132,7 +138,12 @@ class Promise(FSMModelMixin, models.Model):
     def mark_kept(self) -> None:
         self.outcome_at = timezone.now()
 
-    @transition(field=state, source=[State.ACTIVE, State.RESET, State.KEPT], target=State.BROKEN)
+    @classmethod
+    def broken_by_problem(cls, category: str) -> bool:
+        """Whether a problem of `category` breaks the promises it names."""
+        return category != cls.CUSTOMER_SIDE_CHANGE
+
+    @transition(field=state, source=BREAKABLE_STATES, target=State.BROKEN)
     def mark_broken(self) -> None:
         self.outcome_at = timezone.now()
 

@@ -15,10 +15,15 @@ from django.utils import timezone
 from crm import notices, roles
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Contact, Deal
-from crm.services import account_hand_to_delivery, fire_transition, team_member_join, validate_model
+from crm.services import (
+    account_hand_to_delivery,
+    account_lifecycle_change,
+    fire_transition,
+    team_member_join,
+    validate_model,
+)
 from handover import events, permissions
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
-from handover.signals import handover_accepted
 
 User = get_user_model()
 
@@ -213,18 +218,42 @@ def promise_withdraw(*, promise: Promise, by: Any, reason: str) -> Promise:
     return promise
 
 
+def _delivered_deals(deal_ids: set[int]) -> set[int]:
+    """Which of these deals' handovers are accepted: only their promises are kept or broken."""
+    return set(
+        Handover.objects.filter(deal_id__in=deal_ids, state=Handover.State.ACCEPTED).values_list("deal_id", flat=True)
+    )
+
+
 @transaction.atomic
 def promise_mark_outcome(*, promise: Promise, by: Any, kept: bool, reason: str = "") -> Promise:
     """Delivery's verdict on a promise after acceptance (the delivery app calls this)."""
     promise = _lock_promise(promise)
-    handover = Handover.objects.filter(deal_id=promise.deal_id).first()
-    if handover is None or handover.state != Handover.State.ACCEPTED:
+    if not _delivered_deals({promise.deal_id}):
         raise Conflict("A promise is kept or broken only after the handover is accepted.")
     from_state = promise.state
     fire_transition(promise.mark_kept if kept else promise.mark_broken)
     promise.save()
     events.promise_state_event(promise=promise, by=by, from_state=from_state, reason=reason)
     return promise
+
+
+@transaction.atomic
+def promises_break(*, promises: list[Promise], by: Any, category: str, reason: str) -> list[int]:
+    """A problem of `category` naming `promises` breaks those it can (Promise.BREAKABLE_STATES
+    and broken_by_problem say which); naming one whose handover is not accepted is refused.
+    Returns the ids of the promises marked broken."""
+    if not Promise.broken_by_problem(category):
+        return []
+    breakable = [p for p in promises if p.state in Promise.BREAKABLE_STATES]
+    delivered = _delivered_deals({p.deal_id for p in breakable})
+    if any(p.deal_id not in delivered for p in breakable):
+        raise ValidationError(
+            {"promises": "A promise is broken only once its handover is accepted; choose delivered promises."}
+        )
+    for promise in breakable:
+        promise_mark_outcome(promise=promise, by=by, kept=False, reason=reason)
+    return [p.pk for p in breakable]
 
 
 def _require_rep_or_sales_manager(user: Any, account: Account) -> None:
@@ -253,7 +282,7 @@ def _purchased_summary(deal: Deal) -> str:
 @transaction.atomic
 def handover_open_for_deal(*, deal: Deal, by: Any) -> Handover:
     """The draft for a won deal, prefilled with what was sold and the account's active contacts.
-    Called when the deal is won (crm's deal_won signal); returns the existing one if any."""
+    Called by the deal-winning flow; returns the existing one if any."""
     existing = Handover.objects.filter(deal=deal).first()
     if existing is not None:
         return existing
@@ -456,12 +485,10 @@ def handover_reject(*, handover: Handover, by: Any, reason: str) -> Handover:
 
 
 @transaction.atomic
-def handover_accept(
-    *, handover: Handover, by: Any, delivery_owner: Any, options: dict[str, Any] | None = None
-) -> Handover:
+def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Handover:
     """Accepting, in one transaction: the state, the delivery owner on the account team, a
-    ledger row "handover to delivery", the events and the `handover_accepted` signal (delivery
-    and touchpoints start there). Emails go after commit."""
+    ledger row "handover to delivery" and the events; the acceptance flow then starts delivery
+    and the check-ups in the same transaction. Emails go after commit."""
     permissions.require_delivery_manager(by)
     if (
         delivery_owner is None
@@ -489,10 +516,11 @@ def handover_accept(
                 :5000
             ],
         )
-    if account.lifecycle in (Account.Lifecycle.PROSPECT, Account.Lifecycle.CUSTOMER):
-        Account.objects.filter(pk=account.pk).update(lifecycle=Account.Lifecycle.ONBOARDING)
+    account_lifecycle_change(
+        account=account, to=Account.Lifecycle.ONBOARDING, by=by,
+        only_from=(Account.Lifecycle.PROSPECT, Account.Lifecycle.CUSTOMER),
+    )
     events.handover_transition_event(handover=handover, by=by, from_state=from_state)
-    handover_accepted.send(sender=Handover, handover=handover, by=by, options=options or {})
 
     from handover.tasks import send_acceptance_emails
 
@@ -500,7 +528,7 @@ def handover_accept(
     return handover
 
 
-# --- Reactions to crm -----------------------------------------------------------------------
+# --- Following the account's owner ------------------------------------------------------------
 
 
 def handover_move_rep(*, account: Account, from_user: Any, to_user: Any) -> int:

@@ -31,6 +31,7 @@ from crm.forms import add_service_errors
 from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
 from crm.views import next_url as _next
+from flows import actions as flows
 from handover import permissions, selectors, services
 from handover.forms import (
     AcceptForm,
@@ -518,7 +519,7 @@ def handover_accept(request: HttpRequest, pk: int) -> HttpResponse:
     form = AcceptForm(request.POST, team=list(delivery_team()))
     if form.is_valid():
         try:
-            services.handover_accept(
+            flows.handover_accept(
                 handover=handover, by=request.user, delivery_owner=form.owner(), options=form.options()
             )
         except ValidationError as exc:

@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from crm import roles, services
 from crm.models import Account, AccountTeamMember
+from flows import actions as flows
 
 
 def make_user(username: str, *role_names: str, **extra: Any) -> User:
@@ -248,7 +249,7 @@ def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> 
             source="proposal", made_to=deal.account.contacts.order_by("pk").first(),
         )
     if deal.stage != "won":
-        services.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
@@ -267,11 +268,10 @@ def accept_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User, owne
     """`approve_deal`, then accepted with `plan` (default: the configured one); returns the
     delivery project that acceptance started."""
     from delivery.models import PlanTemplate
-    from handover import services as handover_services
 
     handover = approve_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr)
     options = {"plan_template": PlanTemplate.objects.get(name=plan).pk} if plan else {}
-    handover_services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=owner, options=options)
+    flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=owner, options=options)
     return handover.project
 
 

@@ -34,6 +34,7 @@ from crm.models import UserProfile
 from delivery import services as delivery_services
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Stage
 from delivery.plans import create_default_plans
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, Promise
 from tests.conftest import accept_deal, approve_deal, make_user
@@ -109,7 +110,7 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
         crm.contact_create(account=initech, by=rep, first_name="Ivan", last_name="Ito", email="ivan@initech.example")
         pilot = crm.deal_create(account=initech, by=rep, name="Initech pilot", value="1000", currency="EUR")
     with at(12, 20, 10, year=2026):
-        crm.deal_win(deal=pilot, by=rep)
+        flows.deal_win(deal=pilot, by=rep)
 
     # Acme: five promises, two of them withdrawn or reset before the sale.
     with at(1, 5):
@@ -126,7 +127,7 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
         handover_services.promise_reset(promise=p["P7"], by=rep, expectation="Running by mid-April",
                                         agreed_by=alice, agreed_on=date(2027, 1, 9))
     with at(1, 10, 10):
-        crm.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
         handover = Handover.objects.get(deal=deal)
         handover_services.handover_update(
             handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
@@ -147,7 +148,7 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
     with at(1, 15, 9):
         _review_all(deal, deliverymgr, "feasible")
     with at(1, 15, 10):
-        handover_services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery)
+        flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery)
 
     # Acme's check-ups.
     with at(1, 15, 12):
@@ -191,15 +192,15 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
     with at(2, 20, 10):
         delivery_services.stage_request_signoff(stage=kickoff, by=delivery, contact=alice, delivered="Plan agreed")
     with at(2, 25):
-        crm.contact_update(contact=bruno, by=salesmgr, is_active=False, left_at=date(2027, 2, 25))
+        flows.contact_update(contact=bruno, by=salesmgr, is_active=False, left_at=date(2027, 2, 25))
 
     # Globex: sold by rep2, reassigned to rep mid-period, its handover waiting for delivery.
     with at(1, 18):
         p["P5"] = _promise(other_deal, rep2, "Renewal price held for two years")
     with at(1, 20, 10):
-        crm.deal_win(deal=other_deal, by=rep2)
+        flows.deal_win(deal=other_deal, by=rep2)
     with at(2, 10, 10):
-        crm.account_reassign(account=globex, to_user=rep, by=salesmgr, reason="territory", note="New territories")
+        flows.account_reassign(account=globex, to_user=rep, by=salesmgr, reason="territory", note="New territories")
     other_deal.refresh_from_db()
     with at(2, 26, 10):
         handover_services.handover_update(handover=Handover.objects.get(deal=other_deal), by=rep,
@@ -211,7 +212,7 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
         expansion = crm.deal_create(account=initech, by=rep, name="Initech expansion", value="5000", currency="USD")
         p["P6"] = _promise(expansion, rep, "Second site live in April")
     with at(2, 24, 10):
-        crm.deal_win(deal=expansion, by=rep)
+        flows.deal_win(deal=expansion, by=rep)
     expansion.refresh_from_db()
     with at(2, 26, 10):
         handover_services.handover_update(handover=Handover.objects.get(deal=expansion), by=rep,

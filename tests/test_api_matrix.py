@@ -25,10 +25,10 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from crm import services as crm_services
 from crm.models import Activity
 from delivery import services as delivery_services
 from delivery.models import PlanTemplate
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.conftest import accept_deal, api_for
@@ -64,7 +64,7 @@ class Ctx:
 
     @cached_property
     def handover(self) -> Any:
-        crm_services.deal_win(deal=self.deal, by=self.rep)
+        flows.deal_win(deal=self.deal, by=self.rep)
         return handover_services.handover_update(
             handover=Handover.objects.get(deal=self.deal), by=self.rep,
             customer_expectations="Running before the peak.", meeting_held=True,

@@ -15,8 +15,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from crm import services
 from crm.models import LoginSession
+from flows import actions as flows
 
 PASSWORD = "keepwarm-test-pw"  # tests.conftest.make_user's password
 
@@ -254,7 +254,7 @@ def test_deactivating_a_user_ends_their_sessions(outsider, outsider_logged_in, a
     second.force_login(outsider)
     keys = [outsider_logged_in.session.session_key, second.session.session_key]
 
-    services.user_deactivate(user=outsider, by=admin_user)
+    flows.user_deactivate(user=outsider, by=admin_user)
 
     assert not Session.objects.filter(session_key__in=keys).exists()
     assert not LoginSession.objects.filter(user=outsider).exists()
@@ -269,7 +269,7 @@ def test_deactivating_a_user_revokes_their_api_tokens(outsider, admin_user):
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert api.get("/api/v1/").status_code == 200
 
-    services.user_deactivate(user=outsider, by=admin_user)
+    flows.user_deactivate(user=outsider, by=admin_user)
 
     assert not Token.objects.filter(user=outsider).exists()
     response = api.get("/api/v1/")

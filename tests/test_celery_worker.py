@@ -30,9 +30,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.celery_app import app
-from crm import services
 from crm.models import OwnershipChange
 from crm.tasks import dispatch_notices
+from flows import actions as flows
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -188,7 +188,7 @@ def _wait_until_notified(change: OwnershipChange, worker: Worker) -> None:
 
 def test_a_real_worker_emails_the_new_owner_once_the_reassignment_commits(worker, account, rep2, salesmgr):
     with transaction.atomic():
-        change = services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Call Alice first")
+        change = flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Call Alice first")
         # Inside the transaction nothing has reached the broker: the worker could not even
         # see the ledger row yet.
         time.sleep(0.5)
@@ -210,7 +210,7 @@ def test_a_rolled_back_reassignment_enqueues_nothing(worker, account, rep2, sale
         pass
 
     with pytest.raises(Abort), transaction.atomic():
-        services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+        flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
         raise Abort
 
     time.sleep(1)

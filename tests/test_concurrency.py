@@ -18,6 +18,7 @@ from django.db import connection, connections
 from crm import services
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, Deal, OwnershipChange
+from flows import actions as flows
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -66,8 +67,8 @@ def assert_ledger_is_a_chain(account: Account) -> None:
 def test_two_concurrent_reassignments_leave_a_consistent_ledger(account, rep2, outsider, salesmgr):
     for _ in range(3):  # a few rounds make the interleaving likelier to bite
         results = run_together(
-            lambda: services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="East"),
-            lambda: services.account_reassign(account=account, to_user=outsider, by=salesmgr, note="West"),
+            lambda: flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="East"),
+            lambda: flows.account_reassign(account=account, to_user=outsider, by=salesmgr, note="West"),
         )
         for result in results:
             # Both apply one after the other, or one finds its target already owns the account.
@@ -78,8 +79,8 @@ def test_two_concurrent_reassignments_leave_a_consistent_ledger(account, rep2, o
 
 def test_concurrent_reassignments_to_the_same_person_write_one_ledger_row(account, rep2, salesmgr):
     results = run_together(
-        lambda: services.account_reassign(account=account, to_user=rep2, by=salesmgr),
-        lambda: services.account_reassign(account=account, to_user=rep2, by=salesmgr),
+        lambda: flows.account_reassign(account=account, to_user=rep2, by=salesmgr),
+        lambda: flows.account_reassign(account=account, to_user=rep2, by=salesmgr),
     )
     assert sorted(type(r).__name__ for r in results) == ["OwnershipChange", "ValidationError"]
     assert OwnershipChange.objects.filter(account=account, to_user=rep2).count() == 1
@@ -88,8 +89,8 @@ def test_concurrent_reassignments_to_the_same_person_write_one_ledger_row(accoun
 
 def test_two_concurrent_wins_of_one_deal_let_exactly_one_through(deal, rep, salesmgr):
     results = run_together(
-        lambda: services.deal_win(deal=deal, by=rep),
-        lambda: services.deal_win(deal=deal, by=salesmgr),
+        lambda: flows.deal_win(deal=deal, by=rep),
+        lambda: flows.deal_win(deal=deal, by=salesmgr),
     )
     winners = [r for r in results if isinstance(r, Deal)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
@@ -101,7 +102,7 @@ def test_two_concurrent_wins_of_one_deal_let_exactly_one_through(deal, rep, sale
 
 def test_a_win_racing_a_loss_leaves_one_outcome(deal, rep, salesmgr):
     results = run_together(
-        lambda: services.deal_win(deal=deal, by=rep),
+        lambda: flows.deal_win(deal=deal, by=rep),
         lambda: services.deal_lose(deal=deal, by=salesmgr, reason="Budget cut"),
     )
     assert sum(isinstance(r, Deal) for r in results) == 1
@@ -115,8 +116,8 @@ def test_a_win_racing_a_loss_leaves_one_outcome(deal, rep, salesmgr):
 def test_a_reassignment_racing_a_win_neither_deadlocks_nor_loses_the_deal(deal, rep2, salesmgr):
     # Both touch the account and the deal; the services lock the account first, then the deal.
     results = run_together(
-        lambda: services.account_reassign(account=deal.account, to_user=rep2, by=salesmgr),
-        lambda: services.deal_win(deal=deal, by=salesmgr),
+        lambda: flows.account_reassign(account=deal.account, to_user=rep2, by=salesmgr),
+        lambda: flows.deal_win(deal=deal, by=salesmgr),
     )
     assert isinstance(results[0], OwnershipChange), repr(results[0])
     assert isinstance(results[1], Deal), repr(results[1])
@@ -142,7 +143,7 @@ def test_two_delivery_managers_accepting_one_handover_let_one_through(
     second_manager = make_user("deliverymgr2", "Delivery manager")
     second_owner = make_user("delivery2", "Delivery team member")
     promise = handover_services.promise_record(deal=deal, by=rep, kind="timeline", description="Live by May", source="call")
-    services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations="Live by May.", meeting_at=timezone.now() - timedelta(hours=1),
@@ -154,8 +155,8 @@ def test_two_delivery_managers_accepting_one_handover_let_one_through(
     handover_services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
 
     results = run_together(
-        lambda: handover_services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery),
-        lambda: handover_services.handover_accept(handover=handover, by=second_manager, delivery_owner=second_owner),
+        lambda: flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery),
+        lambda: flows.handover_accept(handover=handover, by=second_manager, delivery_owner=second_owner),
     )
     winners = [r for r in results if isinstance(r, Handover)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
@@ -176,7 +177,7 @@ def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, 
     from handover import services as handover_services
     from handover.models import Handover
 
-    services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations="Soon.", meeting_at=timezone.now() - timedelta(hours=1),
@@ -216,9 +217,8 @@ def _awaiting_signoff(deal: Any, rep: Any, salesmgr: Any, deliverymgr: Any, deli
 
 def _answer(link_pk: int, *, signed_off: bool = True, reason: str = "") -> Any:
     from crm.models import CustomerLink
-    from delivery import services as delivery_services
 
-    return delivery_services.customer_answer(
+    return flows.customer_answer(
         link=CustomerLink.objects.get(pk=link_pk), signed_off=signed_off, typed_name="Alice Martin", reason=reason,
         ip="203.0.113.9", user_agent="Browser",
     )

@@ -27,6 +27,7 @@ from crm.models import (
     OwnershipChange,
     UserProfile,
 )
+from flows import actions as flows
 from tests.conftest import api_for, make_user
 
 API = "/api/v1"
@@ -168,7 +169,7 @@ def test_the_timeline_is_paginated_newest_first(account, deal, rep):
 
 
 def test_the_ownership_ledger_lists_every_change(account, rep, rep2, salesmgr):
-    services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Territory split")
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Territory split")
     rows = _results(api_for(salesmgr).get(f"{API}/accounts/{account.pk}/ownership/"))
     assert [(r["from_user"], r["to_user"], r["reason"]) for r in rows] == [
         (rep.pk, rep2.pk, "reassignment"), (None, rep.pk, "new"),
@@ -177,7 +178,7 @@ def test_the_ownership_ledger_lists_every_change(account, rep, rep2, salesmgr):
 
 
 def test_the_team_lists_current_and_past_members(account, rep, rep2, presales, salesmgr):
-    services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
     rows = _results(api_for(salesmgr).get(f"{API}/accounts/{account.pk}/team/"))
     current = {(r["user"], r["role"]) for r in rows if r["is_current"]}
     past = {(r["user"], r["role"]) for r in rows if not r["is_current"]}
@@ -467,7 +468,7 @@ def test_winning_a_lost_deal_answers_409_and_changes_nothing(deal, rep):
 
 @pytest.mark.parametrize("action", ["win", "lose", "move"])
 def test_a_won_deal_cannot_change_stage_again(deal, rep, action):
-    services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     body = {"lose": {"reason": "Oops"}, "move": {"stage": "lead"}, "win": {}}[action]
     response = api_for(rep).post(f"{API}/deals/{deal.pk}/{action}/", body, format="json")
     assert response.status_code == 409
@@ -475,7 +476,7 @@ def test_a_won_deal_cannot_change_stage_again(deal, rep, action):
 
 
 def test_a_closed_deal_cannot_be_edited(deal, rep):
-    services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     response = api_for(rep).patch(f"{API}/deals/{deal.pk}/", {"name": "Renamed"}, format="json")
     assert response.status_code == 409
     assert Deal.objects.get(pk=deal.pk).name == "Acme line 2"
@@ -771,7 +772,7 @@ def test_deactivating_an_owner_without_a_successor_answers_400(account, rep, sal
 
 
 def test_deactivating_an_inactive_user_answers_409(outsider, salesmgr):
-    services.user_deactivate(user=outsider, by=salesmgr)
+    flows.user_deactivate(user=outsider, by=salesmgr)
     response = api_for(salesmgr).post(f"{API}/users/{outsider.pk}/deactivate/", {}, format="json")
     assert response.status_code == 409
 

@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from crm import services
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+from flows import actions as flows
 
 
 def test_creating_an_account_writes_owner_team_ledger_and_events(rep):
@@ -40,7 +41,7 @@ def test_bad_input_names_the_field_and_saves_nothing(rep):
 def test_the_first_active_contact_becomes_primary_and_a_leaver_keeps_history(account, rep):
     alice = account.contacts.get(first_name="Alice")
     assert alice.is_primary
-    services.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
+    flows.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
     bruno = Contact.objects.get(first_name="Bruno")
     assert bruno.left_at is not None and not bruno.is_active
     assert Activity.objects.filter(account=account, subject__contains="left the organisation").exists()
@@ -49,7 +50,7 @@ def test_the_first_active_contact_becomes_primary_and_a_leaver_keeps_history(acc
 def test_who_can_be_emailed_is_the_same_rule_in_python_and_sql(account, rep):
     services.contact_create(account=account, by=rep, first_name="Nomail")
     services.contact_create(account=account, by=rep, first_name="Quiet", email="q@acme.example", do_not_contact=True)
-    services.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
+    flows.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
     contacts = list(account.contacts.all())
     assert {c.first_name for c in contacts if c.can_be_emailed} == {"Alice"}
     assert set(account.contacts.emailable().values_list("first_name", flat=True)) == {"Alice"}
@@ -59,13 +60,13 @@ def test_single_thread_flag_follows_active_contacts(account, rep):
     account = Account.objects.with_thread_counts().get(pk=account.pk)
     assert account.active_contact_count == 2 and account.vendor_people_count == 2
     assert not account.is_single_threaded
-    services.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
+    flows.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False)
     assert Account.objects.single_threaded().filter(pk=account.pk).exists()
 
 
 def test_winning_freezes_the_seller_and_records_closed_at(deal, rep, salesmgr):
     services.deal_move(deal=deal, by=rep, to="proposal")
-    won = services.deal_win(deal=deal, by=salesmgr)
+    won = flows.deal_win(deal=deal, by=salesmgr)
     assert won.stage == "won" and won.closed_at is not None
     assert won.sold_by == rep  # the rep who worked it, not the manager who clicked
     assert Activity.objects.filter(deal=deal, event_type="deal.won").count() == 1
@@ -75,7 +76,7 @@ def test_winning_freezes_the_seller_and_records_closed_at(deal, rep, salesmgr):
 def test_an_illegal_transition_is_a_conflict_and_changes_nothing(deal, rep):
     services.deal_lose(deal=deal, by=rep, reason="Budget cut")
     with pytest.raises(Conflict):
-        services.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
     with pytest.raises(Conflict):
         services.deal_move(deal=deal, by=rep, to="qualified")
     assert Deal.objects.get(pk=deal.pk).stage == "lost"
@@ -100,7 +101,7 @@ def test_the_database_refuses_a_won_deal_without_seller(deal):
 
 def test_reassignment_writes_the_ledger_moves_open_deals_and_emails(account, deal, rep, rep2, salesmgr, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        change = services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Call Alice first")
+        change = flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Call Alice first")
     account.refresh_from_db()
     assert account.owner == rep2
     assert (change.from_user, change.to_user, change.assigned_by) == (rep, rep2, salesmgr)
@@ -115,7 +116,7 @@ def test_reassignment_writes_the_ledger_moves_open_deals_and_emails(account, dea
 def test_a_rolled_back_reassignment_sends_nothing(account, rep2, salesmgr, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+            flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
             raise RuntimeError("boom")
     assert callbacks == [] and mailoutbox == []
     assert OwnershipChange.objects.filter(account=account).count() == 1
@@ -123,16 +124,16 @@ def test_a_rolled_back_reassignment_sends_nothing(account, rep2, salesmgr, mailo
 
 def test_only_managers_reassign(account, rep, rep2):
     with pytest.raises(PermissionDenied):
-        services.account_reassign(account=account, to_user=rep2, by=rep)
+        flows.account_reassign(account=account, to_user=rep2, by=rep)
     assert Account.objects.get(pk=account.pk).owner == rep
 
 
 def test_book_preview_writes_nothing_and_apply_moves_every_account(account, other_account, rep, rep2, salesmgr, deal):
     services.account_create(by=rep, name="Second account")
-    plan = services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, preview=True)
+    plan = flows.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, preview=True)
     assert plan.account_count == 2 and plan.open_deal_count == 1 and not plan.applied
     assert Account.objects.filter(owner=rep).count() == 2
-    plan = services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, note="Rep left")
+    plan = flows.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, note="Rep left")
     assert plan.applied and len(plan.changes) == 2
     assert not Account.objects.filter(owner=rep).exists()
     assert OwnershipChange.objects.filter(reason="departure", from_user=rep).count() == 2
@@ -140,7 +141,7 @@ def test_book_preview_writes_nothing_and_apply_moves_every_account(account, othe
 
 def test_deactivating_an_owner_requires_a_successor(account, rep, admin_user):
     with pytest.raises(ValidationError) as exc:
-        services.user_deactivate(user=rep, by=admin_user)
+        flows.user_deactivate(user=rep, by=admin_user)
     assert "successor" in exc.value.message_dict
     rep.refresh_from_db()
     assert rep.is_active
@@ -150,7 +151,7 @@ def test_deactivation_ends_sessions_and_tokens(client, account, rep, rep2, sales
     client.force_login(rep)
     Token.objects.create(user=rep)
     assert Session.objects.count() == 1
-    services.user_deactivate(user=rep, by=salesmgr, successor=rep2)
+    flows.user_deactivate(user=rep, by=salesmgr, successor=rep2)
     assert Session.objects.count() == 0
     assert not Token.objects.filter(user=rep).exists()
     assert Account.objects.get(pk=account.pk).owner == rep2
@@ -169,19 +170,19 @@ def test_reassignment_sends_the_hook_for_other_apps_inside_the_transaction(accou
 
     account_reassigned.connect(receiver)
     try:
-        change = services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+        change = flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
     finally:
         account_reassigned.disconnect(receiver)
     assert seen == [(account.pk, rep, rep2, salesmgr, change.pk, True)]
 
 
 def test_successive_reassignments_chain_in_the_ledger(account, rep, rep2, salesmgr):
-    services.account_reassign(account=account, to_user=rep2, by=salesmgr, reason="territory")
-    services.account_reassign(account=account, to_user=rep, by=salesmgr)
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr, reason="territory")
+    flows.account_reassign(account=account, to_user=rep, by=salesmgr)
     rows = list(OwnershipChange.objects.filter(account=account).order_by("changed_at", "pk"))
     assert [(r.from_user, r.to_user) for r in rows] == [(None, rep), (rep, rep2), (rep2, rep)]
     with pytest.raises(ValidationError) as exc:
-        services.account_reassign(account=account, to_user=rep, by=salesmgr)
+        flows.account_reassign(account=account, to_user=rep, by=salesmgr)
     assert "to_user" in exc.value.message_dict
 
 
@@ -189,15 +190,15 @@ def test_the_team_at_a_past_date_is_shown_as_it_was(account, rep, rep2, salesmgr
     from django.utils import timezone
 
     before = timezone.now()
-    services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
     owners_then = AccountTeamMember.objects.on(before).filter(account=account, role="owner")
     assert [m.user for m in owners_then] == [rep]
     assert [m.user for m in AccountTeamMember.objects.current().filter(account=account, role="owner")] == [rep2]
 
 
 def test_the_promise_maker_style_attribution_survives_reassignment(deal, rep, rep2, salesmgr):
-    services.deal_win(deal=deal, by=rep)
-    services.account_reassign(account=deal.account, to_user=rep2, by=salesmgr)
+    flows.deal_win(deal=deal, by=rep)
+    flows.account_reassign(account=deal.account, to_user=rep2, by=salesmgr)
     deal.refresh_from_db()
     assert deal.sold_by == rep and deal.owner == rep  # closed deals do not move
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm import services
 from crm.admin import KeepwarmUserChangeForm
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
+from flows import actions as flows
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -428,7 +429,7 @@ def test_the_deal_edit_form_starts_with_the_current_line_items(rep: User, deal: 
 
 
 def test_a_closed_deal_cannot_be_edited(rep: User, deal: Deal) -> None:
-    services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     response = client_for(rep).get(url("deal_edit", deal.pk), follow=True)
     assert b"A closed deal cannot be edited" in response.content
 
@@ -879,7 +880,7 @@ def test_the_pipeline_query_count_does_not_grow_with_deals(rep: User, account: A
         if i % 4 == 1:
             services.deal_move(deal=deal, by=rep, to="proposal")
         elif i % 4 == 2:
-            services.deal_win(deal=deal, by=rep)
+            flows.deal_win(deal=deal, by=rep)
     client = client_for(rep)
     with django_assert_max_num_queries(12):
         response = client.get(url("pipeline"))

@@ -14,11 +14,11 @@ from django.test import Client
 from django.utils import timezone
 
 from crm import links
-from crm import services as crm_services
 from crm.customer_pages import SESSION_KEY
 from crm.models import Account, Activity, CustomerLink, Notice
 from delivery import services
 from delivery.models import SignOff, Stage
+from flows import actions as flows
 from handover.models import Handover, Promise, PromiseReview
 
 SIGNED_OFF = {"typed_name": "Alice Martin", "decision": "sign_off"}
@@ -706,7 +706,7 @@ def test_a_contact_who_left_loses_their_live_links(project, owner, signoff_link,
     signoff_browser, portal_browser = landed(signoff_link[1]), landed(portal_link[1])
     alice = project.account.contacts.get(first_name="Alice")
 
-    crm_services.contact_update(
+    flows.contact_update(
         contact=alice, by=owner, is_active=False, is_primary=False, left_at=timezone.localdate()
     )
 
@@ -778,7 +778,7 @@ def test_a_name_that_is_not_the_signers_is_refused_naming_the_field(project, sig
     assert CustomerLink.objects.get(pk=link.pk).used_at is None
     # The service refuses it too, whoever calls it.
     with pytest.raises(ValidationError) as refused:
-        services.customer_answer(link=link, signed_off=True, typed_name="Bob", ip=None, user_agent="")
+        flows.customer_answer(link=link, signed_off=True, typed_name="Bob", ip=None, user_agent="")
     assert set(refused.value.message_dict) == {"typed_name"}
     assert world(mailoutbox) == before
 

@@ -12,6 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from crm import services
 from crm.exceptions import Conflict
 from crm.models import Activity, Deal
+from flows import actions as flows
 from tests.conftest import make_user
 
 STAGES = [s for s, _ in Deal.Stage.choices]
@@ -43,7 +44,7 @@ def test_random_action_sequences_keep_the_pipeline_invariants():
 
         @rule()
         def win(self) -> None:
-            self._close(lambda: services.deal_win(deal=self.deal, by=rep), "won")
+            self._close(lambda: flows.deal_win(deal=self.deal, by=rep), "won")
 
         @rule()
         def lose(self) -> None:
@@ -88,7 +89,7 @@ def test_pipeline_totals_kept_by_the_services_match_the_deals(rep, account, sale
     c = services.deal_create(account=account, by=rep, name="C", value="10", currency="EUR")
     services.deal_move(deal=a, by=rep, to="proposal")
     services.deal_update(deal=c, by=rep, value="25", currency="USD")
-    services.deal_win(deal=a, by=rep)
+    flows.deal_win(deal=a, by=rep)
     services.deal_lose(deal=b, by=rep, reason="Went elsewhere")
 
     def live() -> Counter:

@@ -19,6 +19,7 @@ from crm import services as crm_services
 from crm.models import Activity, Contact, CustomerLink
 from delivery import services
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Promise
 from tests.conftest import accept_deal, api_for, make_user
@@ -48,7 +49,7 @@ def awaiting(project: Project, by: Any) -> tuple[Stage, CustomerLink]:
 
 
 def answer(link: CustomerLink, *, signed_off: bool = True, reason: str = "", name: str = "Alice Martin") -> SignOff:
-    return services.customer_answer(
+    return flows.customer_answer(
         link=CustomerLink.objects.get(pk=link.pk), signed_off=signed_off, typed_name=name, reason=reason,
         ip="203.0.113.9", user_agent="Mail client",
     )
@@ -73,7 +74,7 @@ def complete_all(project: Project, owner: Any) -> None:
     for s in project.stages.order_by("position"):
         services.stage_start(stage=s, by=owner)
         if not s.needs_signoff:
-            services.stage_complete(stage=s, by=owner)
+            flows.stage_complete(stage=s, by=owner)
             continue
         Contact.objects.filter(pk=contact.pk).update(role=s.signer_role)
         answer(services.stage_request_signoff(stage=s, by=owner, contact=contact, delivered="Done."),
@@ -497,7 +498,7 @@ def test_raising_a_problem_breaks_the_promise_and_traces_it_to_maker_and_seller(
         deal=deal, by=presales, kind="integration", description="SAP integration out of the box", source="demo",
     )
     project = accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
-    crm_services.account_reassign(account=project.account, by=salesmgr, to_user=rep2, reason="departure")
+    flows.account_reassign(account=project.account, by=salesmgr, to_user=rep2, reason="departure")
     body = {"account": project.account_id, "title": "No SAP connector", "description": "Needs a custom job.",
             "category": "oversold", "severity": "high", "promises": [made.pk]}
     response = api_for(delivery).post(f"{API}/problems/", body, format="json")

@@ -10,11 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm import links, notices, roles
-from crm import services as crm_services
 from crm.exceptions import Conflict
 from crm.models import Account, Activity, CustomerLink, Notice
 from delivery import services
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, Promise
 from tests.conftest import accept_deal, approve_deal, make_user
@@ -34,7 +34,7 @@ def request_signoff(project, position, by, contact_name="Alice", delivered="Kick
 
 
 def answer(link, signed_off=True, typed_name="Alice Martin", reason=""):
-    return services.customer_answer(
+    return flows.customer_answer(
         link=CustomerLink.objects.get(pk=link.pk), signed_off=signed_off, typed_name=typed_name, reason=reason,
         ip="203.0.113.9", user_agent="Mail client",
     )
@@ -60,7 +60,7 @@ def test_the_delivery_manager_picks_another_plan(deal, rep, salesmgr, deliverymg
 def test_an_unknown_plan_fails_the_acceptance_and_leaves_nothing_half_made(deal, rep, salesmgr, deliverymgr, delivery):
     handover = approve_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr)
     with pytest.raises(ValidationError) as exc:
-        handover_services.handover_accept(
+        flows.handover_accept(
             handover=handover, by=deliverymgr, delivery_owner=delivery, options={"plan_template": 999999}
         )
     assert "plan_template" in exc.value.message_dict
@@ -87,7 +87,7 @@ def test_a_stage_the_customer_signs_cannot_be_completed_by_staff(project, delive
     first = stage(project, 1)
     services.stage_start(stage=first, by=delivery)
     with pytest.raises(Conflict):
-        services.stage_complete(stage=first, by=delivery)
+        flows.stage_complete(stage=first, by=delivery)
     assert Stage.objects.get(pk=first.pk).state == "in_progress"
 
 
@@ -237,7 +237,7 @@ def test_signing_off_every_stage_completes_the_project_and_keeps_open_promises(p
     for s in project.stages.order_by("position"):
         services.stage_start(stage=s, by=delivery)
         if not s.needs_signoff:
-            services.stage_complete(stage=s, by=delivery)
+            flows.stage_complete(stage=s, by=delivery)
             continue
         contact = contacts.first()
         contacts.filter(pk=contact.pk).update(role=s.signer_role)  # the stage's signer role
@@ -262,7 +262,7 @@ def test_an_open_problem_keeps_its_promise_open_at_completion(deal, rep, salesmg
     for s in project.stages.order_by("position"):
         services.stage_start(stage=s, by=delivery)
         if not s.needs_signoff:
-            services.stage_complete(stage=s, by=delivery)
+            flows.stage_complete(stage=s, by=delivery)
             continue
         type(contact).objects.filter(pk=contact.pk).update(role=s.signer_role)
         answer(services.stage_request_signoff(stage=s, by=delivery, contact=contact, delivered="Done."))
@@ -277,7 +277,7 @@ def test_a_problem_on_a_promise_breaks_it_and_traces_to_its_maker_not_the_new_ow
         deal=deal, by=presales, kind="integration", description="SAP integration out of the box", source="demo",
     )
     project = accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
-    crm_services.account_reassign(account=project.account, by=salesmgr, to_user=rep2, reason="departure")
+    flows.account_reassign(account=project.account, by=salesmgr, to_user=rep2, reason="departure")
     problem = services.problem_raise(
         account=project.account, by=delivery, title="No SAP connector", category="oversold",
         severity="high", promises=[made],
@@ -366,5 +366,5 @@ def test_history_cannot_be_deleted(project):
 
 def test_reassigning_the_account_moves_the_active_delivery(project, salesmgr):
     other = make_user("delivery2", roles.DELIVERY_TEAM)
-    crm_services.account_reassign(account=project.account, by=salesmgr, to_user=other, reason="departure")
+    flows.account_reassign(account=project.account, by=salesmgr, to_user=other, reason="departure")
     assert Project.objects.get(pk=project.pk).owner == other

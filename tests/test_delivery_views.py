@@ -23,6 +23,7 @@ from crm import services as crm_services
 from crm.models import Account, Activity, CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Promise
 from tests.conftest import accept_deal, client_for, make_user
@@ -72,7 +73,7 @@ def signed_link(project: Project, by: User, position: int = 1, who: str = "Alice
 
 
 def customer_answers(link: CustomerLink, *, signed_off: bool = True, reason: str = "") -> SignOff:
-    return services.customer_answer(
+    return flows.customer_answer(
         link=CustomerLink.objects.get(pk=link.pk), signed_off=signed_off, typed_name="Alice Martin", reason=reason,
         ip="203.0.113.9", user_agent="Mail client",
     )
@@ -136,7 +137,7 @@ def test_my_deliveries_puts_active_projects_first_and_counts_finished_stages(
 ) -> None:
     first = stage(equipment, 1)
     services.stage_start(stage=first, by=delivery)
-    services.stage_complete(stage=first, by=delivery)
+    flows.stage_complete(stage=first, by=delivery)
     deal2 = new_deal(account, rep, "Spare parts")
     second = accept_deal(deal2, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery, plan="Equipment")
     # Finish the second one entirely: it goes after the active one.
@@ -144,7 +145,7 @@ def test_my_deliveries_puts_active_projects_first_and_counts_finished_stages(
     for s in second.stages.order_by("position"):
         services.stage_start(stage=s, by=delivery)
         if not s.needs_signoff:
-            services.stage_complete(stage=s, by=delivery)
+            flows.stage_complete(stage=s, by=delivery)
             continue
         type(alice).objects.filter(pk=alice.pk).update(role=s.signer_role)
         customer_answers(services.stage_request_signoff(stage=s, by=delivery, contact=alice, delivered="Done."))
@@ -162,7 +163,7 @@ def test_the_account_section_shows_the_figures_and_order_of_my_deliveries(
     my deliveries in SQL (with_progress, active_first): the same figures, in the same order."""
     first = stage(equipment, 1)
     services.stage_start(stage=first, by=delivery)
-    services.stage_complete(stage=first, by=delivery)
+    flows.stage_complete(stage=first, by=delivery)
     later = accept_deal(new_deal(account, rep, "Later rollout"), rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr,
                         owner=delivery)
     signed_link(later, delivery)  # one stage awaiting sign-off
@@ -762,7 +763,7 @@ def test_the_problem_page_traces_to_the_maker_and_seller_not_the_new_owner(
     traced: Project, presales_promise: Promise, presales: User, rep: User, rep2: User, salesmgr: User,
     delivery: User,
 ) -> None:
-    crm_services.account_reassign(account=traced.account, by=salesmgr, to_user=rep2, reason="departure")
+    flows.account_reassign(account=traced.account, by=salesmgr, to_user=rep2, reason="departure")
     problem = services.problem_raise(
         account=traced.account, by=delivery, title="No SAP connector", category="oversold", severity="high",
         promises=[presales_promise],
@@ -912,7 +913,7 @@ def test_the_portal_link_is_offered_to_the_same_reachable_contacts_on_the_accoun
                          ("Nomail", {}), ("Quiet", {"email": "q@acme.example", "do_not_contact": True}),
                          ("Gone", {"email": "gone@acme.example"})):
         crm_services.contact_create(account=account, by=rep, first_name=first, last_name="X", **extra)
-    crm_services.contact_update(contact=contact(account, "Gone"), by=rep, is_active=False, left_at=date(2026, 1, 5))
+    flows.contact_update(contact=contact(account, "Gone"), by=rep, is_active=False, left_at=date(2026, 1, 5))
     client = client_for(delivery)
     pages = (reverse("crm:account_detail", args=[account.pk]), url("project_detail", project.pk))
     offered = []

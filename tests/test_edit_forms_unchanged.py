@@ -14,6 +14,7 @@ from django.utils import timezone
 from crm import services as crm_services
 from crm.forms import AccountForm, Textarea
 from crm.models import Activity, UserProfile
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.conftest import accept_deal, client_for
@@ -75,7 +76,7 @@ def test_a_line_item_that_is_not_a_number_is_refused_even_when_nothing_else_chan
 
 @pytest.fixture
 def draft(deal: Any, rep: Any, salesmgr: Any, delivery: Any, account: Any) -> Handover:
-    crm_services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
     alice = account.contacts.get(first_name="Alice")
     handover_services.handover_update(

@@ -23,11 +23,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm import links, notices
-from crm import services as crm_services
 from crm.mail import email_message, header_text
 from crm.models import Account, Contact, CustomerLink, Deal, Notice, OwnershipChange
 from delivery import services as delivery_services
 from delivery.models import Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.conftest import accept_deal, api_for, approve_deal, client_for, escaped_text_in
@@ -111,7 +111,7 @@ def test_an_email_message_has_a_one_line_subject_and_unescaped_text():
 def test_the_ownership_notice_html_stays_escaped_and_its_text_does_not(account, rep2, salesmgr, mailoutbox):
     Account.objects.filter(pk=account.pk).update(name="<b>Smith</b> & Jones's")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        crm_services.account_reassign(account=Account.objects.get(pk=account.pk), to_user=rep2, by=salesmgr)
+        flows.account_reassign(account=Account.objects.get(pk=account.pk), to_user=rep2, by=salesmgr)
     [message] = mailoutbox
     assert message.subject == "You now own <b>Smith</b> & Jones's"
     assert "<b>Smith</b> & Jones's" in message.body
@@ -187,7 +187,7 @@ def test_signoff_request_reminders_and_answer_survive_a_line_break_in_the_names(
     ]
     fresh = CustomerLink.objects.get(purpose="signoff", revoked_at__isnull=True)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        delivery_services.customer_answer(link=fresh, signed_off=True, typed_name="Alice O'Neil & Co", ip=None,
+        flows.customer_answer(link=fresh, signed_off=True, typed_name="Alice O'Neil & Co", ip=None,
                                           user_agent="")
     assert mailoutbox[-1].subject == "Alice O'Neil & Co signed off Kick-off & plan's review"
     _one_line(mailoutbox)
@@ -271,7 +271,7 @@ def test_times_in_emails_are_in_the_recipients_time_zone_and_name_it(
     assert "12 Jan 2027, 10:30 (America/New_York)" in escalation.body and "UTC" not in escalation.body
     mailoutbox.clear()
     with time_machine.travel(MONDAY_8AM, tick=False):
-        handover_services.handover_accept(handover=Handover.objects.get(pk=handover.pk), by=deliverymgr,
+        flows.handover_accept(handover=Handover.objects.get(pk=handover.pk), by=deliverymgr,
                                           delivery_owner=delivery)
     confirmation = Touchpoint.objects.get(kind="delivery_confirmation")
     Notice.objects.exclude(target=f"touchpoints.touchpoint:{confirmation.pk}").update(state=Notice.State.CANCELLED)
@@ -369,7 +369,7 @@ def test_an_ownership_notice_that_cannot_be_sent_ends_failed_on_its_rows(account
     type(rep2).objects.filter(pk=rep2.pk).update(email="rep2@vendor.example\r\nBcc: x@y.example")
     rep2.refresh_from_db()
     with TestCase.captureOnCommitCallbacks(execute=True):
-        change = crm_services.account_reassign(account=account, to_user=rep2, by=salesmgr)
+        change = flows.account_reassign(account=account, to_user=rep2, by=salesmgr)
     change = OwnershipChange.objects.get(pk=change.pk)
     assert change.notified_at is None and change.notice_failed_at is not None and change.notice_error
     assert mail.outbox == []

@@ -41,6 +41,7 @@ from crm import services as crm_services
 from crm.models import CustomerLink
 from delivery import services as delivery_services
 from delivery.models import Problem, Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.conftest import accept_deal, approve_deal, make_user
@@ -224,9 +225,9 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
 
     open_deal = new_deal("Open deal")
     draft = new_deal("Draft handover")
-    crm_services.deal_win(deal=draft, by=rep)
+    flows.deal_win(deal=draft, by=rep)
     submitted = new_deal("Submitted handover")
-    crm_services.deal_win(deal=submitted, by=rep)
+    flows.deal_win(deal=submitted, by=rep)
     submitted_handover = Handover.objects.get(deal=submitted)
     handover_services.handover_update(
         handover=submitted_handover, by=rep, customer_expectations="Running by spring.", purchased="Two arms.",

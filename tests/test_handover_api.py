@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from crm import services as crm_services
 from crm.models import Account, AccountTeamMember, Activity, Deal
+from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
 from tests.conftest import api_for, make_user
@@ -38,7 +39,7 @@ def promise(deal, rep, account):
 
 @pytest.fixture
 def won(deal, rep, promise):
-    crm_services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     return Handover.objects.get(deal=deal)
 
 
@@ -301,7 +302,7 @@ def test_a_withdrawn_promise_is_not_reviewed(promise, rep, salesmgr):
 def test_reviews_close_when_the_handover_is_accepted(won, rep, salesmgr, deliverymgr, delivery, promise):
     approved(won, rep, salesmgr)
     services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
-    services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
+    flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
     response = api_for(salesmgr).post(f"{API}/promises/{promise.pk}/review/", {"verdict": "at_risk"}, format="json")
     assert response.status_code == 409
     assert PromiseReview.objects.count() == 2
@@ -386,7 +387,7 @@ def test_a_delivery_manager_cannot_reset_or_withdraw(promise, deliverymgr, accou
 
 
 def test_the_handovers_list_is_filtered_by_visibility_and_query(won, other_deal, rep, rep2, salesmgr):
-    crm_services.deal_win(deal=other_deal, by=rep2)
+    flows.deal_win(deal=other_deal, by=rep2)
     theirs = Handover.objects.get(deal=other_deal)
     submitted(won, rep)
     assert _ids(api_for(rep).get(f"{API}/handovers/")) == {won.pk}
@@ -668,7 +669,7 @@ def test_illegal_transitions_answer_409_and_change_nothing(
         services.handover_approve(handover=won, by=salesmgr)
     if state == "accepted":
         services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
-        services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
+        flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
     who, body = TRANSITIONS[action]
     if body and body.get("delivery_owner"):
         body = {"delivery_owner": delivery.pk}
@@ -803,7 +804,7 @@ def big_ledger(account, rep, salesmgr, deliverymgr) -> None:
                                           source="call", made_to=contact)
         services.promise_review(promise=promise, by=salesmgr, verdict="ok")
         services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
-        crm_services.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
         handover = Handover.objects.get(deal=deal)
         services.handover_update(handover=handover, by=rep, vendor_attendees=[rep], customer_attendees=[contact])
     assert Deal.objects.count() == Handover.objects.count() == Promise.objects.count() == 35

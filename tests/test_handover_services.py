@@ -9,12 +9,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm import services as crm_services
 from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, OwnershipChange
+from delivery.models import Project
+from flows import actions as flows
 from handover import services, tasks
 from handover.models import Handover, Promise
-from handover.signals import handover_accepted
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def promise(deal, rep, account):
 
 @pytest.fixture
 def won(deal, rep, promise):
-    crm_services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     return Handover.objects.get(deal=deal)
 
 
@@ -158,13 +158,10 @@ def test_accepting_names_the_owner_hands_over_the_account_and_emails_after_commi
 ):
     approved(won, rep, salesmgr)
     services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
-    seen = []
-    handover_accepted.connect(received := lambda sender, handover, by, **kw: seen.append(handover.pk))
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            handover = services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
-    finally:
-        handover_accepted.disconnect(received)
+    with django_capture_on_commit_callbacks(execute=True):
+        handover = flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
+    # What started on acceptance (the delivery project), once, for this handover.
+    seen = list(Project.objects.filter(account=won.account_id).values_list("handover_id", flat=True))
     assert handover.state == "accepted" and handover.delivery_owner == delivery and seen == [won.pk]
     account = Account.objects.get(pk=won.account_id)
     assert account.owner == delivery and account.lifecycle == "onboarding"
@@ -188,10 +185,10 @@ def test_acceptance_is_refused_while_a_promise_is_not_feasible(won, rep, salesmg
     approved(won, rep, salesmgr)
     services.promise_review(promise=promise, by=deliverymgr, verdict="not_feasible", comment="No installer free")
     with pytest.raises(ValidationError) as exc:
-        services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
+        flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
     assert "promises" in exc.value.message_dict
     services.promise_withdraw(promise=promise, by=salesmgr, reason="Customer agreed to drop it")
-    assert services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery).state == "accepted"
+    assert flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery).state == "accepted"
 
 
 def test_a_rollback_after_accept_sends_no_email(
@@ -201,7 +198,7 @@ def test_a_rollback_after_accept_sends_no_email(
     services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
+            flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery)
             raise RuntimeError("a later step failed")
     assert callbacks == [] and mailoutbox == []
     assert Handover.objects.get(pk=won.pk).state == "sales_approved"
@@ -212,7 +209,7 @@ def test_the_delivery_owner_must_be_a_delivery_team_member(won, rep, salesmgr, d
     approved(won, rep, salesmgr)
     services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
     with pytest.raises(ValidationError) as exc:
-        services.handover_accept(handover=won, by=deliverymgr, delivery_owner=rep)
+        flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=rep)
     assert "delivery_owner" in exc.value.message_dict
 
 
@@ -245,7 +242,7 @@ def test_illegal_transitions_are_conflicts_and_change_nothing(
         services.handover_approve(handover=won, by=salesmgr)
     calls = {
         "approve": lambda: services.handover_approve(handover=won, by=salesmgr),
-        "accept": lambda: services.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery),
+        "accept": lambda: flows.handover_accept(handover=won, by=deliverymgr, delivery_owner=delivery),
         "reject": lambda: services.handover_reject(handover=won, by=deliverymgr, reason="x"),
         "return": lambda: services.handover_return(handover=won, by=salesmgr, reason="x"),
         "submit": lambda: services.handover_submit(handover=won, by=rep),
@@ -276,7 +273,7 @@ def test_promises_freeze_once_submitted(won, rep, promise):
 
 
 def test_bulk_reassignment_moves_the_open_handover_but_never_the_promise_maker(won, rep, rep2, salesmgr, promise):
-    crm_services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr)
+    flows.book_reassign(from_user=rep, to_user=rep2, by=salesmgr)
     assert Handover.objects.get(pk=won.pk).rep == rep2
     assert Promise.objects.get(pk=promise.pk).made_by == rep
 

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from crm import services as crm_services
 from crm.exceptions import Conflict
 from crm.models import Activity
+from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
 from tests.conftest import make_user
@@ -43,7 +44,7 @@ def test_random_handover_walks_keep_the_invariants():
                 services.promise_record(deal=deal, by=rep, kind="timeline", description=f"Promise {i}", source="call")
                 for i in range(2)
             ]
-            crm_services.deal_win(deal=deal, by=rep)
+            flows.deal_win(deal=deal, by=rep)
             self.handover = Handover.objects.get(deal=deal)
             self.transitions = 0
             # Start complete, so walks reach the later states; `complete` still runs at random.

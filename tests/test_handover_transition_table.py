@@ -10,9 +10,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from crm import services as crm_services
 from crm.exceptions import Conflict
 from crm.models import Activity
+from flows import actions as flows
 from handover import services
 from handover.models import Handover
 
@@ -36,7 +36,7 @@ ROLES = ["rep", "salesmgr", "deliverymgr", "delivery"]
 
 def build(state: str, deal, rep, salesmgr, deliverymgr, delivery) -> Handover:  # type: ignore[no-untyped-def]
     promise = services.promise_record(deal=deal, by=rep, kind="timeline", description="Live by May", source="call")
-    crm_services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
     services.handover_update(
         handover=handover, by=rep, customer_expectations="Live by May.", meeting_at=timezone.now() - timedelta(hours=1),
@@ -55,7 +55,7 @@ def build(state: str, deal, rep, salesmgr, deliverymgr, delivery) -> Handover:  
     if state == "rejected":
         return services.handover_reject(handover=handover, by=deliverymgr, reason="No capacity")
     if state == "accepted":
-        return services.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery)
+        return flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=delivery)
     return handover
 
 
@@ -64,7 +64,7 @@ def act(action: str, handover: Handover, user, delivery):  # type: ignore[no-unt
         "submit": lambda: services.handover_submit(handover=handover, by=user),
         "approve": lambda: services.handover_approve(handover=handover, by=user),
         "return": lambda: services.handover_return(handover=handover, by=user, reason="Why"),
-        "accept": lambda: services.handover_accept(handover=handover, by=user, delivery_owner=delivery),
+        "accept": lambda: flows.handover_accept(handover=handover, by=user, delivery_owner=delivery),
         "reject": lambda: services.handover_reject(handover=handover, by=user, reason="Why"),
     }
     return calls[action]()

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from crm import services as crm_services
 from crm.models import Account, AccountTeamMember, Activity, Deal
+from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
 from handover.urls import urlpatterns
@@ -47,7 +48,7 @@ def promise(deal: Deal, rep: User) -> Promise:
 
 @pytest.fixture
 def won(deal: Deal, rep: User, promise: Promise) -> Handover:
-    crm_services.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     return Handover.objects.get(deal=deal)
 
 
@@ -409,7 +410,7 @@ def test_the_inbox_is_ordered_by_deadline_with_a_countdown(
     deal2 = crm_services.deal_create(account=account, by=rep, name="Acme spares", value="100",
                                      line_items=[{"kind": "product", "name": "Spares", "quantity": 1, "unit_price": "100"}])
     record(deal2, rep, "Spares in stock")
-    crm_services.deal_win(deal=deal2, by=rep)
+    flows.deal_win(deal=deal2, by=rep)
     first = approved(Handover.objects.get(deal=deal2), rep, salesmgr)
     Handover.objects.filter(pk=first.pk).update(accept_deadline=timezone.now() - timedelta(hours=2, minutes=5))
     html = client_for(deliverymgr).get(url("inbox")).content.decode()
@@ -430,7 +431,7 @@ def test_countdown_reads_like_a_person_would_say_it() -> None:
 def test_my_handovers_shows_states_and_what_each_waits_for(
     rep: User, rep2: User, salesmgr: User, won: Handover, other_deal: Deal
 ) -> None:
-    crm_services.deal_win(deal=other_deal, by=rep2)
+    flows.deal_win(deal=other_deal, by=rep2)
     html = client_for(rep).get(url("my_handovers")).content.decode()
     assert won.deal.name in html and "Draft" in html and "the customer&#x27;s expectations" in html
     assert other_deal.name not in html
@@ -557,7 +558,7 @@ def _many_handovers(account: Account, rep: User, count: int, promises: int = 2) 
         )
         for j in range(promises):
             record(deal, rep, f"Promise {i}.{j}")
-        crm_services.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
         made.append(Handover.objects.get(deal=deal))
     return made
 

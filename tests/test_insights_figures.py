@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from crm import services as crm
 from crm.models import Account
+from flows import actions as flows
 from insights import selectors
 from insights.selectors import Period
 from tests.insights_world import END, START, World, build_world, now
@@ -174,7 +175,7 @@ def test_reassignment_counts_orphans_until_the_departure_is_handled(world):
     ]
 
     with now():
-        crm.book_reassign(from_user=world.leaver, to_user=world.rep2, by=world.salesmgr)
+        flows.book_reassign(from_user=world.leaver, to_user=world.rep2, by=world.salesmgr)
         after = selectors.reassignment(period=PERIOD, team=None, viewer=world.salesmgr)
     assert after.orphan_count == 0 and after.orphans == [] and after.orphan_owners == []
     assert [(o.name, o.accounts) for o in after.owners] == [("Delivery", 2), ("Rep", 1), ("Rep2", 1)]
@@ -233,7 +234,7 @@ def test_delivery_board(world):
 
 def test_the_single_thread_rule_matches_crms(rep, rep2, presales, salesmgr, account, deal, other_account):
     """Acme: two contacts, owner and pre-sales on the team. Globex: one contact."""
-    crm.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     crm.account_update(account=other_account, by=rep2, lifecycle="customer")
 
     def both() -> tuple[set[int], set[int]]:
@@ -246,6 +247,6 @@ def test_the_single_thread_rule_matches_crms(rep, rep2, presales, salesmgr, acco
     crm.team_member_end(member=member, by=rep)  # only the owner left on our side
     assert both() == ({account.pk, other_account.pk}, {account.pk, other_account.pk})
     crm.team_member_add(account=account, by=rep, user=presales, role="presales")
-    crm.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False,
+    flows.contact_update(contact=account.contacts.get(first_name="Bruno"), by=rep, is_active=False,
                        left_at=timezone.localdate())
     assert both() == ({account.pk, other_account.pk}, {account.pk, other_account.pk})

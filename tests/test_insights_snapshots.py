@@ -15,6 +15,7 @@ from django.utils import timezone
 from crm import roles
 from crm import services as crm
 from crm.models import UserProfile
+from flows import actions as flows
 from insights import receivers as insights_receivers
 from insights import snapshots, tasks
 from insights import views as insights_views
@@ -28,7 +29,7 @@ def _win(seller: Any, name: str) -> None:
     account = crm.account_create(by=seller, name=name)
     deal = crm.deal_create(account=account, by=seller, name=f"{name} deal", value="1000",
                            line_items=[{"kind": "service", "name": "Setup", "quantity": 1, "unit_price": "1000"}])
-    crm.deal_win(deal=deal, by=seller)
+    flows.deal_win(deal=deal, by=seller)
 
 
 def _won(api: Any, url: str = API) -> int:
@@ -141,7 +142,7 @@ def test_a_reassignment_makes_every_dashboard_recompute_once_it_commits(
     api = api_for(salesmgr)
     assert api.get("/api/v1/insights/reassignment/").json()["orphan_count"] == 3
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        crm.book_reassign(from_user=leaver, to_user=rep2, by=salesmgr, note="Left the company")
+        flows.book_reassign(from_user=leaver, to_user=rep2, by=salesmgr, note="Left the company")
     # Queued once for the whole book, not once per account.
     assert [c for c in callbacks if c is insights_receivers._forget_all] == [insights_receivers._forget_all]
     body = api.get("/api/v1/insights/reassignment/").json()
@@ -153,7 +154,7 @@ def test_a_reassignment_rolled_back_forgets_nothing(rep, rep2, salesmgr, django_
     with django_capture_on_commit_callbacks() as callbacks:
         try:
             with transaction.atomic():
-                crm.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Trying")
+                flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Trying")
                 raise RuntimeError("changed my mind")
         except RuntimeError:
             pass

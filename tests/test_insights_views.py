@@ -18,6 +18,7 @@ from crm import roles
 from crm import services as crm
 from delivery import services as delivery_services
 from delivery.models import Problem
+from flows import actions as flows
 from handover import services as handover_services
 from tests.conftest import accept_deal, api_for, client_for, make_user
 from tests.insights_world import END, START, build_world, now
@@ -148,7 +149,7 @@ def test_a_rep_sees_their_own_page_and_nobody_elses(rep, rep2, presales, salesmg
 
 
 def test_a_reps_performance_page_and_api_show_only_their_row(rep, rep2, presales, salesmgr, deal):
-    crm.deal_win(deal=deal, by=rep)
+    flows.deal_win(deal=deal, by=rep)
     page = page_tables(client_for(rep).get("/insights/performance/"))
     assert [row[0] for row in page["people"]] == ["Rep Sales rep"]
     data = api_for(rep).get("/api/v1/insights/performance/").json()

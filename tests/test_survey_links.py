@@ -21,6 +21,7 @@ from crm.customer_pages import SESSION_KEY
 from crm.models import Account, Activity, CustomerLink, Notice
 from delivery import services as delivery_services
 from delivery.models import Problem
+from flows import actions as flows
 from tests.conftest import accept_deal, make_user
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
@@ -288,7 +289,7 @@ def test_a_contact_who_asks_not_to_be_contacted_loses_the_live_survey_link(check
     client = landed(path)
     alice = checkup.account.contacts.get(first_name="Alice")
 
-    crm_services.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
+    flows.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
 
     before = world(mailoutbox)
     assert client.get(survey_url(checkup)).status_code == 410
@@ -493,7 +494,7 @@ def test_a_csrf_token_is_required_to_answer(checkup, survey_link, mailoutbox):
 
 def test_a_do_not_contact_contact_gets_no_survey_email(checkup, rep, mailoutbox, django_capture_on_commit_callbacks):
     alice = checkup.account.contacts.get(first_name="Alice")
-    crm_services.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
+    flows.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
 
     # Her open check-ups move to the account's other reachable contact, who is surveyed instead.
     checkup.refresh_from_db()
@@ -509,7 +510,7 @@ def test_nobody_is_surveyed_when_no_contact_may_be_contacted(
     checkup, rep, mailoutbox, django_capture_on_commit_callbacks
 ):
     for contact in checkup.account.contacts.all():
-        crm_services.contact_update(contact=contact, by=rep, do_not_contact=True, is_primary=False)
+        flows.contact_update(contact=contact, by=rep, do_not_contact=True, is_primary=False)
     checkup.refresh_from_db()
     assert checkup.contact is None and not checkup.sends_survey
     make_due(checkup, django_capture_on_commit_callbacks)
@@ -522,7 +523,7 @@ def test_a_do_not_contact_primary_is_skipped_for_the_next_contact_at_acceptance(
     deal, rep, salesmgr, deliverymgr, delivery, account, mailoutbox, django_capture_on_commit_callbacks
 ):
     alice = account.contacts.get(first_name="Alice")
-    crm_services.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
+    flows.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
     project = accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
     checkup = Touchpoint.objects.get(project=project, kind="checkup_call")
 

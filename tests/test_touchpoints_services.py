@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from crm import notices
-from crm import services as crm_services
 from crm.exceptions import Conflict
 from crm.models import Account, CustomerLink, Notice
 from delivery.models import Problem
+from flows import actions as flows
 from tests.conftest import accept_deal
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
@@ -64,7 +64,7 @@ def test_accepted_during_working_hours_the_thank_you_is_due_at_the_next_whole_mi
 
 def test_a_do_not_contact_primary_gets_no_touchpoints(deal, rep, salesmgr, deliverymgr, delivery, account):
     alice = account.contacts.get(first_name="Alice")
-    crm_services.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
+    flows.contact_update(contact=alice, by=rep, do_not_contact=True, is_primary=False)
     accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
     assert not Touchpoint.objects.filter(contact=alice).exists()
     assert set(Touchpoint.objects.values_list("contact__first_name", flat=True)) == {"Bruno"}
@@ -170,7 +170,7 @@ def test_reassigning_the_account_moves_open_touchpoints(accepted, delivery, sale
 
     other = make_user("delivery2", roles.DELIVERY_TEAM)
     with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):
-        crm_services.account_reassign(account=account, by=salesmgr, to_user=other, reason="departure")
+        flows.account_reassign(account=account, by=salesmgr, to_user=other, reason="departure")
     assert set(Touchpoint.objects.open().exclude(kind="thank_you").values_list("owner__username", flat=True)) == {
         "delivery2"
     }
@@ -188,7 +188,7 @@ def test_a_departure_moves_the_departing_users_open_check_ups_and_ends_their_tea
     seats = list(AccountTeamMember.objects.current().filter(user=rep))
     assert seats
     with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):
-        crm_services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="departure")
+        flows.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="departure")
 
     note.refresh_from_db()
     assert note.owner == rep2
@@ -211,7 +211,7 @@ def test_a_plain_book_reassignment_leaves_other_check_ups_and_seats_alone(accept
     from crm.models import AccountTeamMember
 
     with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):
-        crm_services.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="reassignment")
+        flows.book_reassign(from_user=rep, to_user=rep2, by=salesmgr, reason="reassignment")
     assert Touchpoint.objects.get(account=account, kind="thank_you").owner == rep
     assert AccountTeamMember.objects.current().filter(user=rep).exists()
 
@@ -259,11 +259,11 @@ def test_go_live_schedules_the_quarterly_follow_on(deal, rep, salesmgr, delivery
     for s in project.stages.order_by("position"):
         delivery_services.stage_start(stage=s, by=delivery)
         if not s.needs_signoff:
-            delivery_services.stage_complete(stage=s, by=delivery)
+            flows.stage_complete(stage=s, by=delivery)
             continue
         type(contact).objects.filter(pk=contact.pk).update(role=s.signer_role)
         link = delivery_services.stage_request_signoff(stage=s, by=delivery, contact=contact, delivered="Done.")
-        delivery_services.customer_answer(link=link, signed_off=True, typed_name="Alice Martin", ip=None, user_agent="")
+        flows.customer_answer(link=link, signed_off=True, typed_name="Alice Martin", ip=None, user_agent="")
     after = Touchpoint.objects.filter(step__anchor="go_live").order_by("due_at")
     assert [t.kind for t in after] == ["checkup_call", "checkup_call", "checkup_call", "renewal"]
     assert after.last().owner == rep
@@ -286,6 +286,6 @@ def test_the_calendar_feed_parses_and_a_reset_revokes_the_old_url(accepted, deli
 def test_a_contact_who_asks_not_to_be_contacted_loses_their_open_touchpoints(accepted, rep, account):
     alice = account.contacts.get(first_name="Alice")
     with time_machine.travel(MONDAY_8AM + timedelta(hours=1), tick=False):
-        crm_services.contact_update(contact=alice, by=rep, do_not_contact=True)
+        flows.contact_update(contact=alice, by=rep, do_not_contact=True)
     assert not Touchpoint.objects.open().filter(contact=alice).exists()
     assert set(Touchpoint.objects.open().values_list("contact__first_name", flat=True)) == {"Bruno"}

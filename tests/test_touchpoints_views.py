@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from crm.models import Activity, UserProfile
 from delivery.models import Problem
+from flows import actions as flows
 from tests.conftest import client_for
 from touchpoints import services
 from touchpoints.models import CalendarFeed, Touchpoint
@@ -535,8 +536,8 @@ def fill_every_part_of_the_page(account: Any, *, rep: Any, rep2: Any, delivery: 
     services.survey_answer(link=link, satisfaction=1, as_expected=False, ip=None, user_agent="test")
     delivery_services.problem_raise(account=account, by=rep, title="Slow screens", category="other", severity="high")
     delivery_services.portal_link_issue(account=account, by=delivery, contact=account.contacts.get(first_name="Alice"))
-    crm_services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
-    crm_services.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
+    flows.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
     crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")
 
 

@@ -23,6 +23,7 @@ from crm import services as crm_services
 from crm.models import Account
 from crm.wording import possessive
 from delivery.events import completed_subject
+from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise
 from handover.templatetags.handover_ui import handover_nav
@@ -140,7 +141,7 @@ def submit_handovers(count: int, *, rep: User) -> list[Handover]:
         )
         for text in ("Two robot arms installed", "A technician on site"):
             services.promise_record(deal=deal, by=rep, kind="deliverable", description=text, source="proposal")
-        crm_services.deal_win(deal=deal, by=rep)
+        flows.deal_win(deal=deal, by=rep)
         handover = Handover.objects.get(deal=deal)
         services.handover_update(
             handover=handover, by=rep, customer_expectations="Live before spring.",

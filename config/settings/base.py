@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "handover",
     "delivery",
     "touchpoints",
+    "flows",
     "insights",
     "demo",  # seed_demo and seed_scale; on top of every app
 ]

@@ -123,7 +123,8 @@ class UserDeactivateSerializer(ServiceOnly, serializers.Serializer):
 
 
 class AccountSerializer(ServiceOnly, ModelSerializer):
-    """An account as read, and as updated (the owner changes only by reassignment)."""
+    """An account as read, and as updated (the owner changes only by reassignment, the
+    lifecycle only with the deals and the delivery)."""
 
     owner_name = serializers.SerializerMethodField()
     is_single_threaded = serializers.BooleanField(read_only=True)
@@ -134,14 +135,17 @@ class AccountSerializer(ServiceOnly, ModelSerializer):
             "id", "name", "website", "industry", "city", "country", "lifecycle", "notes",
             "owner", "owner_name", "is_single_threaded", "created_at", "updated_at",
         ]
-        read_only_fields = ["id", "owner", "owner_name", "is_single_threaded", "created_at", "updated_at"]
+        read_only_fields = [
+            "id", "owner", "lifecycle", "owner_name", "is_single_threaded", "created_at", "updated_at",
+        ]
 
     def get_owner_name(self, account: Account) -> str:
         return _display_name(account.owner)
 
 
 class AccountCreateSerializer(AccountSerializer):
-    """Creating an account may name its first owner (the creator when left out)."""
+    """Creating an account may name its first owner (the creator when left out) and the stage
+    it starts at."""
 
     owner = ActiveUserField(required=False, help_text="The first owner; defaults to you.")
 

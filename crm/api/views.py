@@ -33,6 +33,7 @@ from crm.api.parsers import JSONBodyParser
 from crm.api.schema import CrmAutoSchema, errors
 from crm.login_throttle import current_pause
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+from flows import actions as flows
 
 User = get_user_model()
 
@@ -205,7 +206,7 @@ class AccountViewSet(
         account = self.get_object()
         permissions.require_can_reassign(request.user)
         data = self._body(s.AccountReassignSerializer)
-        change = services.account_reassign(account=account, by=request.user, **data)
+        change = flows.account_reassign(account=account, by=request.user, **data)
         return Response(s.OwnershipChangeSerializer(change).data)
 
 
@@ -248,7 +249,7 @@ class ContactViewSet(
         permissions.require_can_edit_account(self.request.user, instance.account)
 
     def perform_service_update(self, instance: Contact, data: dict[str, Any]) -> Contact:
-        return services.contact_update(contact=instance, by=self.request.user, **data)
+        return flows.contact_update(contact=instance, by=self.request.user, **data)
 
 
 # --- Deals ----------------------------------------------------------------------------------
@@ -317,7 +318,7 @@ class DealViewSet(
                    responses={200: s.DealSerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def win(self, request: Request, pk: str | None = None) -> Response:
-        return self._act(services.deal_win)
+        return self._act(flows.deal_win)
 
     @extend_schema(summary="Lose the deal, saying why", request=s.DealLoseSerializer,
                    responses={200: s.DealSerializer, **errors(409)})
@@ -379,7 +380,7 @@ class ReassignmentViewSet(CrmViewSet):
         permissions.require_can_reassign(request.user)
         data = self._body(s.BookReassignSerializer)
         assignments = {row["account"]: row["to_user"] for row in data.pop("assignments", [])}
-        plan = services.book_reassign(by=request.user, assignments=assignments, **data)
+        plan = flows.book_reassign(by=request.user, assignments=assignments, **data)
         return Response(s.ReassignmentPlanSerializer(plan).data)
 
 
@@ -415,7 +416,7 @@ class UserViewSet(mixins.ListModelMixin, CrmViewSet):
         except (ValueError, OverflowError, User.DoesNotExist):
             raise Http404 from None
         data = self._body(s.UserDeactivateSerializer)
-        plan = services.user_deactivate(user=user, by=request.user, **data)
+        plan = flows.user_deactivate(user=user, by=request.user, **data)
         user.refresh_from_db(fields=["is_active"])
         body = {"id": user.pk, "username": user.get_username(), "is_active": user.is_active, "reassignment": plan}
         return Response(s.UserDeactivatedSerializer(body).data)

@@ -24,6 +24,7 @@ from crm.permissions import get_visible_or_404
 from delivery import permissions, services
 from delivery.api import serializers as s
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
+from flows import actions as flows
 from handover.models import Promise
 
 # --- Filters ------------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet)
     def complete(self, request: Request, pk: str | None = None) -> Response:
         stage = self.get_object()
         self._require_runner(stage)
-        return self._answer(services.stage_complete(stage=stage, by=request.user))
+        return self._answer(flows.stage_complete(stage=stage, by=request.user))
 
 
 # --- Problems -----------------------------------------------------------------------------------

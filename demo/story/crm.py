@@ -31,6 +31,7 @@ from crm.models import (
     UserProfile,
 )
 from demo.story.clock import DemoClock
+from flows import actions as flows
 
 User = get_user_model()
 
@@ -280,7 +281,7 @@ class Story:
                 self.stdout.write(f"  {index + 1} accounts")
         self.stdout.write("Departure: Tom Berger leaves; his book moves to Lucas Moreau.")
         with self.clock.at(departure_at):
-            services.user_deactivate(
+            flows.user_deactivate(
                 user=users["tberger"], by=users["admin"], successor=users["rep2"], note=DEPARTURE_NOTE,
             )
         # The successor introduces himself on a few inherited accounts.
@@ -359,7 +360,7 @@ class Story:
         if len(contacts) >= 3 and index % 4 == 1:
             leaver = contacts[-1]
             with self.clock.at(next(moments)):
-                services.contact_update(
+                flows.contact_update(
                     contact=leaver, by=owner, is_active=False, is_primary=False,
                     left_at=(end - timedelta(days=rng.randint(5, 30))).date(),
                 )
@@ -379,7 +380,7 @@ class Story:
         if reassign:
             to_user = users["rep2"] if owner.username == "rep" else users["rep"]
             with self.clock.at(next(moments)):
-                services.account_reassign(
+                flows.account_reassign(
                     account=account, to_user=to_user, by=users["salesmgr"],
                     reason=rng.choice([OwnershipChange.Reason.REASSIGNMENT, OwnershipChange.Reason.TERRITORY]),
                     note=rng.choice(HANDOVER_NOTES),
@@ -416,7 +417,7 @@ class Story:
             self._activity(account=account, by=owner, moment=next(moments), deal=deal)
         if target == "won":
             with self.clock.at(next(moments)):
-                services.deal_win(deal=deal, by=owner)
+                flows.deal_win(deal=deal, by=owner)
             return True
         if target == "lost":
             with self.clock.at(next(moments)):

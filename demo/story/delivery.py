@@ -24,6 +24,7 @@ from crm.models import Activity, Contact, CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
 from demo.story.clock import DemoClock, spread
+from flows import actions as flows
 from handover.models import Promise
 
 # What the delivery services stamp "now" (the clock dates each step when it happened).
@@ -140,12 +141,12 @@ def _finish(
         stage = services.stage_start(stage=stage, by=owner)
     if not stage.needs_signoff:
         with CLOCK.at(next(moments)):
-            services.stage_complete(stage=stage, by=owner)
+            flows.stage_complete(stage=stage, by=owner)
         return
     with CLOCK.at(next(moments)):
         link = _ask(stage, owner=owner, rng=rng, stdout=stdout)
     with CLOCK.at(next(moments)):
-        services.customer_answer(
+        flows.customer_answer(
             link=link, signed_off=signed_off, typed_name=link.contact.full_name if link.contact else "Customer",
             reason="" if signed_off else CHANGES, ip=f"192.0.2.{rng.randint(10, 250)}",
             user_agent=rng.choice(USER_AGENTS),

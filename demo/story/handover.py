@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from demo.story.clock import DemoClock, spread
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, Promise, PromiseReview
 from handover.services import add_working_days
@@ -199,6 +200,6 @@ def seed_handovers(*, users: dict[str, Any], rng: random.Random, now: datetime, 
             for promise in promises:
                 handover_services.promise_review(promise=promise, by=users["deliverymgr"], verdict="feasible")
         with clock.at(when.accepted):
-            handover_services.handover_accept(
+            flows.handover_accept(
                 handover=handover, by=users["deliverymgr"], delivery_owner=users["delivery"]
             )

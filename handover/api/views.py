@@ -21,6 +21,7 @@ from crm.api.schema import errors
 from crm.api.serializers import ActivitySerializer
 from crm.api.views import CrmViewSet, ServiceCreateMixin, ServiceUpdateMixin
 from crm.models import Activity
+from flows import actions as flows
 from handover import permissions, services
 from handover.api import serializers as s
 from handover.models import Handover, HandoverContact, Promise
@@ -253,7 +254,7 @@ class HandoverViewSet(ServiceUpdateMixin, mixins.ListModelMixin, mixins.Retrieve
         template = data.pop("plan_template", None)
         options = {"plan_template": template} if template else {}
         return self._answer(
-            services.handover_accept(handover=handover, by=request.user, options=options, **data)
+            flows.handover_accept(handover=handover, by=request.user, options=options, **data)
         )
 
     @extend_schema(summary="Reject an approved handover back to the rep, saying why (delivery manager)",

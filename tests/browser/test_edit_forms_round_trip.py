@@ -34,6 +34,7 @@ from playwright.sync_api import expect
 from crm import services as crm_services
 from crm.models import Account, Activity, Contact, Deal, UserProfile
 from delivery.models import Stage
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, HandoverContact, Promise
 from tests.browser.conftest import log_in
@@ -41,7 +42,7 @@ from tests.conftest import accept_deal
 from touchpoints.models import Touchpoint
 
 PRODUCT_NAMESPACES = ("crm", "handover", "delivery", "touchpoints", "insights")
-EDIT_SERVICE = re.compile(r"services\.\w+_(update|reschedule|reset)\(")
+EDIT_SERVICE = re.compile(r"(services|flows)\.\w+_(update|reschedule|reset)\(")
 EDIT_NAME = re.compile(r"_(edit|update)$")
 
 COVERED = {
@@ -144,12 +145,12 @@ def world(rep: Any, rep2: Any, salesmgr: Any, deliverymgr: Any, delivery: Any, a
         country="France", lifecycle=Account.Lifecycle.CUSTOMER, notes="Two plants.\nLine 2 is the priority.",
     )
     alice = account.contacts.get(first_name="Alice")
-    crm_services.contact_update(
+    flows.contact_update(
         contact=alice, by=rep, title="Head of operations", phone="+33 4 00 00 00 01",
         preferred_channel=Contact.Channel.PHONE, best_time="Mornings before 10", is_primary=True,
     )
     bruno = account.contacts.get(first_name="Bruno")
-    crm_services.contact_update(
+    flows.contact_update(
         contact=bruno, by=rep, title="Plant engineer", phone="+33 4 00 00 00 02", best_time="Tuesdays",
         preferred_channel=Contact.Channel.PHONE, do_not_contact=True, is_active=False, left_at=date(2026, 10, 29),
     )
@@ -165,7 +166,7 @@ def world(rep: Any, rep2: Any, salesmgr: Any, deliverymgr: Any, delivery: Any, a
 
     # A won deal whose handover the rep is still preparing.
     drafted = crm_services.deal_create(account=account, by=rep, name="Acme spares", value="9000", currency="EUR")
-    crm_services.deal_win(deal=drafted, by=rep)
+    flows.deal_win(deal=drafted, by=rep)
     handover = Handover.objects.get(deal=drafted)
     handover_services.handover_update(
         handover=handover, by=rep, purchased="Spare parts\nfor two years.", customer_expectations="No downtime.",

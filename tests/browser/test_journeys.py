@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from crm import services
 from crm.models import Activity
+from flows import actions as flows
 from tests.browser.conftest import log_in, screenshot
 
 
@@ -71,7 +72,7 @@ def test_a_manager_sees_the_pipeline_and_previews_a_book_reassignment(
         d = services.deal_create(account=acc, by=rep, name=f"Northwind rollout {i}", value=str(12000 * (i + 1)))
         services.deal_move(deal=d, by=rep, to=stage)
     won = services.deal_create(account=account, by=rep, name="Acme support plan", value="6000")
-    services.deal_win(deal=won, by=rep)
+    flows.deal_win(deal=won, by=rep)
     lost = services.deal_create(account=other_account, by=rep2, name="Globex pilot", value="3000")
     services.deal_lose(deal=lost, by=rep2, reason="Budget frozen")
 

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from crm import roles
 from crm import services as crm
+from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.browser.conftest import log_in, screenshot
@@ -58,7 +59,7 @@ def world(rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymgr: Any, d
         deal=submitted, by=rep, kind="deliverable", description=f"Pick-to-light on all 14 aisles, as in {LONG_WORD}",
         source="proposal", made_to=long.contacts.first(),
     )
-    crm.deal_win(deal=submitted, by=rep)
+    flows.deal_win(deal=submitted, by=rep)
     handover = Handover.objects.get(deal=submitted)
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations=f"Live before the peak, as {LONG_WORD} says.",
