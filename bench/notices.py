@@ -57,8 +57,9 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from crm import notices  # noqa: E402
-from crm.models import Account, Contact, Notice  # noqa: E402
+from crm.models import Account, Contact  # noqa: E402
+from outbox import notices  # noqa: E402
+from outbox.models import Notice  # noqa: E402
 from touchpoints.models import Channel, Kind, Touchpoint  # noqa: E402
 
 REMINDER = "touchpoints.reminder"

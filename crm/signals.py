@@ -42,3 +42,8 @@ account_page_sections = Signal()
 # Sent inside contact_update when a contact leaves the organisation or asks not to be contacted,
 # so higher apps move their open work away from them. kwargs: contact
 contact_unreachable = Signal()
+
+# Sent inside contact_update when the address the customer's emailed links went to may no longer
+# reach them (the contact left, asked not to be contacted, or changed email), so the app that
+# keeps those links revokes the live ones. kwargs: contact
+contact_address_lapsed = Signal()

@@ -21,7 +21,8 @@ from django.utils.translation import ngettext
 
 from crm import services as crm_services
 from crm.demo_clock import DemoClock, spread
-from crm.models import Activity, Contact, CustomerLink
+from crm.models import Activity, Contact
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
 from handover.models import Promise

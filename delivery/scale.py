@@ -32,7 +32,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm import bulk
-from crm.models import Account, Activity, Contact, CustomerLink
+from crm.models import Account, Activity, Contact
+from customer_links.models import CustomerLink
 from delivery.demo import CHANGES, DELIVERED, PROBLEMS, SIGNER_NAMES, SIGNER_TITLES, USER_AGENTS
 from delivery.events import completed_subject
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage

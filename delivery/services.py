@@ -15,15 +15,20 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import links, notices, roles, text
-from crm.exceptions import Conflict
-from crm.models import Account, AccountTeamMember, Contact, CustomerLink
-from crm.services import fire_transition, validate_model
+from core import text
+from core.exceptions import Conflict
+from core.transitions import fire_transition
+from core.validation import validate_model
+from crm import roles
+from crm.models import Account, AccountTeamMember, Contact
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from delivery import events, permissions
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from delivery.signals import project_completed
 from handover.models import Handover, Promise
 from handover.services import promise_mark_outcome
+from outbox import notices
 
 User = get_user_model()
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from core.exceptions import Conflict
 from crm import services as crm_services
-from crm.exceptions import Conflict
 from crm.models import Activity
 from handover import services
 from handover.models import Handover

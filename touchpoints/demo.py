@@ -20,9 +20,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.demo_clock import DemoClock
-from crm.models import Activity, CustomerLink, Notice
+from crm.models import Activity
+from customer_links.models import CustomerLink
 from delivery.models import Problem
 from handover.models import Handover
+from outbox.models import Notice
 from touchpoints import services
 from touchpoints.models import Kind, SurveyResponse, Touchpoint
 

@@ -31,7 +31,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from crm import bulk
-from crm.models import Activity, Contact, CustomerLink, UserProfile
+from crm.models import Activity, Contact, UserProfile
+from customer_links.models import CustomerLink
 from delivery.models import Problem, Project
 from delivery.scale import add_problem, problem_events
 from handover.models import Handover

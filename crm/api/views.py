@@ -26,11 +26,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.api.parsers import JSONBodyParser
+from core.api.schema import CrmAutoSchema, errors
 from crm import permissions, roles, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
-from crm.api.parsers import JSONBodyParser
-from crm.api.schema import CrmAutoSchema, errors
 from crm.login_throttle import current_pause
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 

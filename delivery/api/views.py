@@ -1,7 +1,7 @@
 """The delivery API (/api/v1/plan-templates/, projects/, stages/, problems/, portal-links/), on
 crm.api's base classes: find what the user may see (404), check the role (403) before the body
 (400), then call the one delivery service that writes. Illegal transitions answer 409
-(crm.api.errors). The customer-facing sign-off and portal pages are not part of this API."""
+(core.api.errors). The customer-facing sign-off and portal pages are not part of this API."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import errors
 from crm.api.filters import IdFilter
-from crm.api.schema import errors
 from crm.api.views import CrmViewSet, ServiceCreateMixin
-from crm.models import CustomerLink
 from crm.permissions import get_visible_or_404
+from customer_links.models import CustomerLink
 from delivery import permissions, services
 from delivery.api import serializers as s
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage

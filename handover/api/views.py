@@ -1,6 +1,6 @@
 """The handover API (/api/v1/promises/, /api/v1/handovers/), on crm.api's base classes: find
 what the user may see (404), check the role (403) before the body (400), then call the one
-handover service that writes. Illegal or concurrent transitions answer 409 (crm.api.errors)."""
+handover service that writes. Illegal or concurrent transitions answer 409 (core.api.errors)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import errors
 from crm import roles
 from crm.api.filters import IdFilter
-from crm.api.schema import errors
 from crm.api.serializers import ActivitySerializer
 from crm.api.views import CrmViewSet, ServiceCreateMixin, ServiceUpdateMixin
 from crm.models import Activity

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.schema import CrmAutoSchema, errors
+from core.api.schema import CrmAutoSchema, errors
 from insights import permissions, snapshots
 from insights.api import serializers as s
 from insights.forms import FilterForm, Filters

@@ -1,6 +1,6 @@
 """The touchpoints API (/api/v1/touchpoints/, /api/v1/agendas/), on crm.api's base classes:
 find what the user may see (404), check the role (403) before the body (400), then call the one
-touchpoints service that writes. Illegal transitions answer 409 (crm.api.errors). Touchpoints
+touchpoints service that writes. Illegal transitions answer 409 (core.api.errors). Touchpoints
 are made by the agenda and by follow-ups, never through this API."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.schema import errors
 from crm import roles
 from crm.api.filters import IdFilter
-from crm.api.schema import errors
 from crm.api.views import CrmViewSet
 from crm.permissions import get_visible_or_404
 from touchpoints import permissions, services

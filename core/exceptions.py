@@ -1,4 +1,4 @@
-"""Errors the services raise, mapped to HTTP answers in one place (crm.api.errors, crm.views)."""
+"""Errors the services raise, mapped to HTTP answers in one place (core.api.errors, crm.views)."""
 
 
 class Conflict(Exception):

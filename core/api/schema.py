@@ -10,7 +10,7 @@ from drf_spectacular.plumbing import get_view_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
-from crm.api.serializers import DetailSerializer
+from core.api.serializers import DetailSerializer
 
 ERRORS: dict[int, OpenApiResponse] = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: messages keyed by field name."),
