@@ -1,4 +1,4 @@
-"""Errors the services raise, mapped to HTTP answers in one place (core.api.errors, crm.views)."""
+"""Errors the services raise, mapped to HTTP answers in one place (core.api.errors for the API, core.http for pages)."""
 
 
 class Conflict(Exception):

@@ -1,11 +1,9 @@
-"""The time zone each request runs in, so that a page and the email about the same event print
-the same time.
+"""The signed-in user's time zone, read from their profile (core.time_zones has the rest).
 
-Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware);
-customer pages in the zone of the staff member whose emails the customer gets (`show_in_zone_of`),
-as core.mail renders those emails. The zone is kept in the session, written at login and into
-each of the user's sessions whenever their profile's zone changes (crm.services.profile_update):
-reading the profile on every request would cost every page a query.
+Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware).
+The zone is kept in the session, written at login and into each of the user's sessions whenever
+their profile's zone changes (crm.services.profile_update): reading the profile on every request
+would cost every page a query.
 """
 
 from __future__ import annotations
