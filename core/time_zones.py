@@ -1,7 +1,7 @@
 """Time zones by name, and the zone a request or an email runs in, for every app.
 
 A page and the email about the same event print the same time: staff pages run in the signed-in
-user's profile zone, kept in the session (crm.time_zones writes it at login and when the profile
+user's profile zone, kept in the session (written at login and whenever the profile's zone
 changes); customer pages in the zone of the staff member whose emails the customer gets
 (`show_in_zone_of`), as core.mail renders those emails in `zone_of` the recipient."""
 

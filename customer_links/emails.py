@@ -12,6 +12,7 @@ from outbox import notices
 from outbox.models import Notice
 
 
+# The kind keeps the name it had in crm: notices already owed are stored under it.
 @notices.register("crm.link_renewal")
 def link_renewal_request(notice: Notice) -> list[EmailMessage]:
     """A customer whose link expired (or was replaced) asks its sender's successor for a new one."""

@@ -51,14 +51,6 @@ def link_email(link: CustomerLink, raw: str) -> EmailMessage:
     return _email_builders[link.purpose](link, link_url(link, raw))
 
 
-def link_send_on_commit(link: CustomerLink) -> None:
-    """Queues the link's email by id only: the task mints the token it sends (`link_mint`), so no
-    token passes through the broker, a task's arguments or the worker's log."""
-    from customer_links.tasks import email_customer_link
-
-    email_customer_link.delay_on_commit(link.pk)
-
-
 def link_mint(link_id: int, *, now: Any) -> str | None:
     """A fresh token for a link not yet emailed, revoked or used, claimed in the same conditional
     UPDATE that marks it emailed; None when it is none of those any more. Call inside the

@@ -15,6 +15,12 @@ from customer_links.models import CustomerLink
 logger = logging.getLogger(__name__)
 
 
+def link_send_on_commit(link: CustomerLink) -> None:
+    """Queues the link's email by id only: the task mints the token it sends (`link_mint`), so no
+    token passes through the broker, a task's arguments or the worker's log."""
+    email_customer_link.delay_on_commit(link.pk)
+
+
 # Registered under the name it had in crm: a message queued before a deploy names the task by
 # it, and nothing else would email that link (no dispatcher sweeps links not yet emailed).
 @shared_task(

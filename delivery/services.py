@@ -22,6 +22,7 @@ from core.validation import validate_model
 from crm import roles
 from crm.models import Account, AccountTeamMember, Contact
 from customer_links import services as links
+from customer_links import tasks as customer_links_tasks
 from customer_links.models import CustomerLink
 from delivery import events, permissions
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
@@ -233,7 +234,7 @@ def stage_request_signoff(
         by=by,
         valid_for=timedelta(days=_setting("SIGNOFF_LINK_DAYS")),
     )
-    links.link_send_on_commit(link)
+    customer_links_tasks.link_send_on_commit(link)
     due = timezone.now() + timedelta(days=_setting("SIGNOFF_REMINDER_DAYS"))
     # A new request replaces what the previous one still owed: its link is revoked, so the
     # signer's reminder is moot, and the owner is reminded once, counting from this request.
@@ -424,7 +425,7 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         valid_for=timedelta(days=_setting("PORTAL_LINK_DAYS")),
         reusable=True,
     )
-    links.link_send_on_commit(link)
+    customer_links_tasks.link_send_on_commit(link)
     from crm.events import event_record
 
     event_record(

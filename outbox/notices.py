@@ -147,6 +147,7 @@ def _claim_and_queue(ids: list[int]) -> int:
     Notice.objects.filter(pk__in=claimed, state=Notice.State.PENDING).update(
         state=Notice.State.CLAIMED, claimed_at=now
     )
+    # Imported here: the tasks run this module's dispatcher and sender, and it queues them.
     from outbox.tasks import deliver_notice
 
     for pk in claimed:

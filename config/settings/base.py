@@ -144,7 +144,8 @@ CELERY_BEAT_SCHEDULE = {
     # The one dispatcher: every reminder, escalation (overdue handovers, sign-offs, missed
     # check-ups), digest and alert the product owes is a Notice row with a due time; each tick
     # runs the producers (handover deadlines, daily digests), then claims what is due and queues
-    # its sends (outbox.notices).
+    # its sends (outbox.notices). The task is outbox.tasks.dispatch_notices, registered under the
+    # name it had in crm so that messages queued before the move still find it.
     "crm-dispatch-notices": {
         "task": "crm.tasks.dispatch_notices",
         "schedule": timedelta(minutes=1),

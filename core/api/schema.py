@@ -1,4 +1,4 @@
-"""How crm's API documents itself: every operation lists the error answers it can give, so
+"""How the API documents itself: every operation lists the error answers it can give, so
 schema-driven clients (and schemathesis) know a 404 or a 409 is part of the contract."""
 
 from __future__ import annotations
