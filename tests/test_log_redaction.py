@@ -173,9 +173,10 @@ def _free_port() -> int:
 
 SETUP = """
 from datetime import timedelta
-from crm import links
+from customer_links import services as links
 from django.contrib.auth import get_user_model
-from crm.models import Account, Contact, CustomerLink
+from crm.models import Account, Contact
+from customer_links.models import CustomerLink
 from touchpoints.services import calendar_feed_reset
 user = get_user_model().objects.create(username="feeder", email="feeder@example.com")
 account = Account.objects.create(name="Acme", owner=user)
