@@ -11,7 +11,7 @@ and runs this. Here:
    out, so that the run measures the reminders whatever the hour;
 2. one worker is started (`celery -A config worker`, the production command: prefork,
    concurrency 2 unless --concurrency says otherwise), emails counted by bench/mail.py;
-3. the dispatcher runs once, as beat's tick does: `crm.tasks.dispatch_notices` is sent to the
+3. the dispatcher runs once, as beat's tick does: `crm.tasks.dispatch_notices` (outbox.tasks) is sent to the
    worker, which claims the due notices and queues their sends in chunks;
 4. it waits until every reminder is sent, then checks each reminder went exactly once (emails
    per notice key, from the mail log) and in one attempt.
@@ -57,8 +57,9 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from crm import notices  # noqa: E402
-from crm.models import Account, Contact, Notice  # noqa: E402
+from crm.models import Account, Contact  # noqa: E402
+from outbox import notices  # noqa: E402
+from outbox.models import Notice  # noqa: E402
 from touchpoints.models import Channel, Kind, Touchpoint  # noqa: E402
 
 REMINDER = "touchpoints.reminder"

@@ -37,7 +37,7 @@ class UserTimeZoneMiddleware:
     """Runs every staff page, htmx partial and export in the signed-in user's time zone: times
     are shown in it, and a typed time (a datetime-local input carries no zone) is read back in
     it, so an edit form saved unchanged saves the same time. Customer pages pick the zone their
-    emails use (crm.time_zones.show_in_zone_of). The API stays in UTC: its clients are programs,
+    emails use (core.time_zones.show_in_zone_of). The API stays in UTC: its clients are programs,
     and DRF renders and parses datetimes in the current zone."""
 
     API_PREFIX = "/api/"

@@ -8,7 +8,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import devmail
-from crm import customer_pages
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -60,7 +59,7 @@ urlpatterns = [
     ),
     path("dev/mail/", devmail.mail_list, name="dev-mail"),
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
-    path("c/renew/<int:pk>/", customer_pages.link_renewal, name="customer_link_renewal"),
+    path("", include("customer_links.urls")),
     path("", include("crm.urls")),
     path("", include("handover.urls")),
     path("", include("delivery.urls")),

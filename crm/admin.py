@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -14,16 +14,16 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import ngettext
 
-from crm import notices, services, text
+from core import text
+from core.admin import ReadOnlyAdmin, ReadOnlyInline
+from crm import services
 from crm.models import (
     Account,
     AccountTeamMember,
     Activity,
     Contact,
-    CustomerLink,
     Deal,
     DealLineItem,
-    Notice,
     OwnershipChange,
     UserProfile,
 )
@@ -34,30 +34,6 @@ User = get_user_model()
 ACCOUNT_READONLY = ["owner", "lifecycle", "created_at", "updated_at"]
 DEAL_READONLY = ["account", "stage", "owner", "sold_by", "closed_at", "lost_reason", "created_at", "updated_at"]
 PROFILE_FIELDS = ("phone", "time_zone", "work_starts", "work_ends", "manager")
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the services and never edited."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _changed(form: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -187,76 +163,6 @@ class AccountTeamMemberAdmin(ReadOnlyAdmin):
     list_select_related = ["account", "user"]
 
 
-# --- The outbox -----------------------------------------------------------------------------
-
-
-@admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
-    """Every reminder, escalation, digest and alert, for support: what was sent, what is owed and
-    what failed (filter by state), with a retry action for failed ones. Rows move only through
-    crm.notices, so nothing here is editable: saving a stale copy could undo a send."""
-
-    list_display = ["key", "kind", "state", "due_at", "attempts", "sent_at", "short_error"]
-    list_filter = ["state", "kind"]
-    search_fields = ["key", "target"]
-    readonly_fields = ("kind", "key", "target", "data", "due_at", "state", "claimed_at", "attempts", "sent_at",
-                       "recipients", "last_error", "created_at")
-    fields = readonly_fields
-    actions = ["retry"]
-
-    @admin.display(description="last error")
-    def short_error(self, notice: Notice) -> str:
-        return notice.last_error[:120]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The list (and its retry action) for those who may change notices; each row read-only.
-        return obj is None and super().has_change_permission(request)
-
-    @admin.action(description="Retry the selected failed notices", permissions=["change"])
-    def retry(self, request: HttpRequest, queryset: Any) -> None:
-        failed = list(queryset.filter(state=Notice.State.FAILED))
-        others = queryset.count() - len(failed)
-        retried = sum(notices.notice_retry(notice=notice) for notice in failed)
-        self.message_user(request, ngettext(
-            "%(count)d notice owed again: the next dispatch sends it.",
-            "%(count)d notices owed again: the next dispatch sends them.",
-            retried,
-        ) % {"count": retried}, messages.SUCCESS)
-        if others:
-            self.message_user(request, ngettext(
-                "%(count)d selected notice had not failed and was left alone.",
-                "%(count)d selected notices had not failed and were left alone.",
-                others,
-            ) % {"count": others}, messages.WARNING)
-
-
-@admin.register(CustomerLink)
-class CustomerLinkAdmin(ReadOnlyAdmin):
-    """Sign-off, survey and portal links, for support: which were emailed, used, revoked, and
-    which could not be emailed and why (filter "email failed at"; sending a new link from the
-    staff page is the way out). The token's hash is not shown."""
-
-    list_display = ["purpose", "account", "contact", "created_at", "expires_at", "emailed_at", "used_at",
-                    "revoked_at", "email_failed_at", "short_email_error"]
-    list_filter = ["purpose", ("email_failed_at", admin.EmptyFieldListFilter)]
-    search_fields = ["account__name", "contact__email", "target"]
-    list_select_related = ["account", "contact"]
-    readonly_fields = ("purpose", "account", "contact", "target", "reusable", "created_by", "created_at",
-                       "expires_at", "emailed_at", "used_at", "revoked_at", "renewal_requested_at",
-                       "email_failed_at", "email_error")
-    fields = readonly_fields
-
-    @admin.display(description="email error")
-    def short_email_error(self, link: CustomerLink) -> str:
-        return link.email_error[:120]
-
-
 # --- People ---------------------------------------------------------------------------------
 
 
@@ -275,7 +181,7 @@ class UserProfileAdmin(admin.ModelAdmin):
 
 
 class KeepwarmUserChangeForm(UserChangeForm):
-    # A vendor person's name reaches customers' emails: single-line text, as every name (crm.text).
+    # A vendor person's name reaches customers' emails: single-line text, as every name (core.text).
     first_name = text.SingleLineFormField(max_length=150, required=False, label="First name")
     last_name = text.SingleLineFormField(max_length=150, required=False, label="Last name")
 

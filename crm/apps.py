@@ -6,4 +6,4 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        from crm import checks, emails, receivers  # noqa: F401  (settings check; login/session receivers; notice builders)
+        from crm import checks, receivers  # noqa: F401  (settings check; login/session receivers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.names import name_of
 from crm.models import Account, Activity, Deal, OwnershipChange
 
 
@@ -62,11 +63,11 @@ def lifecycle_changed_event(*, account: Account, by: Any, from_stage: str) -> Ac
 
 
 def owner_changed_event(*, change: OwnershipChange, by: Any) -> Activity:
-    from_name = _name(change.from_user) if change.from_user_id else "nobody"
+    from_name = name_of(change.from_user) if change.from_user_id else "nobody"
     return event_record(
         account=change.account,
         event_type="account.owner_changed",
-        subject=f"Owner changed from {from_name} to {_name(change.to_user)} ({change.get_reason_display()})",
+        subject=f"Owner changed from {from_name} to {name_of(change.to_user)} ({change.get_reason_display()})",
         body=change.note,
         actor=by,
         data={"from": change.from_user_id, "to": change.to_user_id, "reason": change.reason, "change": change.pk},
@@ -111,10 +112,7 @@ def deal_stage_changed_event(*, deal: Deal, by: Any, from_stage: str, reason: st
 def deal_owner_changed_event(*, deal: Deal, by: Any, from_user_id: int | None) -> Activity:
     return event_record(
         account=deal.account, deal=deal, event_type="deal.owner_changed",
-        subject=f"Deal {deal.name} moved to {_name(deal.owner)}", actor=by,
+        subject=f"Deal {deal.name} moved to {name_of(deal.owner)}", actor=by,
         data={"from": from_user_id, "to": deal.owner_id},
     )
 
-
-def _name(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())

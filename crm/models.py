@@ -6,13 +6,11 @@ State is declared here; every write goes through crm.services.
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
@@ -20,26 +18,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, TransitionNotAllowed, transition
 
+from core.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
+from core.time_zones import validate_time_zone
 from crm import roles
-from crm.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
 
 User = settings.AUTH_USER_MODEL
-
-
-def zone_named(name: str | None) -> zoneinfo.ZoneInfo:
-    """The zone called `name`; UTC for none, or for a name this machine does not know (a profile
-    saved before its zone left the tz database must not break every page and email)."""
-    try:
-        return zoneinfo.ZoneInfo(name or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
-def validate_time_zone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("Unknown time zone; use a name such as Europe/Paris.") from None
 
 
 class UserProfile(models.Model):
@@ -559,114 +542,3 @@ class PipelineTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} {self.currency}: {self.deal_count}"
-
-
-class CustomerLink(models.Model):
-    """A link emailed to a customer contact: a sign-off, a check-up survey or the account's
-    portal. One mechanism for every app (Django's password-reset pattern): the raw token (256
-    bits) is only ever in the email; the database keeps its SHA-256. Scoped to one purpose, one
-    target object and one contact; expires; single use unless it is a portal link; issuing a new
-    link for the same purpose and target revokes the live one."""
-
-    class Purpose(models.TextChoices):
-        SIGNOFF = "signoff", "Stage sign-off"
-        SURVEY = "survey", "Check-up survey"
-        PORTAL = "portal", "Customer portal"
-
-    purpose = models.CharField(max_length=10, choices=Purpose.choices)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="customer_links")
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="links")
-    # What the link acts on, as "<app_label>.<model>:<pk>" (a stage, a touchpoint, the account).
-    target = models.CharField(max_length=80)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    reusable = models.BooleanField(default=False)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    # Set once by the task that emails the link (its claim): the email goes once.
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    # Set when the link's email could not be sent and will not be retried, with the error: the
-    # staff page and the admin show it, and sending a new link is the way out.
-    email_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    email_error = models.TextField(blank=True, editable=False)
-    # Set once when the customer asks for a fresh link from an expired or used one.
-    renewal_requested_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["purpose", "target"], name="link_purpose_target")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["purpose", "target"],
-                condition=Q(revoked_at__isnull=True, used_at__isnull=True),
-                name="link_one_live_per_target",
-            ),
-            models.CheckConstraint(
-                condition=Q(expires_at__gt=models.F("created_at")), name="link_expires_after_creation"
-            ),
-            models.CheckConstraint(
-                condition=Q(reusable=False) | Q(used_at__isnull=True), name="link_reusable_never_used"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_purpose_display()} link for {self.target}"
-
-    @staticmethod
-    def target_of(obj: Any) -> str:
-        return f"{obj._meta.label_lower}:{obj.pk}"
-
-    @staticmethod
-    def target_pk(target: str) -> int:
-        """The primary key in a "<app_label>.<model>:<pk>" target (links' and notices')."""
-        return int(target.rpartition(":")[2])
-
-
-class Notice(models.Model):
-    """One email (or set of emails) the product owes someone at a time: the outbox that every
-    reminder, escalation, digest and alert goes through. Due times live here, never in a Celery
-    ETA. The dispatcher claims due rows (select_for_update skip_locked), the sender marks them
-    sent in the same transaction as the send; `key` is unique, so nothing is owed twice."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        CLAIMED = "claimed", "Claimed"
-        SENT = "sent", "Sent"
-        SKIPPED = "skipped", "No longer needed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    kind = models.CharField(max_length=60)
-    key = models.CharField(max_length=200, unique=True)
-    # What the notice is about ("<app_label>.<model>:<pk>"), for the builder and for cancelling.
-    target = models.CharField(max_length=80)
-    data = models.JSONField(default=dict, blank=True)
-    due_at = models.DateTimeField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    recipients = models.JSONField(default=list, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["due_at", "pk"]
-        indexes = [
-            models.Index(fields=["due_at"], name="notice_pending_due", condition=Q(state="pending")),
-            models.Index(fields=["claimed_at"], name="notice_claimed", condition=Q(state="claimed")),
-            models.Index(fields=["target", "state"], name="notice_target_state"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(state="sent") | Q(sent_at__isnull=False), name="notice_sent_has_time"
-            ),
-            models.CheckConstraint(
-                condition=~Q(state="claimed") | Q(claimed_at__isnull=False), name="notice_claim_has_time"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.get_state_display()})"

@@ -7,7 +7,8 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from crm import selectors, time_zones
+from core import time_zones as core_time_zones
+from crm import selectors
 from crm.models import LoginSession, UserProfile
 
 
@@ -27,7 +28,7 @@ def remember_time_zone(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
     """Keeps the user's zone in the new session: every page is shown in it, and reading the
     profile on each request would cost every page a query."""
     if request is not None:
-        time_zones.remember_zone(request, selectors.user_zone(user).key)
+        core_time_zones.remember_zone(request, selectors.user_zone(user).key)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from core.names import person_fields, person_name
+from core.time_zones import zone_named
 from crm import roles
 from crm.models import (
     Account,
@@ -21,7 +23,6 @@ from crm.models import (
     OwnershipChange,
     PipelineTotal,
     UserProfile,
-    zone_named,
 )
 from crm.prepared import PreparedQuery, id_arg
 
@@ -66,17 +67,6 @@ class AccountPage:
     def single_threaded(self) -> bool:
         people = {m.user_id for m in self.team}
         return sum(1 for c in self.contacts if c.is_active) <= 1 or len(people) <= 1
-
-
-# What crm_ui's `person` shows of a user.
-PERSON_FIELDS = ("username", "first_name", "last_name")
-
-
-def person_fields(*relations: str) -> list[str]:
-    """The columns `person` shows of each related user, for `.only()` beside `select_related()`.
-    A user row has eleven columns, the password hash among them: reading three instead made the
-    account page's queries with two or three people a fifth cheaper to build and read."""
-    return [f"{relation}__{field}" for relation in relations for field in PERSON_FIELDS]
 
 
 # Timeline entries per page (the account page's, and each "Older entries" load).
@@ -193,12 +183,6 @@ class PipelineColumn:
     count: int
     # (currency, amount) pairs: values in different currencies are never added together.
     totals: list[tuple[str, Decimal]]
-
-
-def person_name(first_name: str, last_name: str, username: str) -> str:
-    """What crm_ui's `person` shows, from a user's columns read as values: User.get_full_name()
-    ("first last", stripped), else the username."""
-    return f"{first_name} {last_name}".strip() or username
 
 
 def _deal_cards(deals: QuerySet[Deal]) -> list[DealCard]:

@@ -23,8 +23,10 @@ from django.utils.translation import ngettext
 from django_fsm import TransitionNotAllowed
 from rest_framework.authtoken.models import Token
 
+from core.exceptions import Conflict
+from core.names import name_of
+from core.validation import validate_model
 from crm import events, permissions, roles, time_zones
-from crm.exceptions import Conflict
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -37,7 +39,7 @@ from crm.models import (
     PipelineTotal,
     UserProfile,
 )
-from crm.signals import account_reassigned
+from crm.signals import account_reassigned, contact_address_lapsed
 
 User = get_user_model()
 
@@ -51,15 +53,6 @@ CONTACT_FIELDS = (
 )
 DEAL_FIELDS = ("name", "value", "currency", "expected_close_date")
 TEAM_ROLES_ADDABLE = [r for r in AccountTeamMember.Role.values if r != AccountTeamMember.Role.OWNER]
-
-
-def validate_model(instance: Any, exclude: list[str] | None = None) -> None:
-    """Model validation with messages keyed by field; raises before anything is written.
-
-    Protected FSM fields are left out: full_clean would assign them, which django-fsm forbids
-    (and only transitions change them anyway)."""
-    protected = [f.name for f in instance._meta.concrete_fields if getattr(f, "protected", False)]
-    instance.full_clean(exclude=[*(exclude or []), *protected], validate_constraints=False)
 
 
 def _changes(instance: Any, data: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -202,9 +195,7 @@ def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
     contact.save()
     if not contact.is_active or contact.do_not_contact or "email" in changed:
         # Someone who left, asked not to be contacted or changed address keeps no live link.
-        from crm.links import links_revoke_for_contact
-
-        links_revoke_for_contact(contact)
+        contact_address_lapsed.send(sender=Contact, contact=contact)
     if was_active and not contact.is_active:
         subject = f"{contact.full_name} left the organisation"
     else:
@@ -241,7 +232,7 @@ def team_member_join(*, account: Account, user: Any, role: str, by: Any) -> Acco
         return existing
     member = AccountTeamMember.objects.create(account=account, user=user, role=role)
     events.team_changed_event(
-        account=account, by=by, subject=f"{events._name(user)} joined the team as {member.get_role_display()}",
+        account=account, by=by, subject=f"{name_of(user)} joined the team as {member.get_role_display()}",
         data={"user": user.pk, "role": role, "change": "joined"},
     )
     return member
@@ -260,7 +251,7 @@ def team_member_end(*, member: AccountTeamMember, by: Any) -> AccountTeamMember:
     member.save(update_fields=["ended_at"])
     events.team_changed_event(
         account=member.account, by=by,
-        subject=f"{events._name(member.user)} left the team ({member.get_role_display()})",
+        subject=f"{name_of(member.user)} left the team ({member.get_role_display()})",
         data={"user": member.user_id, "role": member.role, "change": "left"},
     )
     return member
@@ -325,7 +316,7 @@ def _deal_owner(*, account: Account, by: Any, owner: Any) -> Any:
     _require_assignable(owner, "owner")
     if not permissions.can_sell_on(owner, account):
         raise ValidationError({
-            "owner": f"{events._name(owner)} cannot work this account's deals: "
+            "owner": f"{name_of(owner)} cannot work this account's deals: "
             "choose a sales manager or someone on the account's sales team.",
         })
     return owner
@@ -414,14 +405,6 @@ def _same_line_items(posted: list[dict[str, Any]], current: Any) -> bool:
 
     mine = rows(posted)
     return mine is not None and mine == rows(current)
-
-
-def fire_transition(action: Any, **kwargs: Any) -> None:
-    """Runs a django-fsm transition; an illegal one is a Conflict (HTTP 409) for every app."""
-    try:
-        action(**kwargs)
-    except TransitionNotAllowed:
-        raise Conflict("That is not possible in the current state; reload to see what changed.") from None
 
 
 def _transition(deal: Deal, action: Any, **kwargs: Any) -> None:
@@ -622,7 +605,7 @@ def account_reassign(
     # query: after the wait PostgreSQL would re-check it against the old owner and find no row.
     account = Account.objects.select_for_update().get(pk=account.pk)
     if account.owner_id == to_user.pk:
-        raise ValidationError({"to_user": f"{events._name(to_user)} already owns this account."})
+        raise ValidationError({"to_user": f"{name_of(to_user)} already owns this account."})
     change = _transfer(account=account, to_user=to_user, by=by, reason=reason, note=note, now=timezone.now())
     _notify_new_owners([change])
     return change
@@ -706,7 +689,7 @@ def _team_seats_hand_over(*, from_user: Any, to_user: Any, by: Any, now: datetim
         seat.save(update_fields=["ended_at"])
         events.team_changed_event(
             account=seat.account, by=by,
-            subject=f"{events._name(from_user)} left the team ({seat.get_role_display()}): departure",
+            subject=f"{name_of(from_user)} left the team ({seat.get_role_display()}): departure",
             data={"user": from_user.pk, "role": seat.role, "change": "left", "reason": "departure"},
         )
         if seat.role != AccountTeamMember.Role.OWNER:  # ownership moves only through the ledger
@@ -744,7 +727,7 @@ def user_deactivate(
                     "%(name)s still owns %(count)d account: name a successor.",
                     "%(name)s still owns %(count)d accounts: name a successor.",
                     owned,
-                ) % {"name": events._name(user), "count": owned}}
+                ) % {"name": name_of(user), "count": owned}}
             )
         if not roles.can_reassign(by):
             raise PermissionDenied("Only sales managers and administrators reassign a book.")

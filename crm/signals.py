@@ -16,3 +16,7 @@ account_reassigned = Signal()
 # the page renders the template with `ctx` set to the context. Keep receivers to a fixed,
 # small number of queries: the account page has a query budget.
 account_page_sections = Signal()
+# Sent inside contact_update when the address the customer's emailed links went to may no longer
+# reach them (the contact left, asked not to be contacted, or changed email), so the app that
+# keeps those links revokes the live ones. kwargs: contact
+contact_address_lapsed = Signal()

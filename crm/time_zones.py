@@ -1,11 +1,9 @@
-"""The time zone each request runs in, so that a page and the email about the same event print
-the same time.
+"""The signed-in user's time zone, read from their profile (core.time_zones has the rest).
 
-Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware);
-customer pages in the zone of the staff member whose emails the customer gets (`show_in_zone_of`),
-as crm.mail renders those emails. The zone is kept in the session, written at login and into
-each of the user's sessions whenever their profile's zone changes (crm.services.profile_update):
-reading the profile on every request would cost every page a query.
+Staff pages run in the signed-in user's profile zone (config.middleware.UserTimeZoneMiddleware).
+The zone is kept in the session, written at login and into each of the user's sessions whenever
+their profile's zone changes (crm.services.profile_update): reading the profile on every request
+would cost every page a query.
 """
 
 from __future__ import annotations
@@ -16,20 +14,10 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
 
+from core.time_zones import SESSION_KEY, remember_zone, zone_named
 from crm import selectors
-from crm.mail import zone_of
-from crm.models import LoginSession, zone_named
-
-SESSION_KEY = "time_zone"
-
-
-def remember_zone(request: HttpRequest, name: str) -> None:
-    """Keeps the signed-in user's zone in their session (at login, and when their profile changes)."""
-    session = getattr(request, "session", None)
-    if session is not None:
-        session[SESSION_KEY] = zone_named(name).key
+from crm.models import LoginSession
 
 
 def sessions_follow_zone(*, user: Any, name: str) -> None:
@@ -56,11 +44,3 @@ def request_zone(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
     zone = selectors.user_zone(user)
     remember_zone(request, zone.key)
     return zone
-
-
-def show_in_zone_of(user: Any) -> str:
-    """Runs the rest of a customer page in the zone its emails use (`user`'s: the owner who
-    writes to the customer) and returns the zone's name for the page to say."""
-    zone = zone_of(user)
-    timezone.activate(zone)
-    return zone.key

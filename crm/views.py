@@ -19,12 +19,15 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import permissions, roles, selectors, services, time_zones
-from crm.exceptions import Conflict
+from core import time_zones as core_time_zones
+from core.exceptions import Conflict
+from core.http import conflict_response
+from core.names import name_of
+from core.pagination import CappedPaginator
+from crm import permissions, roles, selectors, services
 from crm.forms import (
     AccountCreateForm,
     AccountFilterForm,
@@ -45,7 +48,6 @@ from crm.forms import (
     line_items_from,
 )
 from crm.models import Account, AccountTeamMember, Activity, Deal, UserProfile
-from crm.pagination import CappedPaginator
 from crm.signals import account_page_sections
 from flows import actions as flows
 
@@ -65,11 +67,8 @@ def _allowed(check: Callable[..., None], *args: Any) -> bool:
 
 
 def _conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:
-    """A valid request the object's state refuses: say so plainly (409 for htmx, else back to the page)."""
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "crm/_conflict.html", {"message": str(exc)}, status=409)
-    messages.error(request, str(exc))
-    return HttpResponseRedirect(back)
+    # crm's pages swap the htmx answer where the request aimed, not into an alert area.
+    return conflict_response(request, exc, back, alerts=False)
 
 
 def _posted(request: HttpRequest) -> Any:
@@ -333,7 +332,9 @@ def account_reassign(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"{account.name} now belongs to {_name(change.to_user)}; they have been emailed.")
+            messages.success(
+                request, f"{account.name} now belongs to {name_of(change.to_user)}; they have been emailed."
+            )
             return redirect("crm:account_detail", pk=account.pk)
     return render(request, "crm/account_reassign.html", {"form": form, "account": account})
 
@@ -363,7 +364,7 @@ def book_reassign(request: HttpRequest) -> HttpResponse:
                     "Moved %(count)d account from %(from)s to %(to)s",
                     "Moved %(count)d accounts from %(from)s to %(to)s",
                     len(plan.changes),
-                ) % {"count": len(plan.changes), "from": _name(data["from_user"]), "to": _name(data["to_user"])}
+                ) % {"count": len(plan.changes), "from": name_of(data["from_user"]), "to": name_of(data["to_user"])}
                 deals = ngettext(
                     "%(count)d open deal went with them.", "%(count)d open deals went with them.", plan.open_deal_count
                 ) % {"count": plan.open_deal_count}
@@ -511,9 +512,6 @@ def pipeline(request: HttpRequest) -> HttpResponse:
 # --- People ---------------------------------------------------------------------------------
 
 
-def _name(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())
-
 
 @login_required
 @require_GET
@@ -548,8 +546,8 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             moved = " " + ngettext(
                 "%(count)d account went to %(to)s.", "%(count)d accounts went to %(to)s.", len(plan.changes)
-            ) % {"count": len(plan.changes), "to": _name(form.cleaned_data["successor"])} if plan else ""
-            messages.success(request, f"{_name(person)} is deactivated; their sessions and API tokens ended.{moved}")
+            ) % {"count": len(plan.changes), "to": name_of(form.cleaned_data["successor"])} if plan else ""
+            messages.success(request, f"{name_of(person)} is deactivated; their sessions and API tokens ended.{moved}")
             return redirect("crm:user_list")
     return render(request, "crm/user_deactivate.html", {"form": form, "person": person, "owned": owned})
 
@@ -568,16 +566,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, exc)
         else:
             # The session keeps the zone pages are shown in: the next page is in the new one.
-            time_zones.remember_zone(request, saved.time_zone)
+            core_time_zones.remember_zone(request, saved.time_zone)
             messages.success(request, "Profile saved.")
             return redirect("crm:profile")
     return render(request, "crm/profile.html", {"form": form})
-
-
-def next_url(request: HttpRequest, default: str) -> str:
-    """Where to go after an action: the posted `next` (the queue, inbox or week it came from)
-    when it is one of ours, else `default`. Shared by the apps' action views."""
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return default

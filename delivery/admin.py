@@ -3,7 +3,7 @@ problems are read-only (they change through the delivery pages or API, so events
 
 from django.contrib import admin
 
-from crm.admin import ReadOnlyAdmin, ReadOnlyInline
+from core.admin import ReadOnlyAdmin, ReadOnlyInline
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
 
 

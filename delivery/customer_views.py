@@ -1,6 +1,6 @@
 """The customer's pages: a stage's sign-off and the account's read-only portal. No login: the
 emailed link is checked, moved to the session and the browser redirected to a URL without the
-token (crm.customer_pages). GET never changes anything; only POST signs off. The pages show
+token (customer_links.pages). GET never changes anything; only POST signs off. The pages show
 only what the customer may see: no internal notes, reviews, risks or problems."""
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm import links
-from crm.customer_pages import customer_page, land, problem_page, session_link
-from crm.exceptions import Conflict
-from crm.models import Account, CustomerLink
-from crm.time_zones import show_in_zone_of
+from core.exceptions import Conflict
+from core.names import name_of
+from core.time_zones import show_in_zone_of
+from crm.models import Account
+from customer_links import services as links
+from customer_links.models import CustomerLink
+from customer_links.pages import customer_page, land, problem_page, session_link
 from delivery import services
 from delivery.models import Project, SignOff, Stage
 from delivery.signals import portal_sections
@@ -34,7 +36,7 @@ REVIEW_SESSION_KEY = "delivery.signoff_review"
 def _person(user: Any) -> dict[str, str]:
     profile = getattr(user, "profile", None)
     return {
-        "name": user.get_full_name() or user.get_username(),
+        "name": name_of(user),
         "email": user.email,
         "phone": getattr(profile, "phone", "") if profile is not None else "",
     }

@@ -1,4 +1,4 @@
-"""Emails delivery sends: customer links (through crm.links) and outbox notices (crm.notices).
+"""Emails delivery sends: customer links (through customer_links.services) and outbox notices (outbox.notices).
 Built when sent, from the rows as they are then; a builder returns [] when the notice is moot."""
 
 from __future__ import annotations
@@ -9,14 +9,16 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.urls import reverse
 
-from crm import links, notices, roles
-from crm.mail import email_message, zone_of
-from crm.models import AccountTeamMember, CustomerLink, Notice
+from core.mail import email_message
+from core.names import name_of
+from core.time_zones import zone_of
+from crm import roles
+from crm.models import AccountTeamMember
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from delivery.models import Problem, SignOff, Stage
-
-
-def _name(user: Any) -> str:
-    return user.get_full_name() or user.get_username()
+from outbox import notices
+from outbox.models import Notice
 
 
 def _phone(user: Any) -> str:
@@ -48,7 +50,7 @@ def signoff_request(link: CustomerLink, url: str) -> EmailMessage:
         template="signoff_request",
         subject=f"Please review and sign off: {stage.name} ({stage.project.deal.name})",
         to=[link.contact.email],  # type: ignore[union-attr]
-        context={"stage": stage, "contact": link.contact, "owner": owner, "owner_name": _name(owner),
+        context={"stage": stage, "contact": link.contact, "owner": owner, "owner_name": name_of(owner),
                  "phone": _phone(owner), "url": url, "expires_at": link.expires_at},
         zone_from=owner,
     )
@@ -61,7 +63,7 @@ def portal_invitation(link: CustomerLink, url: str) -> EmailMessage:
         template="portal_invitation",
         subject=f"Follow the delivery for {link.account.name}",
         to=[link.contact.email],  # type: ignore[union-attr]
-        context={"account": link.account, "contact": link.contact, "owner_name": _name(owner), "url": url,
+        context={"account": link.account, "contact": link.contact, "owner_name": name_of(owner), "url": url,
                  "expires_at": link.expires_at},
         zone_from=owner,
     )
@@ -91,7 +93,7 @@ def signoff_reminder(notice: Notice) -> list[EmailMessage]:
             template="signoff_reminder",
             subject=f"Reminder: {stage.name} is waiting for your sign-off",
             to=[stage.signer.email],  # type: ignore[union-attr]
-            context={"stage": stage, "contact": stage.signer, "owner_name": _name(owner), "phone": _phone(owner),
+            context={"stage": stage, "contact": stage.signer, "owner_name": name_of(owner), "phone": _phone(owner),
                      "url": links.link_url(fresh, raw), "expires_at": fresh.expires_at},
             zone_from=owner,
         )
@@ -109,7 +111,7 @@ def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
             template="signoff_reminder_owner",
             subject=f"Still waiting for sign-off: {stage.name} at {stage.account.name}",
             to=[owner.email],
-            context={"stage": stage, "owner_name": _name(owner),
+            context={"stage": stage, "owner_name": name_of(owner),
                      "url": reverse("delivery:project_detail", args=[stage.project_id])},
             zone_from=owner,
         )
@@ -134,7 +136,7 @@ def customer_answered(notice: Notice) -> list[EmailMessage]:
                 else f"{signoff.typed_name} asked for changes to {signoff.stage.name}"
             ),
             to=[owner.email],
-            context={"signoff": signoff, "signed": signed, "owner_name": _name(owner),
+            context={"signoff": signoff, "signed": signed, "owner_name": name_of(owner),
                      "url": reverse("delivery:project_detail", args=[signoff.stage.project_id])},
             zone_from=owner,
         )

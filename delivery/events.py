@@ -7,7 +7,8 @@ from typing import Any
 from django.utils.translation import ngettext
 
 from crm.events import event_record
-from crm.models import Account, Activity, Contact, CustomerLink
+from crm.models import Account, Activity, Contact
+from customer_links.models import CustomerLink
 from delivery.models import Problem, Project, SignOff, Stage
 
 

@@ -15,8 +15,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 
-from crm import text
-from crm.forms import DateInput, FastSelect, PersonChoiceField, Textarea
+from core import text
+from core.widgets import DateInput, Textarea
+from crm.forms import FastSelect, PersonChoiceField
 from crm.models import Contact
 from delivery.models import Problem, Project, Stage
 from handover.forms import contact_label

@@ -10,9 +10,10 @@ from django.db.models import Case, CharField, Count, F, IntegerField, OuterRef, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Account, Contact, CustomerLink
+from core.names import person_name
+from crm.models import Account, Contact
 from crm.prepared import Arg, PreparedQuery, id_arg
-from crm.selectors import person_name
+from customer_links.models import CustomerLink
 from delivery import permissions
 from delivery.forms import PortalLinkForm, portal_contacts
 from delivery.models import Problem, Project, Stage

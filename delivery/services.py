@@ -15,14 +15,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import links, notices, roles, text
-from crm.exceptions import Conflict
-from crm.models import Account, AccountTeamMember, Contact, CustomerLink
-from crm.services import account_lifecycle_change, fire_transition, validate_model
+from core import text
+from core.exceptions import Conflict
+from core.transitions import fire_transition
+from core.validation import validate_model
+from crm import roles
+from crm.models import Account, AccountTeamMember, Contact
+from crm.services import account_lifecycle_change
+from customer_links import services as links
+from customer_links import tasks as customer_links_tasks
+from customer_links.models import CustomerLink
 from delivery import events, permissions
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from handover.models import Handover, Promise
 from handover.services import promise_mark_outcome, promises_break
+from outbox import notices
 
 User = get_user_model()
 
@@ -227,7 +234,7 @@ def stage_request_signoff(
         by=by,
         valid_for=timedelta(days=_setting("SIGNOFF_LINK_DAYS")),
     )
-    links.link_send_on_commit(link)
+    customer_links_tasks.link_send_on_commit(link)
     due = timezone.now() + timedelta(days=_setting("SIGNOFF_REMINDER_DAYS"))
     # A new request replaces what the previous one still owed: its link is revoked, so the
     # signer's reminder is moot, and the owner is reminded once, counting from this request.
@@ -417,7 +424,7 @@ def portal_link_issue(*, account: Account, by: Any, contact: Contact | None) -> 
         valid_for=timedelta(days=_setting("PORTAL_LINK_DAYS")),
         reusable=True,
     )
-    links.link_send_on_commit(link)
+    customer_links_tasks.link_send_on_commit(link)
     events.portal_link_sent_event(account=account, by=by, link=link, contact=contact)
     return link
 

@@ -24,13 +24,15 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.exceptions import Conflict
+from core.http import conflict_response
+from core.http import next_url as _next
+from core.pagination import CappedPaginator
 from crm import roles
-from crm.exceptions import Conflict
 from crm.forms import add_service_errors
-from crm.models import Account, Activity, CustomerLink
-from crm.pagination import CappedPaginator
+from crm.models import Account, Activity
 from crm.permissions import get_account_for
-from crm.views import next_url as _next
+from customer_links.models import CustomerLink
 from delivery import permissions, selectors, services
 from delivery.forms import (
     DeliveriesFilterForm,
@@ -70,14 +72,8 @@ def _project_url(project_id: int, stage_id: int | None = None) -> str:
 
 
 def _conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:
-    """The state refuses a valid request: 409, with the message in the page's alert area for
-    htmx, otherwise a page saying what happened and the way back."""
-    if _htmx(request):
-        response = render(request, "crm/_conflict.html", {"message": str(exc)}, status=409)
-        response["HX-Retarget"] = "#alerts"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    return render(request, "delivery/conflict.html", {"message": str(exc), "back": back}, status=409)
+    # Without htmx, a page saying what happened and the way back rather than a flash message.
+    return conflict_response(request, exc, back, page="delivery/conflict.html")
 
 
 def _role_label(stage: Stage) -> str:

@@ -15,8 +15,9 @@ from typing import Any, cast
 from django.db import transaction
 
 from crm import services as crm
-from crm.models import Contact, CustomerLink, Deal, OwnershipChange
+from crm.models import Contact, Deal, OwnershipChange
 from crm.services import ReassignmentPlan
+from customer_links.models import CustomerLink
 from delivery import services as delivery
 from delivery.models import Project, SignOff, Stage
 from handover import services as handover_services

@@ -3,7 +3,7 @@ through the handover pages or API (the services), so the reviews, events and ema
 
 from django.contrib import admin
 
-from crm.admin import ReadOnlyAdmin, ReadOnlyInline
+from core.admin import ReadOnlyAdmin, ReadOnlyInline
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 
 

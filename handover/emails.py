@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
 
-from crm.mail import email_message, zone_of
+from core.mail import email_message
+from core.time_zones import zone_of
 from handover.models import Handover
 
 

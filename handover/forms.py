@@ -13,8 +13,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from crm import roles, text
-from crm.forms import DateInput, DateTimeInput, PersonChoiceField, Textarea, vendor_people
+from core import text
+from core.widgets import DateInput, DateTimeInput, Textarea
+from crm import roles
+from crm.forms import PersonChoiceField, vendor_people
 from crm.models import Contact
 from handover.models import Promise, PromiseReview
 from handover.signals import acceptance_choices

@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from core.text import MultiLineTextField, SingleLineCharField
 from crm.models import Account, Contact, Deal, visible_through_account
-from crm.text import MultiLineTextField, SingleLineCharField
 
 User = settings.AUTH_USER_MODEL
 

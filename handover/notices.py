@@ -1,4 +1,4 @@
-"""The handover's escalation, through the one outbox (crm.notices): a producer owes one notice
+"""The handover's escalation, through the one outbox (outbox.notices): a producer owes one notice
 per handover past its acceptance deadline, the dispatcher claims it, the builder claims the
 handover (`escalated_at`, a conditional UPDATE) and emails the delivery managers once."""
 
@@ -11,10 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.utils import timezone
 
-from crm import notices, roles
-from crm.models import Notice
+from crm import roles
 from handover import emails, events
 from handover.models import Handover
+from outbox import notices
+from outbox.models import Notice
 
 logger = logging.getLogger(__name__)
 

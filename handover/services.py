@@ -12,18 +12,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import notices, roles
-from crm.exceptions import Conflict
+from core.exceptions import Conflict
+from core.transitions import fire_transition
+from core.validation import validate_model
+from crm import roles
 from crm.models import Account, AccountTeamMember, Contact, Deal
-from crm.services import (
-    account_hand_to_delivery,
-    account_lifecycle_change,
-    fire_transition,
-    team_member_join,
-    validate_model,
-)
+from crm.services import account_hand_to_delivery, account_lifecycle_change, team_member_join
 from handover import events, permissions
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
+from outbox import notices
 
 User = get_user_model()
 

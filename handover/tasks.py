@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from crm.mail import TRANSIENT_SEND_ERRORS, send_error_text, send_failure_is_final
+from core.mail import TRANSIENT_SEND_ERRORS, send_error_text, send_failure_is_final
 from handover import emails
 from handover.models import Handover
 

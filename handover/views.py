@@ -25,12 +25,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.exceptions import Conflict
+from core.http import conflict_response
+from core.http import next_url as _next
 from crm import roles
-from crm.exceptions import Conflict
 from crm.forms import add_service_errors
 from crm.models import Activity, Contact, Deal
 from crm.permissions import get_deal_for
-from crm.views import next_url as _next
 from flows import actions as flows
 from handover import permissions, selectors, services
 from handover.forms import (
@@ -65,15 +66,7 @@ def _htmx(request: HttpRequest) -> bool:
 
 
 def _conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:
-    """The state refuses a valid request: 409 with the message for htmx (shown in the page's
-    alert area), otherwise back to the page with the message."""
-    if _htmx(request):
-        response = render(request, "crm/_conflict.html", {"message": str(exc)}, status=409)
-        response["HX-Retarget"] = "#alerts"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    messages.error(request, str(exc))
-    return HttpResponseRedirect(back)
+    return conflict_response(request, exc, back)
 
 
 def _contacts(account_id: int) -> list[Contact]:

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.utils import timezone
 
-from crm.forms import DateInput
+from core.widgets import DateInput
 from insights.selectors import Period, team_choices
 
 DEFAULT_DAYS = 90

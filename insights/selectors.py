@@ -70,9 +70,9 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from core.wording import possessive
 from crm import roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange, UserProfile
-from crm.wording import possessive
 from delivery.models import Problem, Project, Stage
 from handover.models import Handover, Promise
 from insights import permissions

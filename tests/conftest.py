@@ -62,7 +62,7 @@ def empty_cache() -> None:
 
 
 # An HTML entity in a subject or a text part is what a customer would read literally: "Smith
-# &amp; Jones". Text is rendered without autoescaping (crm.mail); this keeps it so.
+# &amp; Jones". Text is rendered without autoescaping (core.mail); this keeps it so.
 HTML_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
 
 

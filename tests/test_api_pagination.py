@@ -1,4 +1,4 @@
-"""The API's pagination (crm.api.pagination): pages of `page_size` rows with next/previous links,
+"""The API's pagination (core.api.pagination): pages of `page_size` rows with next/previous links,
 an exact `count` up to the cap and `null` beyond it, a cost that does not grow with the data,
 and 404 for pages that do not exist."""
 
@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm.api import pagination
+from core.api import pagination
 from crm.models import Account
 from tests.conftest import api_for
 

@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from config.celery_app import app
 from crm.models import OwnershipChange
-from crm.tasks import dispatch_notices
 from flows import actions as flows
+from outbox.tasks import dispatch_notices
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -263,7 +263,7 @@ def test_beat_and_a_worker_remind_a_touchpoint_coming_due_within_a_minute_once(
     reason = _why_not_runnable()
     if reason:
         pytest.skip(reason)
-    from crm.models import Notice
+    from outbox.models import Notice
     from tests.conftest import accept_deal
     from touchpoints.agendas import create_default_agendas
     from touchpoints.models import AgendaStep, AgendaTemplate, Touchpoint

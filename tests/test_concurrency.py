@@ -15,8 +15,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
+from core.exceptions import Conflict
 from crm import services
-from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, Deal, OwnershipChange
 from flows import actions as flows
 
@@ -187,8 +187,8 @@ def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, 
     handover_services.handover_approve(handover=handover, by=salesmgr)
     Handover.objects.filter(pk=handover.pk).update(accept_deadline=timezone.now() - timedelta(minutes=5))
 
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     # Two dispatcher ticks at once: the producer owes one notice (unique key), the claims are
     # disjoint, and the builder's claim on the handover lets one email through.
@@ -216,7 +216,7 @@ def _awaiting_signoff(deal: Any, rep: Any, salesmgr: Any, deliverymgr: Any, deli
 
 
 def _answer(link_pk: int, *, signed_off: bool = True, reason: str = "") -> Any:
-    from crm.models import CustomerLink
+    from customer_links.models import CustomerLink
 
     return flows.customer_answer(
         link=CustomerLink.objects.get(pk=link_pk), signed_off=signed_off, typed_name="Alice Martin", reason=reason,
@@ -283,8 +283,8 @@ def _due_notices(count: int, monkeypatch: Any) -> list[int]:
 
     from django.utils import timezone
 
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     monkeypatch.setitem(notices._builders, _RACE_KIND, _race_builder)
     monkeypatch.setattr(notices, "_producers", {})
@@ -297,8 +297,8 @@ def _due_notices(count: int, monkeypatch: Any) -> list[int]:
 
 
 def test_two_dispatchers_claim_disjoint_notices_and_send_each_once(mailoutbox, monkeypatch):
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     ids = _due_notices(40, monkeypatch)
 
@@ -322,8 +322,8 @@ def test_an_abandoned_claim_is_reclaimed_once(mailoutbox, monkeypatch):
 
     from django.utils import timezone
 
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     abandoned, recent = _due_notices(2, monkeypatch)
     now = timezone.now()
@@ -347,7 +347,7 @@ def _hold_lock(notice_id: int, locked: threading.Event, release: threading.Event
     """Holds the notice's row lock, as a dispatcher's scan or another sender does, until told."""
     from django.db import transaction
 
-    from crm.models import Notice
+    from outbox.models import Notice
 
     try:
         with transaction.atomic():
@@ -361,7 +361,7 @@ def _hold_lock(notice_id: int, locked: threading.Event, release: threading.Event
 def _claimed_notice(monkeypatch: Any) -> int:
     from django.utils import timezone
 
-    from crm.models import Notice
+    from outbox.models import Notice
 
     (pk,) = _due_notices(1, monkeypatch)
     Notice.objects.filter(pk=pk).update(state=Notice.State.CLAIMED, claimed_at=timezone.now())
@@ -372,8 +372,8 @@ def test_a_sender_waits_out_a_lock_held_for_a_moment_and_sends(mailoutbox, monke
     """The flaky failure this pins down: a second dispatcher's scan locks, for milliseconds, a
     row the first has just claimed (PostgreSQL locks before re-checking the filter). The sender
     of that row used to give up at once and leave it to the ten-minute stale-claim sweep."""
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     pk = _claimed_notice(monkeypatch)
     locked, release = threading.Event(), threading.Event()
@@ -391,8 +391,8 @@ def test_a_sender_waits_out_a_lock_held_for_a_moment_and_sends(mailoutbox, monke
 
 
 def test_a_sender_leaves_a_row_another_sender_keeps_locked(mailoutbox, monkeypatch):
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     pk = _claimed_notice(monkeypatch)
     monkeypatch.setattr(notices, "LOCK_WAITS", (0.01, 0.02))

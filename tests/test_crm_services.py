@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
+from core.exceptions import Conflict
 from crm import services
-from crm.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 from flows import actions as flows
 

@@ -13,13 +13,15 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from crm import links
-from crm.customer_pages import SESSION_KEY
-from crm.models import Account, Activity, CustomerLink, Notice
+from crm.models import Account, Activity
+from customer_links import services as links
+from customer_links.models import CustomerLink
+from customer_links.pages import SESSION_KEY
 from delivery import services
 from delivery.models import SignOff, Stage
 from flows import actions as flows
 from handover.models import Handover, Promise, PromiseReview
+from outbox.models import Notice
 
 SIGNED_OFF = {"typed_name": "Alice Martin", "decision": "sign_off"}
 

@@ -16,7 +16,7 @@ from django import forms
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from crm.forms import DateInput, DateTimeInput, TimeInput
+from core.widgets import DateInput, DateTimeInput, TimeInput
 
 # Languages whose own formats are not ISO (29/01/2027, 29.01.2027, 01/29/2027), and settings that
 # would make Django's default widgets write them.

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from core.exceptions import Conflict
 from crm import services
-from crm.exceptions import Conflict
 from crm.models import Activity, Deal
 from flows import actions as flows
 from tests.conftest import make_user

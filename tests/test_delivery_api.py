@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 
 from crm import roles
 from crm import services as crm_services
-from crm.models import Activity, Contact, CustomerLink
+from crm.models import Activity, Contact
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
 from flows import actions as flows

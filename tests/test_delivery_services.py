@@ -9,14 +9,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm import links, notices, roles
-from crm.exceptions import Conflict
-from crm.models import Account, Activity, CustomerLink, Notice
+from core.exceptions import Conflict
+from crm import roles
+from crm.models import Account, Activity
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, Promise
+from outbox import notices
+from outbox.models import Notice
 from tests.conftest import accept_deal, approve_deal, make_user
 from touchpoints.models import Touchpoint
 
@@ -106,7 +110,7 @@ def test_requesting_signoff_emails_a_hashed_single_use_link_once(
     assert len(raw) >= 43 and stored.token_hash == links.token_hash(raw) and raw not in stored.token_hash
     assert stored.emailed_at is not None
     # Redelivering the task sends nothing more and leaves the emailed token working.
-    from crm.tasks import email_customer_link
+    from customer_links.tasks import email_customer_link
 
     assert email_customer_link(link.pk) == 0 and len(mailoutbox) == 1
     assert CustomerLink.objects.get(pk=link.pk).token_hash == links.token_hash(raw)

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from crm import roles
 from crm import services as crm_services
-from crm.models import Account, Activity, CustomerLink
+from crm.models import Account, Activity
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
@@ -622,7 +623,7 @@ def test_the_problem_list_shows_only_visible_rows(
 
 
 def test_the_problem_list_pages_are_capped(project: Project, rep: User, monkeypatch: Any) -> None:
-    from crm.pagination import CappedPaginator
+    from core.pagination import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "cap", 5)
     for i in range(7):

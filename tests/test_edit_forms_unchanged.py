@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from core.widgets import Textarea
 from crm import services as crm_services
-from crm.forms import AccountForm, Textarea
+from crm.forms import AccountForm
 from crm.models import Activity, UserProfile
 from flows import actions as flows
 from handover import services as handover_services

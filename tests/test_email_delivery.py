@@ -22,14 +22,17 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from crm import links, notices
-from crm.mail import email_message, header_text
-from crm.models import Account, Contact, CustomerLink, Deal, Notice, OwnershipChange
+from core.mail import email_message, header_text
+from crm.models import Account, Contact, Deal, OwnershipChange
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from delivery import services as delivery_services
 from delivery.models import Stage
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
+from outbox import notices
+from outbox.models import Notice
 from tests.conftest import accept_deal, api_for, approve_deal, client_for, escaped_text_in
 from touchpoints import services as touchpoint_services
 from touchpoints.models import Touchpoint
@@ -349,7 +352,7 @@ def test_a_signoff_link_that_cannot_be_emailed_ends_failed_on_the_link_and_the_p
     page = client_for(delivery).get(reverse("delivery:project_detail", args=[project.pk]))
     assert "could not be emailed" in page.content.decode()
     root = type(delivery).objects.create_superuser("root", "root@vendor.example", "pw")
-    listing = client_for(root).get(reverse("admin:crm_customerlink_changelist"), {"email_failed_at__isempty": "0"})
+    listing = client_for(root).get(reverse("admin:customer_links_customerlink_changelist"), {"email_failed_at__isempty": "0"})
     assert listing.status_code == 200 and "Stage sign-off" in listing.content.decode()
     assert link.email_error[:40].replace("'", "&#x27;") in listing.content.decode()
     api = api_for(delivery).get(f"/api/v1/stages/{stage.pk}/").json()["signoff_link"]

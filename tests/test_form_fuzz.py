@@ -36,14 +36,15 @@ from django.utils.http import urlsafe_base64_encode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm import notices, roles
+from crm import roles
 from crm import services as crm_services
-from crm.models import CustomerLink
+from customer_links.models import CustomerLink
 from delivery import services as delivery_services
 from delivery.models import Problem, Stage
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
+from outbox import notices
 from tests.conftest import accept_deal, approve_deal, make_user
 from touchpoints.models import Touchpoint
 

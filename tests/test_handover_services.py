@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.exceptions import Conflict
+from core.exceptions import Conflict
 from crm.models import Account, AccountTeamMember, Activity, OwnershipChange
 from delivery.models import Project
 from flows import actions as flows
@@ -281,8 +281,8 @@ def test_bulk_reassignment_moves_the_open_handover_but_never_the_promise_maker(w
 def test_overdue_handovers_escalate_once_even_with_two_dispatchers(
     won, rep, salesmgr, deliverymgr, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from crm import notices
-    from crm.models import Notice
+    from outbox import notices
+    from outbox.models import Notice
 
     approved(won, rep, salesmgr)
     Handover.objects.filter(pk=won.pk).update(accept_deadline=timezone.now() - timedelta(minutes=1))

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from core.exceptions import Conflict
 from crm import services as crm_services
-from crm.exceptions import Conflict
 from crm.models import Activity
 from flows import actions as flows
 from handover import services

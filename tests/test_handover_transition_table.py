@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from crm.exceptions import Conflict
+from core.exceptions import Conflict
 from crm.models import Activity
 from flows import actions as flows
 from handover import services

@@ -28,8 +28,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.redaction import REDACTED, GunicornLogger, RedactTokensFilter, redact
-from crm import links
-from crm.models import Account, Contact, CustomerLink
+from crm.models import Account, Contact
+from customer_links import services as links
+from customer_links import tasks as customer_links_tasks
+from customer_links.models import CustomerLink
 from touchpoints import services as touchpoint_services
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -141,17 +143,16 @@ def test_link_emails_pass_no_token_through_celery(stage_signoff_request):
 
 @pytest.fixture
 def stage_signoff_request(project, delivery, mailoutbox, django_capture_on_commit_callbacks, monkeypatch):
-    from crm import tasks
     from delivery import services
 
     calls: list[tuple[Any, Any]] = []
-    real_apply = tasks.email_customer_link.apply_async
+    real_apply = customer_links_tasks.email_customer_link.apply_async
 
     def recording_apply(args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         calls.append((tuple(args or ()), dict(kwargs or {})))
         return real_apply(args, kwargs, **options)
 
-    monkeypatch.setattr(tasks.email_customer_link, "apply_async", recording_apply)
+    monkeypatch.setattr(customer_links_tasks.email_customer_link, "apply_async", recording_apply)
     stage = project.stages.get(position=1)
     contact = project.account.contacts.get(first_name="Alice")
     with django_capture_on_commit_callbacks(execute=True):
@@ -172,9 +173,10 @@ def _free_port() -> int:
 
 SETUP = """
 from datetime import timedelta
-from crm import links
+from customer_links import services as links
 from django.contrib.auth import get_user_model
-from crm.models import Account, Contact, CustomerLink
+from crm.models import Account, Contact
+from customer_links.models import CustomerLink
 from touchpoints.services import calendar_feed_reset
 user = get_user_model().objects.create(username="feeder", email="feeder@example.com")
 account = Account.objects.create(name="Acme", owner=user)

@@ -26,8 +26,8 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from crm import notices
-from crm.models import Notice
+from outbox import notices
+from outbox.models import Notice
 from tests.conftest import client_for, make_user
 
 KIND = "test.outbox"
@@ -245,7 +245,7 @@ def scheduling_problems(source: str, where: str) -> list[str]:
             options = items if "retry_backoff" in items or "default_retry_delay" in items else {}
         line = f"{where}:{getattr(node, 'lineno', '?')}"
         if "eta" in options:
-            problems.append(f"{line}: eta= (keep due times in the database: crm.notices)")
+            problems.append(f"{line}: eta= (keep due times in the database: outbox.notices)")
         for name in ("countdown", "default_retry_delay"):
             if name in options:
                 seconds = _seconds(options, name)
@@ -349,7 +349,7 @@ def test_the_admin_lists_failed_notices_and_retries_them(builder):
     Notice.objects.filter(pk=sent.pk).update(state=Notice.State.SENT, sent_at=T0, attempts=1)
     root = User.objects.create_superuser("root", "root@vendor.example", "pw")
     client = client_for(root)
-    changelist = reverse("admin:crm_notice_changelist")
+    changelist = reverse("admin:outbox_notice_changelist")
 
     page = client.get(changelist, {"state__exact": "failed"})
     assert page.status_code == 200
@@ -358,10 +358,10 @@ def test_the_admin_lists_failed_notices_and_retries_them(builder):
     assert "touchpoints.reminder:42:1" not in html  # filtered out
     assert "Retry the selected failed notices" in html
     # Each row is read-only: nothing can be saved over what the sender wrote.
-    detail = client.get(reverse("admin:crm_notice_change", args=[failed.pk]))
+    detail = client.get(reverse("admin:outbox_notice_change", args=[failed.pk]))
     assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
-    assert client.post(reverse("admin:crm_notice_change", args=[failed.pk]), {"state": "pending"}).status_code == 403
-    assert client.get(reverse("admin:crm_notice_add")).status_code == 403
+    assert client.post(reverse("admin:outbox_notice_change", args=[failed.pk]), {"state": "pending"}).status_code == 403
+    assert client.get(reverse("admin:outbox_notice_add")).status_code == 403
 
     response = client.post(
         changelist, {"action": "retry", "index": 0, "_selected_action": [failed.pk, sent.pk]}, follow=True
@@ -382,7 +382,7 @@ def test_staff_who_may_only_view_notices_cannot_retry_them(builder):
     support = make_user("support", is_staff=True)
     support.user_permissions.add(Permission.objects.get(codename="view_notice"))
     client = client_for(support)
-    changelist = reverse("admin:crm_notice_changelist")
+    changelist = reverse("admin:outbox_notice_changelist")
     page = client.get(changelist)
     assert page.status_code == 200 and "touchpoints.reminder:43:1" in page.content.decode()
     assert "Retry the selected failed notices" not in page.content.decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from crm.models import CustomerLink
+from customer_links.models import CustomerLink
 from delivery import services
 from tests.test_concurrency import run_together
 

@@ -143,8 +143,8 @@ def test_seed_demo_puts_the_check_ups_at_different_points_of_their_agenda() -> N
 
     from django.utils import timezone
 
-    from crm.models import Notice
     from delivery.models import Problem
+    from outbox.models import Notice
     from touchpoints.models import SurveyResponse, Touchpoint
 
     assert "Check-ups:" in output

@@ -18,15 +18,8 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from crm import roles
-from crm.models import (
-    Account,
-    AccountTeamMember,
-    Activity,
-    Contact,
-    CustomerLink,
-    Deal,
-    OwnershipChange,
-)
+from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
+from customer_links.models import CustomerLink
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 from insights import selectors

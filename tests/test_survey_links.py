@@ -15,13 +15,16 @@ from django.test import Client
 from django.utils import timezone
 from icalendar import Calendar
 
-from crm import links, notices
 from crm import services as crm_services
-from crm.customer_pages import SESSION_KEY
-from crm.models import Account, Activity, CustomerLink, Notice
+from crm.models import Account, Activity
+from customer_links import services as links
+from customer_links.models import CustomerLink
+from customer_links.pages import SESSION_KEY
 from delivery import services as delivery_services
 from delivery.models import Problem
 from flows import actions as flows
+from outbox import notices
+from outbox.models import Notice
 from tests.conftest import accept_deal, make_user
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
@@ -89,7 +92,7 @@ def world(mailoutbox: list[Any]) -> dict[str, Any]:
     }
 
 
-# crm.customer_pages sends same-origin (no-referrer makes browsers send "Origin: null" with the
+# customer_links.pages sends same-origin (no-referrer makes browsers send "Origin: null" with the
 # form's POST, which Django's CSRF check refuses); either way nothing reaches another origin.
 STRICT_REFERRER_POLICIES = ("no-referrer", "same-origin")
 

@@ -1,4 +1,4 @@
-"""Text is stored the way it is used (crm.text): names and other single-line text on one line,
+"""Text is stored the way it is used (core.text): names and other single-line text on one line,
 multi-line text with LF line breaks, and control characters (NUL, C0/C1, DEL, bidirectional
 overrides) refused with a message naming the field, saving nothing: in every form, API field,
 the admin and the customer's pages (reliability.md 29; a NUL used to reach PostgreSQL as a 500).
@@ -19,9 +19,11 @@ from django.db import DataError, connection, transaction
 from django.test import Client
 from rest_framework import serializers
 
-from crm import services, text
-from crm.api.fields import MultiLineSerializerField, SingleLineSerializerField
-from crm.models import Account, Activity, Contact, CustomerLink
+from core import text
+from core.api.fields import MultiLineSerializerField, SingleLineSerializerField
+from crm import services
+from crm.models import Account, Activity, Contact
+from customer_links.models import CustomerLink
 from delivery.models import SignOff, Stage
 from tests.conftest import api_for, client_for
 from tests.test_customer_links import owner, sign, signoff_link, signoff_url  # noqa: F401  (fixtures)

@@ -15,12 +15,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.time_zones import SESSION_KEY
 from crm import roles
-from crm.models import Activity, Notice, OwnershipChange, UserProfile
-from crm.time_zones import SESSION_KEY
+from crm.models import Activity, OwnershipChange, UserProfile
 from delivery import emails as delivery_emails
 from delivery.models import Stage
 from handover.models import Handover
+from outbox.models import Notice
 from tests.conftest import client_for, make_user
 from tests.test_customer_links import landed, request_signoff, signoff_url
 from touchpoints import emails as touchpoint_emails

@@ -17,8 +17,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crm import services as crm_services
-from crm.models import Activity, Notice
+from crm.models import Activity
 from delivery.models import Problem
+from outbox.models import Notice
 from tests.conftest import accept_deal, api_for, make_user
 from touchpoints import services
 from touchpoints.models import AgendaTemplate, SurveyResponse, Touchpoint

@@ -10,11 +10,13 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from crm import notices
-from crm.exceptions import Conflict
-from crm.models import Account, CustomerLink, Notice
+from core.exceptions import Conflict
+from crm.models import Account
+from customer_links.models import CustomerLink
 from delivery.models import Problem
 from flows import actions as flows
+from outbox import notices
+from outbox.models import Notice
 from tests.conftest import accept_deal
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint

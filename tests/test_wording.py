@@ -19,9 +19,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.wording import possessive
 from crm import services as crm_services
 from crm.models import Account
-from crm.wording import possessive
 from delivery.events import completed_subject
 from flows import actions as flows
 from handover import services
@@ -251,4 +251,4 @@ def test_no_python_string_writes_a_hand_made_plural_or_possessive() -> None:
         for number, text in python_strings(path):
             if HAND_MADE_PLURAL.search(text) or POSSESSIVE_AFTER_A_VALUE.search(text):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {text}")
-    assert found == [], "use ngettext, and crm.wording.possessive:\n" + "\n".join(found)
+    assert found == [], "use ngettext, and core.wording.possessive:\n" + "\n".join(found)

@@ -1,5 +1,5 @@
 """Pages without a login: the customer's check-up survey (the same link mechanism as sign-off,
-crm.customer_pages), the portal's agenda as ICS, and each user's private ICS feed."""
+customer_links.pages), the portal's agenda as ICS, and each user's private ICS feed."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from crm import links
-from crm.customer_pages import customer_page, land, problem_page, session_link
-from crm.exceptions import Conflict
-from crm.models import Account, CustomerLink
-from crm.time_zones import show_in_zone_of
+from core.exceptions import Conflict
+from core.time_zones import show_in_zone_of
+from crm.models import Account
+from customer_links import services as links
+from customer_links.models import CustomerLink
+from customer_links.pages import customer_page, land, problem_page, session_link
 from touchpoints import calendars, services
 from touchpoints.models import CalendarFeed, SurveyResponse, Touchpoint
 

@@ -1,4 +1,4 @@
-"""What touchpoints owes by time, as crm.notices builders (and the digest's producer), plus the
+"""What touchpoints owes by time, as outbox.notices builders (and the digest's producer), plus the
 survey link's email. Each builder re-reads the touchpoint and returns [] when the notice is moot."""
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from crm import links, notices, roles
-from crm.mail import email_message, zone_of
-from crm.models import CustomerLink, Notice
+from core.mail import email_message
+from core.names import name_of
+from core.time_zones import zone_of
+from crm import roles
+from customer_links import services as links
+from customer_links.models import CustomerLink
+from outbox import notices
+from outbox.models import Notice
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
-
-
-def _name(user: Any) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _message(
@@ -61,7 +62,7 @@ def _owner_reminder(notice: Notice, *, tomorrow: bool) -> list[EmailMessage]:
             to=[touchpoint.owner.email],
             context={
                 "touchpoint": touchpoint,
-                "owner_name": _name(touchpoint.owner),
+                "owner_name": name_of(touchpoint.owner),
                 "url": _url(touchpoint),
                 "tomorrow": tomorrow,
             },
@@ -112,7 +113,7 @@ def missed(notice: Notice) -> list[EmailMessage]:
             to=[manager.email],
             context={
                 "touchpoint": touchpoint,
-                "owner_name": _name(touchpoint.owner),
+                "owner_name": name_of(touchpoint.owner),
                 "url": settings.SITE_URL + reverse("crm:account_detail", args=[touchpoint.account_id]),
             },
             zone_from=manager,
@@ -152,7 +153,7 @@ def _survey_message(link: CustomerLink, url: str, touchpoint: Touchpoint) -> Ema
         context={
             "touchpoint": touchpoint,
             "contact": link.contact,
-            "owner_name": _name(touchpoint.owner),
+            "owner_name": name_of(touchpoint.owner),
             "url": url,
             "expires_at": link.expires_at,
         },

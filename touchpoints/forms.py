@@ -9,8 +9,8 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from crm import text
-from crm.forms import DateTimeInput, Textarea
+from core import text
+from core.widgets import DateTimeInput, Textarea
 from delivery.models import Problem
 from touchpoints.models import Kind
 from touchpoints.services import TEXT_LIMIT

@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from crm.models import Account, Contact, CustomerLink, visible_through_account
-from crm.text import MultiLineTextField, SingleLineCharField
+from core.text import MultiLineTextField, SingleLineCharField
+from crm.models import Account, Contact, visible_through_account
+from customer_links.models import CustomerLink
 from delivery.models import Problem, Project
 from handover.models import Handover
 

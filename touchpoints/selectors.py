@@ -11,10 +11,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import DateTimeField, Q
 
+from core.names import person_fields
 from crm import roles
 from crm.models import Account
 from crm.prepared import Arg, PreparedQuery, id_arg
-from crm.selectors import person_fields
 from touchpoints.models import Touchpoint
 from touchpoints.permissions import TEAMS
 

@@ -1,6 +1,6 @@
 """The write path for check-ups: scheduling the agenda, outcomes, skips, reschedules, surveys
 and calendar feeds. Same shape as crm.services. What is owed by time (reminders, escalations,
-surveys, digests) is a crm.notices row in the same transaction; nothing uses a Celery ETA."""
+surveys, digests) is a outbox.notices row in the same transaction; nothing uses a Celery ETA."""
 
 from __future__ import annotations
 
@@ -14,14 +14,19 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from crm import links, notices, roles, text
-from crm.exceptions import Conflict
-from crm.models import Account, Contact, CustomerLink
+from core import text
+from core.exceptions import Conflict
+from core.names import name_of
+from core.transitions import fire_transition
+from crm import roles
+from crm.models import Account, Contact
 from crm.permissions import is_on_team
-from crm.services import fire_transition
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from delivery import services as delivery_services
 from delivery.models import Problem, Project
 from handover.models import Handover
+from outbox import notices
 from touchpoints import events
 from touchpoints.models import (
     REP_KINDS,
@@ -180,14 +185,11 @@ def touchpoints_hand_over(*, from_user: Any, to_user: Any, by: Any) -> int:
         touchpoint.save(update_fields=["owner"])
         events.touchpoint_event(
             touchpoint=touchpoint, by=by, event="owner_changed",
-            body=f"From {_person(from_user)} (departure) to {_person(to_user)}.",
+            body=f"From {name_of(from_user)} (departure) to {name_of(to_user)}.",
             data={"from": from_user.pk, "to": to_user.pk, "reason": "departure"},
         )
     return len(moved)
 
-
-def _person(user: Any) -> str:
-    return str(user.get_full_name() or user.get_username())
 
 
 def touchpoints_drop_contact(contact: Contact) -> int:

@@ -27,9 +27,9 @@ from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.exceptions import Conflict
+from core.exceptions import Conflict
+from core.http import next_url as _next
 from crm.forms import add_service_errors
-from crm.views import next_url as _next
 from touchpoints import permissions, selectors, services
 from touchpoints.forms import OutcomeForm, ReasonForm, RescheduleForm, row_auto_id
 from touchpoints.models import CalendarFeed, Touchpoint

@@ -37,7 +37,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files for /api/docs/ (no CDN)
     "django_htmx",
     "axes",
+    "core",
+    "outbox",
     "crm",
+    "customer_links",
     "handover",
     "delivery",
     "touchpoints",
@@ -143,7 +146,8 @@ CELERY_BEAT_SCHEDULE = {
     # The one dispatcher: every reminder, escalation (overdue handovers, sign-offs, missed
     # check-ups), digest and alert the product owes is a Notice row with a due time; each tick
     # runs the producers (handover deadlines, daily digests), then claims what is due and queues
-    # its sends (crm.notices).
+    # its sends (outbox.notices). The task is outbox.tasks.dispatch_notices, registered under the
+    # name it had in crm so that messages queued before the move still find it.
     "crm-dispatch-notices": {
         "task": "crm.tasks.dispatch_notices",
         "schedule": timedelta(minutes=1),
@@ -208,11 +212,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's JSON, form and multipart parsers; the JSON one answers 400 to a body nested too deep.
     "DEFAULT_PARSER_CLASSES": [
-        "crm.api.parsers.JSONBodyParser",
+        "core.api.parsers.JSONBodyParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -220,7 +224,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "crm.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "20/min"},
 }
 SPECTACULAR_SETTINGS = {

@@ -6,43 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
-from rest_framework import filters
-from rest_framework.exceptions import ValidationError
 
+from core.api.filters import IdFilter
 from crm import roles
 from crm.models import Account, Activity, Contact, Deal
 
 User = get_user_model()
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class IdFilter(django_filters.NumberFilter):
-    """An object id. A plain number filter, not a model choice: an id the user cannot see gives
-    an empty list, exactly like one that does not exist (no 400 that would reveal it)."""
-
-    field_class = forms.IntegerField
-
-    def filter(self, qs: Any, value: Any) -> Any:
-        # Beyond a 64-bit integer no row can match (and SQLite cannot even compare it).
-        if value is not None and not -(2**63) <= value < 2**63:
-            return qs.none()
-        return super().filter(qs, value)
-
-
-class SearchFilter(filters.SearchFilter):
-    """DRF's search, with its bad-input error (a NUL character, which PostgreSQL cannot compare)
-    keyed by the parameter name like every other 400."""
-
-    def get_search_terms(self, request: Any) -> list[str]:
-        try:
-            return list(super().get_search_terms(request))
-        except ValidationError as exc:
-            raise ValidationError({self.search_param: exc.detail}) from None
 
 
 class AccountFilter(django_filters.FilterSet):

@@ -16,8 +16,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm import roles
-from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -416,11 +416,3 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
-
-
-# --- Errors (documentation only) ------------------------------------------------------------
-
-
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-

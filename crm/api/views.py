@@ -11,14 +11,11 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework import mixins, status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -26,86 +23,17 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.api.parsers import JSONBodyParser
+from core.api.schema import ApiAutoSchema, errors
+from core.api.views import ApiViewSet, ServiceCreateMixin, ServiceUpdateMixin
 from crm import permissions, roles, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
-from crm.api.parsers import JSONBodyParser
-from crm.api.schema import CrmAutoSchema, errors
 from crm.login_throttle import current_pause
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, OwnershipChange
 from flows import actions as flows
 
 User = get_user_model()
-
-
-class StableOrderingFilter(OrderingFilter):
-    """Client ordering, with the primary key last so pages never repeat or skip rows."""
-
-    def get_ordering(self, request: Any, queryset: Any, view: Any) -> Any:
-        ordering = super().get_ordering(request, queryset, view)
-        if ordering and not {"pk", "-pk", "id", "-id"} & set(ordering):
-            ordering = [*ordering, "pk"]
-        return ordering
-
-
-class CrmViewSet(viewsets.GenericViewSet):
-    # Token first: an API client without credentials gets 401 with `WWW-Authenticate: Token`.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    # JSON only: nested bodies (line items, assignments) have no form encoding.
-    parser_classes = [JSONBodyParser]
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, StableOrderingFilter]
-    schema = CrmAutoSchema()
-    # Any path segment reaches the view, so `/deals/0.5/` answers the API's JSON 404 rather than
-    # the site's HTML one (the permission helpers turn non-numbers into 404).
-    lookup_value_regex = "[^/]+"
-
-    def _body(self, serializer_class: type[s.serializers.Serializer]) -> dict[str, Any]:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
-    def _paginated(self, queryset: Any, serializer_class: Any) -> Response:
-        page = self.paginate_queryset(queryset)
-        rows = serializer_class(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(rows)
-
-
-class ServiceCreateMixin:
-    """POST: validate with `create_serializer_class`, write with `perform_service_create`,
-    answer with the read serializer."""
-
-    create_serializer_class: Any
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self._body(self.create_serializer_class)  # type: ignore[attr-defined]
-        instance = self.perform_service_create(data)
-        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)  # type: ignore[attr-defined]
-
-    def perform_service_create(self, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-
-class ServiceUpdateMixin:
-    """PUT/PATCH: 404 when not visible, 403 before 400 for the wrong role, then the service."""
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        partial = kwargs.pop("partial", False)
-        instance = self.get_object()  # type: ignore[attr-defined]
-        self.check_can_write(instance)
-        serializer = self.get_serializer(instance, data=request.data, partial=partial)  # type: ignore[attr-defined]
-        serializer.is_valid(raise_exception=True)
-        instance = self.perform_service_update(instance, dict(serializer.validated_data))
-        return Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
-
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        kwargs["partial"] = True
-        return self.update(request, *args, **kwargs)
-
-    def check_can_write(self, instance: Any) -> None:
-        raise NotImplementedError
-
-    def perform_service_update(self, instance: Any, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
 
 
 def _line_items(data: dict[str, Any]) -> None:
@@ -126,7 +54,7 @@ def _line_items(data: dict[str, Any]) -> None:
 )
 @extend_schema(tags=["accounts"])
 class AccountViewSet(
-    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet,
 ):
     """Customer organisations. No delete: history depends on them (405)."""
 
@@ -223,7 +151,7 @@ class AccountViewSet(
 )
 @extend_schema(tags=["contacts"])
 class ContactViewSet(
-    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet,
 ):
     """People at the customer. A contact who leaves is marked `is_active: false`, never deleted."""
 
@@ -265,7 +193,7 @@ class ContactViewSet(
 )
 @extend_schema(tags=["deals"])
 class DealViewSet(
-    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet,
 ):
     """Deals and their pipeline stage. The stage changes only through move, win and lose."""
 
@@ -340,7 +268,7 @@ class DealViewSet(
                          responses={201: s.ActivitySerializer}),
 )
 @extend_schema(tags=["activities"])
-class ActivityViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class ActivityViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """The activity timeline: logged calls, meetings, emails and notes, and system events."""
 
     serializer_class = s.ActivitySerializer
@@ -365,7 +293,7 @@ class ActivityViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.Retrieve
 
 
 @extend_schema(tags=["reassignments"])
-class ReassignmentViewSet(CrmViewSet):
+class ReassignmentViewSet(ApiViewSet):
     """Succession: a departing user's whole book to a successor, previewed first."""
 
     serializer_class = s.BookReassignSerializer
@@ -389,7 +317,7 @@ class ReassignmentViewSet(CrmViewSet):
 
 @extend_schema_view(list=extend_schema(summary="Active vendor people and their roles (for pickers)"))
 @extend_schema(tags=["users"])
-class UserViewSet(mixins.ListModelMixin, CrmViewSet):
+class UserViewSet(mixins.ListModelMixin, ApiViewSet):
     """Vendor people: a list for pickers (any signed-in user), and deactivation (managers)."""
 
     serializer_class = s.UserSerializer
@@ -450,7 +378,7 @@ class TokenView(APIView):
     parser_classes = [JSONBodyParser, FormParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
-    schema = CrmAutoSchema()
+    schema = ApiAutoSchema()
     public_endpoint = True
 
     @extend_schema(

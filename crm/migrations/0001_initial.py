@@ -8,6 +8,7 @@ import django_fsm
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
+import core.time_zones
 
 
 class Migration(migrations.Migration):
@@ -164,7 +165,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('phone', models.CharField(blank=True, max_length=40)),
-                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[crm.models.validate_time_zone])),
+                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[core.time_zones.validate_time_zone])),
                 ('work_starts', models.TimeField(default='09:00')),
                 ('work_ends', models.TimeField(default='17:00')),
                 ('manager', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reports', to=settings.AUTH_USER_MODEL)),

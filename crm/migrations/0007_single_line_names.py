@@ -1,4 +1,4 @@
-"""Names stored before single-line text was enforced (crm.text) may hold line breaks or tabs, pasted
+"""Names stored before single-line text was enforced (core.text) may hold line breaks or tabs, pasted
 from a spreadsheet; a line break in a name breaks the email subject it reaches. Fold them to one
 space, as the forms and the API now do on the way in. Other control characters are left for a
 person to see: guessing what they meant would change data silently."""
@@ -8,7 +8,7 @@ import re
 from django.db import migrations
 from django.db.models import Q
 
-# The whitespace crm.text.as_single_line folds (kept here: a migration must not change with the app).
+# The whitespace core.text.as_single_line folds (kept here: a migration must not change with the app).
 WHITESPACE_RUN = re.compile(r"[^\S\x1c-\x1f]+")
 BREAKS = ("\n", "\r", "\t", "\x0b", "\x0c", "\x85", "\u2028", "\u2029")
 

@@ -15,7 +15,8 @@ from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from crm import wording
+from core import wording
+from core.names import name_of
 
 register = template.Library()
 
@@ -79,7 +80,7 @@ def person(user: Any) -> str:
     """A vendor person's display name: full name, else username; "nobody" for none."""
     if not user:
         return "nobody"
-    return str(user.get_full_name() or user.get_username())
+    return name_of(user)
 
 
 @register.filter(is_safe=True)

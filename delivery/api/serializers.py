@@ -11,9 +11,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
+from core.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import ServiceOnly, VisibleAccountField, _display_name, _RequestUserMixin
-from crm.models import Contact, CustomerLink
+from crm.models import Contact
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
 from handover.api.serializers import VisibleContactField

@@ -1,7 +1,7 @@
 """The delivery API (/api/v1/plan-templates/, projects/, stages/, problems/, portal-links/), on
 crm.api's base classes: find what the user may see (404), check the role (403) before the body
 (400), then call the one delivery service that writes. Illegal transitions answer 409
-(crm.api.errors). The customer-facing sign-off and portal pages are not part of this API."""
+(core.api.errors). The customer-facing sign-off and portal pages are not part of this API."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from crm.api.filters import IdFilter
-from crm.api.schema import errors
-from crm.api.views import CrmViewSet, ServiceCreateMixin
-from crm.models import CustomerLink
+from core.api.filters import IdFilter
+from core.api.schema import errors
+from core.api.views import ApiViewSet, ServiceCreateMixin
 from crm.permissions import get_visible_or_404
+from customer_links.models import CustomerLink
 from delivery import permissions, services
 from delivery.api import serializers as s
 from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, SignOff, Stage
@@ -83,7 +83,7 @@ def _plans(queryset: Any) -> Any:
     retrieve=extend_schema(summary="One delivery plan template with its stages"),
 )
 @extend_schema(tags=["plan-templates"])
-class PlanTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class PlanTemplateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Read-only: administrators edit the plans in the admin."""
 
     serializer_class = s.PlanTemplateSerializer
@@ -114,7 +114,7 @@ def _projects(queryset: Any) -> Any:
     retrieve=extend_schema(summary="One delivery project with its stages"),
 )
 @extend_schema(tags=["projects"])
-class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Read-only: a project is started by accepting a handover and moves through its stages."""
 
     serializer_class = s.ProjectSerializer
@@ -162,7 +162,7 @@ def _stage_detail(pk: int) -> Stage:
     ),
 )
 @extend_schema(tags=["stages"])
-class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class StageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """A delivery project's stages. The state changes only through start, request-signoff and
     complete (and the customer's answer on the sign-off link, which is not in this API)."""
 
@@ -261,7 +261,7 @@ def _problems(queryset: Any) -> Any:
     ),
 )
 @extend_schema(tags=["problems"])
-class ProblemViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class ProblemViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """What went wrong after the sale. Nothing is deleted or edited: a problem is resolved,
     closed or reopened."""
 
@@ -326,7 +326,7 @@ class ProblemViewSet(ServiceCreateMixin, mixins.ListModelMixin, mixins.RetrieveM
 
 
 @extend_schema(tags=["portal-links"])
-class PortalLinkViewSet(CrmViewSet):
+class PortalLinkViewSet(ApiViewSet):
     """The account's read-only customer portal: one live link at a time, emailed to a contact."""
 
     serializer_class = s.CustomerLinkSerializer

@@ -27,8 +27,8 @@ from django.db.models import Max
 from django.template.defaultfilters import pluralize
 from tqdm import tqdm
 
+from core.names import person_name
 from crm.models import Activity
-from crm.selectors import person_name
 
 _REQUIRED = object()  # a column with no default that the row must name
 

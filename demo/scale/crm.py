@@ -34,13 +34,13 @@ from crm.models import (
     AccountTeamMember,
     Activity,
     Contact,
-    CustomerLink,
     Deal,
     OwnershipChange,
     PipelineTotal,
     UserProfile,
 )
 from crm.services import pipeline_totals_rebuild
+from customer_links.models import CustomerLink
 from demo.scale import bulk
 
 OWNER_PREFIX = bulk.BENCH_REPS

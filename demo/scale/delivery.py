@@ -31,7 +31,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from crm.models import Account, Activity, Contact, CustomerLink
+from crm.models import Account, Activity, Contact
+from customer_links.models import CustomerLink
 from delivery.events import completed_subject
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from demo.scale import bulk

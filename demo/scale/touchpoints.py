@@ -30,7 +30,8 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from crm.models import Activity, Contact, CustomerLink, UserProfile
+from crm.models import Activity, Contact, UserProfile
+from customer_links.models import CustomerLink
 from delivery.models import Problem, Project
 from demo.scale import bulk
 from demo.scale.delivery import add_problem, problem_events

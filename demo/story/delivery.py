@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from crm import services as crm_services
-from crm.models import Activity, Contact, CustomerLink
+from crm.models import Activity, Contact
+from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
 from demo.story.clock import DemoClock, spread

@@ -19,10 +19,12 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from crm.models import Activity, CustomerLink, Notice
+from crm.models import Activity
+from customer_links.models import CustomerLink
 from delivery.models import Problem
 from demo.story.clock import DemoClock
 from handover.models import Handover
+from outbox.models import Notice
 from touchpoints import services
 from touchpoints.models import Kind, SurveyResponse, Touchpoint
 

@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
+from core.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import (
     ActiveUserField,
     ServiceOnly,

@@ -1,6 +1,6 @@
 """The handover API (/api/v1/promises/, /api/v1/handovers/), on crm.api's base classes: find
 what the user may see (404), check the role (403) before the body (400), then call the one
-handover service that writes. Illegal or concurrent transitions answer 409 (crm.api.errors)."""
+handover service that writes. Illegal or concurrent transitions answer 409 (core.api.errors)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.filters import IdFilter
+from core.api.schema import errors
+from core.api.views import ApiViewSet, ServiceCreateMixin, ServiceUpdateMixin
 from crm import roles
-from crm.api.filters import IdFilter
-from crm.api.schema import errors
 from crm.api.serializers import ActivitySerializer
-from crm.api.views import CrmViewSet, ServiceCreateMixin, ServiceUpdateMixin
 from crm.models import Activity
 from flows import actions as flows
 from handover import permissions, services
@@ -75,7 +75,7 @@ def _require_rep_or_sales_manager(user: Any, promise: Promise) -> None:
 )
 @extend_schema(tags=["promises"])
 class PromiseViewSet(
-    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet,
+    ServiceCreateMixin, ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet,
 ):
     """What the customer was told. Nothing is deleted: a promise is reset or withdrawn (405 on DELETE)."""
 
@@ -172,7 +172,7 @@ def _with_relations(queryset: Any) -> Any:
     ),
 )
 @extend_schema(tags=["handovers"])
-class HandoverViewSet(ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class HandoverViewSet(ServiceUpdateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """One handover per won deal, drafted when the deal is won. Its state changes only through
     submit, approve, return, accept and reject."""
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.schema import CrmAutoSchema, errors
+from core.api.schema import ApiAutoSchema, errors
 from insights import permissions, snapshots
 from insights.api import serializers as s
 from insights.forms import FilterForm, Filters
@@ -30,7 +30,7 @@ FRESH = OpenApiParameter(
 
 class InsightsView(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    schema = CrmAutoSchema()
+    schema = ApiAutoSchema()
 
     def filters(self, request: Request) -> Filters:
         """Bad filters are a 400 here (the pages fall back to the default period instead)."""

@@ -12,8 +12,8 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from crm import notices
 from delivery.models import Problem
+from outbox import notices
 from tests.browser.conftest import SCREENSHOTS, assert_clean, customer_page, log_in, nav_to
 from tests.conftest import accept_deal
 from touchpoints.agendas import create_default_agendas

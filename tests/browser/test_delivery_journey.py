@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.core import mail
 from playwright.sync_api import expect
 
-from crm.models import CustomerLink
+from customer_links.models import CustomerLink
 from delivery.models import Problem, SignOff, Stage
 from handover.models import Promise
 from tests.browser.conftest import assert_clean, customer_page, log_in, nav_to, screenshot

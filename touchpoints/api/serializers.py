@@ -11,7 +11,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
+from core.api.fields import ModelSerializer, MultiLineSerializerField, SingleLineSerializerField
 from crm.api.serializers import ServiceOnly, _display_name
 from delivery.models import Problem
 from touchpoints.models import AgendaStep, AgendaTemplate, Kind, SurveyResponse, Touchpoint

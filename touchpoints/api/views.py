@@ -1,6 +1,6 @@
 """The touchpoints API (/api/v1/touchpoints/, /api/v1/agendas/), on crm.api's base classes:
 find what the user may see (404), check the role (403) before the body (400), then call the one
-touchpoints service that writes. Illegal transitions answer 409 (crm.api.errors). Touchpoints
+touchpoints service that writes. Illegal transitions answer 409 (core.api.errors). Touchpoints
 are made by the agenda and by follow-ups, never through this API."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.filters import IdFilter
+from core.api.schema import errors
+from core.api.views import ApiViewSet
 from crm import roles
-from crm.api.filters import IdFilter
-from crm.api.schema import errors
-from crm.api.views import CrmViewSet
 from crm.permissions import get_visible_or_404
 from touchpoints import permissions, services
 from touchpoints.api import serializers as s
@@ -99,7 +99,7 @@ def _agendas(queryset: Any) -> Any:
     retrieve=extend_schema(summary="One agenda template with its steps"),
 )
 @extend_schema(tags=["agendas"])
-class AgendaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class AgendaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Read-only, for staff: administrators edit the agendas in the admin."""
 
     serializer_class = s.AgendaTemplateSerializer
@@ -132,7 +132,7 @@ def _touchpoints(queryset: Any) -> Any:
     retrieve=extend_schema(summary="One touchpoint with its outcome and the customer's survey answer"),
 )
 @extend_schema(tags=["touchpoints"])
-class TouchpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CrmViewSet):
+class TouchpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Check-ups scheduled from the agenda (and follow-ups). Nothing is created, edited or deleted
     here: a touchpoint is completed with its outcome, skipped, cancelled or rescheduled, by its
     owner or a manager."""

@@ -12,14 +12,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST
 
-from crm import links, notices
-from crm.models import CustomerLink
+from customer_links import services as links
+from customer_links.models import CustomerLink
 
 SESSION_KEY = "customer_links"
 
@@ -121,20 +119,3 @@ def problem_page(request: HttpRequest, check: links.LinkCheck, **context: Any) -
         },
         status=status,
     )
-
-
-@customer_page
-@require_POST
-def link_renewal(request: HttpRequest, pk: int) -> HttpResponse:
-    """The customer asks for a fresh link. Only a link this browser holds can be renewed, once."""
-    if pk not in request.session.get(SESSION_KEY, []):
-        return problem_page(request, links.LinkCheck(None, links.INVALID))
-    link = CustomerLink.objects.select_related("account__owner", "contact").get(pk=pk)
-    # The mark and the owed note commit together: a failure leaves the request askable again.
-    with transaction.atomic():
-        if links.link_request_renewal(link):
-            notices.notice_schedule(
-                kind="crm.link_renewal", key=f"link-renewal:{link.pk}", target=link.target, data={"link": link.pk},
-                send_now=True,
-            )
-    return render(request, "customer/link_renewal_sent.html", {"link": link, "contact_person": link.account.owner})

@@ -2,7 +2,7 @@
 
 Apps schedule a `Notice` (kind, unique key, due time, target) in the transaction that makes it
 owed, and register a builder for its kind that turns it into emails when it is sent. One beat
-dispatcher (`crm.tasks.dispatch_notices`, every minute) claims due rows with
+dispatcher (`outbox.tasks.dispatch_notices`, every minute) claims due rows with
 `select_for_update(skip_locked=True)` and queues `deliver_notices` tasks (chunks of ids) on commit.
 The sender locks the row, re-reads what it is about, sends and marks it sent in one
 transaction. So:
@@ -35,8 +35,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.mail import TRANSIENT_SEND_ERRORS, send_error_text
-from crm.models import CustomerLink, Notice
+from core.mail import TRANSIENT_SEND_ERRORS, send_error_text
+from core.targets import target_of, target_pk  # noqa: F401  (notices.target_pk: for the builders)
+from outbox.models import Notice
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +98,6 @@ def produce(now: datetime) -> int:
     return total
 
 
-def target_of(obj: Any) -> str:
-    return CustomerLink.target_of(obj)
-
-
-def target_pk(target: str) -> int:
-    return CustomerLink.target_pk(target)
-
-
 def notice_schedule(
     *, kind: str, key: str, target: Any, due_at: datetime | None = None, data: dict[str, Any] | None = None,
     send_now: bool = False,
@@ -154,7 +147,8 @@ def _claim_and_queue(ids: list[int]) -> int:
     Notice.objects.filter(pk__in=claimed, state=Notice.State.PENDING).update(
         state=Notice.State.CLAIMED, claimed_at=now
     )
-    from crm.tasks import deliver_notice
+    # Imported here: the tasks run this module's dispatcher and sender, and it queues them.
+    from outbox.tasks import deliver_notice
 
     for pk in claimed:
         deliver_notice.delay_on_commit(pk)
@@ -181,7 +175,7 @@ def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
             if not ids:
                 return total
             Notice.objects.filter(pk__in=ids).update(state=Notice.State.CLAIMED, claimed_at=now)
-            from crm.tasks import deliver_notices
+            from outbox.tasks import deliver_notices
 
             for start in range(0, len(ids), CHUNK):
                 deliver_notices.delay_on_commit(ids[start : start + CHUNK])

@@ -4,8 +4,8 @@ DRF's PageNumberPagination counts every matching row (`SELECT COUNT(*)`) on ever
 100,000 accounts that count is most of the list's database time and grows with the table. Here:
 
 - a page reads `page_size + 1` rows, so "is there a next page" needs no count;
-- `count` is exact up to COUNT_CAP rows (the count stops at COUNT_CAP + 1, so it costs the same
-  at any size) and `null` beyond, as GitLab's API drops its total past 10,000 rows;
+- `count` is exact up to COUNT_CAP rows (core.counting: the count stops at COUNT_CAP + 1, so it
+  costs the same at any size, the same cap as every page's list) and `null` beyond;
 - on the last page the count is known from the offset, without a count query;
 - every page stays reachable through `next` (and `?page=N`), whatever the count says.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-COUNT_CAP = 10_000
+from core.counting import COUNT_CAP, capped_count
+
 MAX_PAGE = 1_000_000_000  # times max_page_size (200): far inside a bigint OFFSET
 
 
@@ -57,10 +57,7 @@ class StandardPagination(PageNumberPagination):
             return offset + on_page  # the last page: everything is before it or on it
         if offset + on_page >= self.count_cap:
             return None  # more than the cap is already known
-        if isinstance(queryset, QuerySet):
-            counted = queryset.order_by().values("pk")[: self.count_cap + 1].count()
-        else:
-            counted = len(queryset[: self.count_cap + 1])
+        counted = capped_count(queryset, self.count_cap)
         return counted if counted <= self.count_cap else None
 
     def get_paginated_response(self, data: Any) -> Response:

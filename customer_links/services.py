@@ -22,10 +22,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Account, Contact, CustomerLink
+from crm.models import Account, Contact
+from customer_links.models import CustomerLink
 
 # How each purpose's link is emailed: the app that issues it registers a builder
-# (link, url) -> EmailMessage; crm.tasks.email_customer_link sends it once.
+# (link, url) -> EmailMessage; customer_links.tasks.email_customer_link sends it once.
 EmailBuilder = Callable[[CustomerLink, str], EmailMessage]
 _email_builders: dict[str, EmailBuilder] = {}
 _landing_urls: dict[str, str] = {}
@@ -48,14 +49,6 @@ def link_url(link: CustomerLink, raw: str) -> str:
 
 def link_email(link: CustomerLink, raw: str) -> EmailMessage:
     return _email_builders[link.purpose](link, link_url(link, raw))
-
-
-def link_send_on_commit(link: CustomerLink) -> None:
-    """Queues the link's email by id only: the task mints the token it sends (`link_mint`), so no
-    token passes through the broker, a task's arguments or the worker's log."""
-    from crm.tasks import email_customer_link
-
-    email_customer_link.delay_on_commit(link.pk)
 
 
 def link_mint(link_id: int, *, now: Any) -> str | None:

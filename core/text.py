@@ -13,7 +13,7 @@ PostgreSQL refuse the row. So text is made safe where it comes in, once, for eve
 
 The model fields below carry the rule to the admin and to `full_clean`, and normalise on save;
 their form fields carry it to every ModelForm; declared form fields use the form fields here,
-and the API uses crm.api.fields.
+and the API uses core.api.fields.
 """
 
 from __future__ import annotations

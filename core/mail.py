@@ -10,7 +10,7 @@ Every app's email builders call `email_message`, so that in every email:
 - times are rendered in the recipient's time zone (`zone_of`), as the pages render them, and the
   templates name the zone (`time_zone` in their context).
 
-Emails that are sent "exactly once" outside the outbox (crm.notices), with a claim column on
+Emails that are sent "exactly once" outside the outbox (outbox.notices), with a claim column on
 their own row, end the same way as a notice when they cannot be sent: `send_failure_is_final`
 says whether to retry or to record the failure on the row, where staff see it.
 """
@@ -27,8 +27,6 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import DatabaseError
 from django.template import Context, Engine
 from django.utils import timezone
-
-from crm.models import zone_named
 
 # Retrying cures these: a mail server or network that is down, a database that hiccupped.
 # Everything else (a header Django refuses, an invalid address, a broken template, a row that is
@@ -62,12 +60,6 @@ def _header_char(char: str) -> str:
     if category == "Cf" and char != "\u200d":  # invisible formatting (bidi overrides); ZWJ joins emoji
         return ""
     return char
-
-
-def zone_of(user: Any) -> zoneinfo.ZoneInfo:
-    """The time zone of a user's profile (UTC without one, or with a zone this machine lacks)."""
-    profile = getattr(user, "profile", None) if user is not None else None
-    return zone_named(getattr(profile, "time_zone", ""))
 
 
 def render_text(template_name: str, context: dict[str, Any]) -> str:

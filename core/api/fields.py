@@ -1,4 +1,4 @@
-"""The API's text fields: the same single-line and multi-line rules as the forms (crm.text)."""
+"""The API's text fields: the same single-line and multi-line rules as the forms (core.text)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from crm import text
+from core import text
 
 
 class _TextField(serializers.CharField):
@@ -24,7 +24,7 @@ class _TextField(serializers.CharField):
         try:
             super().run_validators(value)
         except serializers.ValidationError as exc:
-            # The refusal names the field, as in the forms (crm.text.named).
+            # The refusal names the field, as in the forms (core.text.named).
             details: list[Any] = exc.detail if isinstance(exc.detail, list) else [exc.detail]
             raise serializers.ValidationError([self._named(detail) for detail in details]) from None
 

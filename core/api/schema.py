@@ -1,4 +1,4 @@
-"""How crm's API documents itself: every operation lists the error answers it can give, so
+"""How the API documents itself: every operation lists the error answers it can give, so
 schema-driven clients (and schemathesis) know a 404 or a 409 is part of the contract."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from drf_spectacular.plumbing import get_view_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
-from crm.api.serializers import DetailSerializer
+from core.api.serializers import DetailSerializer
 
 ERRORS: dict[int, OpenApiResponse] = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: messages keyed by field name."),
@@ -26,7 +26,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
-class CrmAutoSchema(AutoSchema):
+class ApiAutoSchema(AutoSchema):
     """Adds the errors every authenticated operation can answer to what @extend_schema declares."""
 
     def _error_codes(self) -> set[int]:

@@ -1,5 +1,0 @@
-"""Errors the services raise, mapped to HTTP answers in one place (crm.api.errors, crm.views)."""
-
-
-class Conflict(Exception):
-    """The request is valid but the object's state does not allow it now (HTTP 409)."""
