@@ -73,7 +73,7 @@ def trends(*, period: Period, team: int | None, viewer: Any, person: Any = None)
     else:
         problems = problems.filter(promises__isnull=False)
     tz = timezone.get_current_timezone()
-    # COUNT(*): the won-deals index (insights' migration 0001) answers it without reading the deals.
+    # COUNT(*): the won-deals index (crm's deal_won_closed) answers it without reading the deals.
     for r in deals.annotate(m=TruncMonth("closed_at", tzinfo=tz)).values("m").annotate(n=Count("*")):
         points[month_of(r["m"])].deals_won = r["n"]
     kept, broken = Promise.State.KEPT, Promise.State.BROKEN
