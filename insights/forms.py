@@ -12,7 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from core.widgets import DateInput
-from insights.selectors import Period, team_choices
+from insights.selectors.shared import Period, team_choices
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366

@@ -1,19 +1,21 @@
 """Dashboard figures computed at most a few minutes ago, never silently stale.
 
-A dashboard's figures aggregate a whole period of deals, promises, problems and check-ups; at
-100,000 accounts that is most of the page's cost, and the same figures are asked for again and
-again by every manager who opens the page. So a dashboard's figures are computed once, kept in
-the cache for at most settings.KEEPWARM["INSIGHTS_MAX_AGE_SECONDS"] (default 120, at most 600), and reused by everyone
-who may see exactly the same figures (same dashboard, period, team and scope: "everyone" for
-managers and administrators, the person for a rep's own scorecard).
+A dashboard's figures aggregate a whole period of deals, promises, problems and check-ups; with
+a large book that is most of the page's cost (docs/benchmarks.md has the figures), and the same
+figures are asked for again and again by every manager who opens the page. So a dashboard's
+figures are computed once, kept in the cache for at most settings.KEEPWARM["INSIGHTS_MAX_AGE_SECONDS"]
+(default 120, at most 600), and reused by everyone who may see exactly the same figures (same
+dashboard, period, team and scope: "everyone" for managers and administrators, the person for a
+rep's own scorecard).
 
 What keeps that honest:
 - the snapshot carries the moment its computation started (`as_of`); every page shows it
   ("figures as of 07:52 UTC, 35 seconds ago") and the API returns it;
 - a snapshot older than the maximum age is never served, whatever the cache backend does;
-- `?fresh=1` recomputes now (the page's "Recompute now" link), and writes that change what a
-  dashboard shows right away (a reassignment) bump the dashboard's generation, which makes every
-  snapshot of it obsolete at once (see insights.receivers).
+- `?fresh=1` recomputes now (the page's "Recompute now" link);
+- every snapshot's cache key carries its dashboard's version, and writes that change what a
+  dashboard shows right away (a reassignment) give the dashboards a new version once they
+  commit, which makes every snapshot of them obsolete at once (see insights.receivers).
 
 So that nobody waits for the usual view to be computed, beat runs `insights.tasks.refresh_dashboards`
 every minute: it recomputes the four dashboards' default view (the last 90 days, everyone) for
@@ -71,16 +73,18 @@ def scope_of(viewer: Any, *, sees_everyone: bool) -> str:
     return "everyone" if sees_everyone else f"user-{viewer.pk}"
 
 
-def _generation_key(dashboard: str) -> str:
-    return f"{PREFIX}:{dashboard}:generation"
+def _version_key(dashboard: str) -> str:
+    return f"{PREFIX}:{dashboard}:version"
 
 
-def invalidate(dashboard: str) -> None:
-    """Make every snapshot of `dashboard` obsolete (the next request recomputes)."""
+def invalidate(*dashboards: str) -> None:
+    """Make every snapshot of each of `dashboards` obsolete (the next request recomputes): each
+    gets a new version, which every snapshot's key carries. Idempotent and one cache write
+    whatever the number of dashboards, so a writer may call it as often as it commits."""
     try:
-        cache.set(_generation_key(dashboard), uuid.uuid4().hex, timeout=None)
+        cache.set_many({_version_key(d): uuid.uuid4().hex for d in dashboards}, timeout=None)
     except Exception:  # the cache is down: nothing is reused either (see snapshot)
-        logger.warning("insights: could not forget the %s snapshots", dashboard, exc_info=True)
+        logger.warning("insights: could not forget the %s snapshots", ", ".join(dashboards), exc_info=True)
 
 
 def snapshot(
@@ -91,8 +95,8 @@ def snapshot(
     the data `compute()` returns was read, if earlier than now (a view cut from a bigger one)."""
     limit = max_age()
     try:
-        generation = cache.get(_generation_key(dashboard), 0)
-        cache_key = f"{PREFIX}:{dashboard}:" + hashlib.sha256(repr((generation, key)).encode()).hexdigest()[:32]
+        version = cache.get(_version_key(dashboard), "0")
+        cache_key = f"{PREFIX}:{dashboard}:{version}:" + hashlib.sha256(repr(key).encode()).hexdigest()[:32]
         kept = cache.get(cache_key) if not fresh and limit > 0 else None
     except Exception:
         logger.warning("insights: the cache is unavailable; computing the %s figures", dashboard, exc_info=True)

@@ -2,10 +2,10 @@
 page, early-life risk and delivery. Read-only pages: GET only, nothing here writes.
 
 Every page reads its period and team from the query string (insights.forms), asks one selector
-for its figures (insights.selectors), builds its tables once (insights.tables) and renders them,
-or with `?format=csv&table=<name>` sends one of them as CSV with the same filters. Permissions
-come from insights.permissions: 403 for a dashboard the user may not see, 404 for another
-person's page.
+for its figures (insights.selectors, one module per dashboard), builds its tables once
+(insights.tables) and renders them, or with `?format=csv&table=<name>` sends one of them as CSV
+with the same filters. Permissions come from insights.permissions: 403 for a dashboard the user
+may not see, 404 for another person's page.
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from django.views.decorators.http import require_GET
 
 from crm import roles
 from crm.models import OwnershipChange
-from insights import charts, permissions, selectors, snapshots
+from insights import charts, permissions, snapshots
 from insights import tables as t
 from insights.forms import PRESETS, Filters, filters_from
+from insights.selectors import early_life
+from insights.selectors.month_by_month import MonthPoint
+from insights.selectors.person import person_page
 
 REASONS = dict(OwnershipChange.Reason.choices)
 RISK_PAGE_ROWS = snapshots.RISK_PAGE_ROWS
@@ -91,7 +94,7 @@ def performance(request: HttpRequest) -> HttpResponse:
     return _respond(request, "insights/performance.html", context, tables, dashboard="performance", filters=filters)
 
 
-def _trend_charts(trend: list[selectors.MonthPoint], prefix: str) -> dict[str, Any]:
+def _trend_charts(trend: list[MonthPoint], prefix: str) -> dict[str, Any]:
     labels = [p.month.strftime("%b %y") for p in trend]
     return {
         "deals_trend_chart": charts.column_chart(
@@ -114,7 +117,7 @@ def _trend_charts(trend: list[selectors.MonthPoint], prefix: str) -> dict[str, A
 def person(request: HttpRequest, pk: int) -> HttpResponse:
     someone = permissions.get_person_for(request.user, pk)
     form, filters = filters_from(request.GET)
-    page = selectors.person_page(period=filters.period, viewer=request.user, person=someone)
+    page = person_page(period=filters.period, viewer=request.user, person=someone)
     query = filters.query()
     scorecard = t.Table(
         name="scorecard", title="Scorecard", columns=t.PERFORMANCE_COLUMNS,
@@ -167,9 +170,9 @@ def risk(request: HttpRequest) -> HttpResponse:
         "form": form, "data": data, "snapshot": snap, "at_risk": data.at_risk, "no_period": True,
         "shown": len(data.rows),
         "points": {
-            "overdue": selectors.OVERDUE_CHECKUP_POINTS, "satisfaction": selectors.SATISFACTION_POINTS,
-            "problems": selectors.PROBLEM_POINTS, "signoff": selectors.SIGNOFF_WAIT_POINTS,
-            "single": selectors.SINGLE_THREAD_POINTS,
+            "overdue": early_life.OVERDUE_CHECKUP_POINTS, "satisfaction": early_life.SATISFACTION_POINTS,
+            "problems": early_life.PROBLEM_POINTS, "signoff": early_life.SIGNOFF_WAIT_POINTS,
+            "single": early_life.SINGLE_THREAD_POINTS,
         },
         "reminder_days": _reminder_days(),
         "risk_chart": charts.bar_chart(

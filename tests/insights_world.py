@@ -1,6 +1,7 @@
 """A hand-built history for the insights tests, made through the real services at set times
-(time_machine), so every dashboard figure has an exact expected value worked out by hand in
-tests/test_insights_figures.py.
+(time_machine), so every dashboard figure has an exact expected value worked out by hand in the
+dashboards' tests (tests/test_insights_performance.py, _reassignment, _risk, _delivery), and
+the readers of the pages' tables and CSV those tests share.
 
 Period: 1 January to 31 March 2027; "now" is Monday 1 March 2027, 12:00 UTC.
 
@@ -22,8 +23,11 @@ Period: 1 January to 31 March 2027; "now" is Monday 1 March 2027, 12:00 UTC.
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 import time_machine
@@ -231,3 +235,65 @@ def build_world(*, rep: Any, rep2: Any, presales: Any, salesmgr: Any, deliverymg
 def now() -> Any:
     return time_machine.travel(NOW, tick=False)
 
+
+
+def world_for(request: Any) -> World:
+    """The hand-built history on the shared personas, for a test module's `world` fixture."""
+    personas = ("rep", "rep2", "presales", "salesmgr", "deliverymgr", "delivery", "account", "deal",
+                "other_account", "other_deal")
+    return build_world(**{name: request.getfixturevalue(name) for name in personas})
+
+
+# --- Reading the pages and their CSV -------------------------------------------------------------
+
+
+class TableParser(HTMLParser):
+    """The text of each body row of each `<section id="table-...">` on a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.current: str | None = None
+        self.in_body = False
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        ident = dict(attrs).get("id") or ""
+        if tag == "section" and ident.startswith("table-"):
+            self.current = ident.removeprefix("table-")
+            self.tables[self.current] = []
+        elif tag == "tbody" and self.current:
+            self.in_body = True
+        elif tag == "tr" and self.in_body:
+            self.row = []
+        elif tag == "td" and self.row is not None:
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self.cell is not None and self.row is not None:
+            self.row.append(" ".join(" ".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tr" and self.row is not None and self.current:
+            self.tables[self.current].append(self.row)
+            self.row = None
+        elif tag == "tbody":
+            self.in_body = False
+        elif tag == "section":
+            self.current = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def page_tables(response: Any) -> dict[str, list[list[str]]]:
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    parser = TableParser()
+    parser.feed(response.content.decode())
+    return parser.tables
+
+
+def csv_rows(response: Any) -> list[list[str]]:
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode())))

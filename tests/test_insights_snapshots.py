@@ -9,14 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 
 from crm import roles
 from crm import services as crm
 from crm.models import UserProfile
 from flows import actions as flows
-from insights import receivers as insights_receivers
 from insights import snapshots, tasks
 from insights import views as insights_views
 from tests.conftest import api_for, client_for, make_user
@@ -129,36 +127,6 @@ def test_permissions_are_checked_before_any_snapshot_is_read(rep, salesmgr, deli
     assert api_for(salesmgr).get(API).status_code == 200
     assert api_for(delivery).get(API).status_code == 403
     assert client_for(delivery).get(PAGE).status_code == 403
-
-
-def test_a_reassignment_makes_every_dashboard_recompute_once_it_commits(
-    rep, rep2, salesmgr, django_capture_on_commit_callbacks,
-):
-    leaver = make_user("leaver", roles.SALES_REP)
-    for n in range(3):
-        crm.account_create(by=leaver, name=f"Book {n}")
-    leaver.is_active = False
-    leaver.save(update_fields=["is_active"])
-    api = api_for(salesmgr)
-    assert api.get("/api/v1/insights/reassignment/").json()["orphan_count"] == 3
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        flows.book_reassign(from_user=leaver, to_user=rep2, by=salesmgr, note="Left the company")
-    # Queued once for the whole book, not once per account.
-    assert [c for c in callbacks if c is insights_receivers._forget_all] == [insights_receivers._forget_all]
-    body = api.get("/api/v1/insights/reassignment/").json()
-    assert body["orphan_count"] == 0 and body["change_count"] == 3
-
-
-def test_a_reassignment_rolled_back_forgets_nothing(rep, rep2, salesmgr, django_capture_on_commit_callbacks):
-    account = crm.account_create(by=rep, name="Stays put")
-    with django_capture_on_commit_callbacks() as callbacks:
-        try:
-            with transaction.atomic():
-                flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Trying")
-                raise RuntimeError("changed my mind")
-        except RuntimeError:
-            pass
-    assert insights_receivers._forget_all not in callbacks
 
 
 def test_the_risk_page_lists_the_riskiest_and_the_csv_lists_them_all(project, salesmgr, monkeypatch):

@@ -1,5 +1,5 @@
 """The shapes of the insights API: read-only, the selectors' dataclasses as JSON. The figures'
-definitions are in insights.selectors' docstring."""
+definitions are written beside their code in insights.selectors' modules."""
 
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def test_a_manager_reads_a_full_quarter(
     deal: Any, other_account: Any, other_deal: Any,
 ) -> None:
     """The hand-built quarter of tests/insights_world.py, read in the browser on 1 March 2027 (the
-    clock travels for the live server too): the figures tests/test_insights_figures.py works out
+    clock travels for the live server too): the figures tests/test_insights_performance.py works out
     by hand are the ones on the pages."""
     import time_machine
 
