@@ -89,7 +89,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'keepwarm.sqlite3'}"),
 }
-# Persistent connections: measured 2-7x faster pages. Celery's Django fixup closes the worker's
+# Persistent connections: a connection per request costs every page its set-up (docs/benchmarks.md).
+# Celery's Django fixup closes the worker's
 # connections after every task unless CELERY_DB_REUSE_MAX is set (below).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -100,8 +101,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 elif DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
     # No JIT: PostgreSQL compiles any query its planner costs above jit_above_cost, and for the
-    # dashboards' per-account subqueries at 100,000 accounts that compilation took 1.4 s of a
-    # 2.8 s query that runs in 0.1 s interpreted. A web app's short queries never repay it.
+    # dashboards' per-account subqueries the compilation costs more than the query run
+    # interpreted (docs/benchmarks.md). A web app's short queries never repay it.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
