@@ -1,0 +1,127 @@
+"""The accounts list, creating and editing an account, and the account page with its timeline
+(and the sections higher apps add to it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from core.pagination import CappedPaginator
+from crm import permissions, roles, selectors, services
+from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
+from crm.models import Account
+from crm.signals import account_page_sections
+from crm.views.shared import allowed, int_or_none, posted
+
+ACCOUNTS_PER_PAGE = 50
+TIMELINE_PAGE = selectors.TIMELINE_PAGE
+
+
+@login_required
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    form = AccountFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_bound:
+        form.is_valid()  # invalid fields are reported and ignored; valid ones still filter
+        data = getattr(form, "cleaned_data", {})
+        threads = {"single": True, "multi": False}.get(data.get("threads") or "")
+        filters = {
+            "search": (data.get("q") or "").strip(),
+            "owner": data.get("owner"),
+            "lifecycle": data.get("lifecycle") or "",
+            "single_threaded": threads,
+            "mine": bool(data.get("mine")),
+        }
+    accounts = selectors.account_list(user=request.user, **filters)
+    page = CappedPaginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "crm/account_list.html",
+        {"form": form, "page": page, "filtered": any(filters.values()) if filters else False},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_create(request: HttpRequest) -> HttpResponse:
+    permissions.require_can_create_account(request.user)
+    form = AccountCreateForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            account = services.account_create(by=request.user, **data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Account {account.name} created.")
+            return redirect("crm:account_detail", pk=account.pk)
+    return render(request, "crm/account_form.html", {"form": form, "account": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    account = permissions.get_account_for(request.user, pk)
+    permissions.require_can_edit_account(request.user, account)
+    form = AccountForm(posted(request), instance=Account.objects.get(pk=account.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_update(account=account, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Account saved.")
+            return redirect("crm:account_detail", pk=account.pk)
+    return render(request, "crm/account_form.html", {"form": form, "account": account})
+
+
+def account_context(request: HttpRequest, account: Account, *, before: int | None = None) -> dict[str, Any]:
+    page = selectors.account_page(account=account, timeline_limit=TIMELINE_PAGE, timeline_before=before)
+    user = request.user
+    return {
+        "account": account,
+        "page": page,
+        "before": before,
+        "activity_form": ActivityForm(account=account, deals=page.deals),
+        "can_edit": allowed(permissions.require_can_edit_account, user, account),
+        "can_manage_team": allowed(permissions.require_can_manage_team, user, account),
+        "can_sell": allowed(permissions.require_can_sell_on, user, account),
+        "can_reassign": roles.can_reassign(user),
+        # Sections added by higher apps (delivery's projects and problems) through a signal.
+        "sections": [
+            section
+            for _receiver, section in account_page_sections.send(
+                sender=Account, account=account, user=user, contacts=page.contacts
+            )
+            if section
+        ],
+    }
+
+
+@login_required
+@require_GET
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = permissions.get_account_for(request.user, pk)
+    context = account_context(request, account, before=int_or_none(request.GET.get("before")))
+    return render(request, "crm/account_detail.html", context)
+
+
+@login_required
+@require_GET
+def account_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """Older timeline rows for the "older" button (htmx), or the account page without htmx."""
+    account = permissions.get_account_for(request.user, pk)
+    before = int_or_none(request.GET.get("before"))
+    if not request.htmx:  # type: ignore[attr-defined]
+        url = reverse("crm:account_detail", args=[account.pk])
+        return HttpResponseRedirect(f"{url}?before={before}#timeline" if before else f"{url}#timeline")
+    page = selectors.timeline_page(account=account, limit=TIMELINE_PAGE, before=before)
+    return render(request, "crm/_timeline_rows.html", {"account": account, "page": page})
