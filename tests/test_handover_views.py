@@ -18,7 +18,7 @@ from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
 from handover.urls import urlpatterns
-from handover.views import countdown
+from handover.views.shared import countdown
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
