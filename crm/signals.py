@@ -9,7 +9,7 @@ from django.dispatch import Signal
 account_reassigned = Signal()
 
 
-# Sent by the account page (crm.views) so higher apps add their own sections (delivery adds
+# Sent by the account page (crm.views.accounts) so higher apps add their own sections (delivery adds
 # the account's projects, open problems and the customer portal link) without crm importing
 # them. kwargs: account, user, contacts (all the account's, as the page read them: use them
 # instead of asking again). Each receiver returns {"title", "template", "context"} or None;
