@@ -73,8 +73,7 @@ PERSON_FIELDS = ("username", "first_name", "last_name")
 
 def person_fields(*relations: str) -> list[str]:
     """The columns `person` shows of each related user, for `.only()` beside `select_related()`.
-    A user row has eleven columns, the password hash among them: reading three instead made the
-    account page's queries with two or three people a fifth cheaper to build and read."""
+    A user row has eleven columns, the password hash among them; the page shows three."""
     return [f"{relation}__{field}" for relation in relations for field in PERSON_FIELDS]
 
 
@@ -131,7 +130,7 @@ def timeline_page(*, account: Account, limit: int = TIMELINE_PAGE, before: int |
 
 
 # What a timeline row shows (crm_ui.timeline_item). Loading only these columns skips each
-# event's JSON data and the deal's and the actor's whole rows: a third of the query's cost.
+# event's JSON data and the deal's and the actor's whole rows.
 TIMELINE_ROW_FIELDS = (
     "kind", "subject", "body", "occurred_at", "actor_label", "deal__name",
     "actor__username", "actor__first_name", "actor__last_name",
@@ -156,7 +155,7 @@ def account_timeline(*, account: Account) -> QuerySet[Activity]:
 @dataclass(frozen=True)
 class DealCard:
     """A deal on the pipeline board: what its card shows, read as plain values. Model instances
-    of the deal, its account and its owner cost twice as much per card, for three strings."""
+    of the deal, its account and its owner would be built per card for three strings."""
 
     pk: int
     name: str
