@@ -6,4 +6,5 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        from crm import checks, emails, receivers  # noqa: F401  (settings check; login/session receivers; notice builders)
+        # The page cache's version receivers; settings check; login/session receivers; notice builders.
+        from crm import account_page_cache, checks, emails, receivers  # noqa: F401

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from crm import roles
+from crm import account_page_cache, roles
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -85,9 +85,30 @@ def account_page(
     *, account: Account, timeline_limit: int = TIMELINE_PAGE, timeline_before: int | None = None
 ) -> AccountPage:
     """Everything the account page shows, in a handful of queries whatever the history length.
-    Each query reads the columns the page shows (crm/account_detail.html). Contacts and deals
-    are read through the account's related managers, so each row's `account` is this one
-    without a query."""
+    The contacts, deals, team and ledger come from the account page cache
+    (crm.account_page_cache) while no write bumped its version; the timeline, which every event
+    of every app adds to, is read each time."""
+    contacts, deals, members, ownership = account_page_cache.cached(account.pk, lambda: _account_rows(account))
+    # Cached rows carry the account as it was when they were read: they get this one.
+    for contact in contacts:
+        contact.account = account
+    for deal in deals:
+        deal.account = account
+    return AccountPage(
+        account=account,
+        contacts=contacts,
+        team=[m for m in members if m.ended_at is None],
+        past_team=[m for m in members if m.ended_at is not None],
+        ownership=ownership,
+        deals=deals,
+        **_timeline(account=account, limit=timeline_limit, before=timeline_before),
+    )
+
+
+def _account_rows(
+    account: Account,
+) -> tuple[list[Contact], Sequence[Deal], list[AccountTeamMember], list[OwnershipChange]]:
+    """Each query reads the columns the page shows (crm/account_detail.html)."""
     contacts = list(account.contacts.all())
     deals = list(
         account.deals.select_related("owner", "sold_by")
@@ -107,15 +128,7 @@ def account_page(
         account.ownership_changes.select_related("from_user", "to_user", "assigned_by")
         .only("account_id", "changed_at", "reason", "note", *person_fields("from_user", "to_user", "assigned_by"))[:50]
     )
-    return AccountPage(
-        account=account,
-        contacts=contacts,
-        team=[m for m in members if m.ended_at is None],
-        past_team=[m for m in members if m.ended_at is not None],
-        ownership=ownership,
-        deals=deals,
-        **_timeline(account=account, limit=timeline_limit, before=timeline_before),
-    )
+    return contacts, deals, members, ownership
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""The account page's contacts, deals, team and ownership ledger, cached per account under an
+explicit key and version (the timeline is not cached: every event of every app adds to it).
+
+Key: `crm:account-page:<SCHEMA>:<account id>:<account version>:<people version>`. The account
+version is bumped by every write of those rows of that account (the receivers below: a save or a
+delete of a contact, deal, deal line item, team membership or ownership change);
+the people version by every change to a user other than their last login, because the page
+shows people's names and who is still on a team. A bumped version makes the old entry
+unreachable: nothing is ever read under a version older than the last write.
+
+Each bump happens twice: at once (so later reads in the same transaction, and tests that never
+commit, miss the old entry) and again when the transaction commits (so a page read by another
+request between the write and its commit, which saw the rows before the write, cannot be kept
+under the new version). Writes that skip model signals (`QuerySet.update`, `bulk_create`) are
+part of a service that saves one of those rows (or the user) in the same transaction, so its
+commit bump covers them: a new primary contact's save for the others' `is_primary`, the deal's
+save for its line items, the new owner's membership for the old one's end, the user's save when
+a deactivation ends their memberships.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from crm.models import AccountTeamMember, Contact, Deal, DealLineItem, OwnershipChange
+
+# Bump when the cached rows' shape changes (another column read, another list), so a deploy
+# never reads entries written by the previous code.
+SCHEMA = 1
+# Entries expire anyway, so a cache that outlives the database (a re-seeded demo) heals itself.
+TIMEOUT_SECONDS = 600
+
+T = TypeVar("T")
+
+
+def _account_version_key(account_id: int) -> str:
+    return f"crm:account-page-version:{account_id}"
+
+
+PEOPLE_VERSION_KEY = "crm:account-page-people-version"
+
+
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # no version yet: any value differs from the reads' default of 0
+        cache.set(key, 1, None)
+
+
+def bump_account(account_id: int) -> None:
+    key = _account_version_key(account_id)
+    _bump(key)
+    transaction.on_commit(lambda: _bump(key))
+
+
+def bump_people() -> None:
+    _bump(PEOPLE_VERSION_KEY)
+    transaction.on_commit(lambda: _bump(PEOPLE_VERSION_KEY))
+
+
+def key_for(account_id: int) -> str:
+    versions = cache.get_many([_account_version_key(account_id), PEOPLE_VERSION_KEY])
+    account_version = versions.get(_account_version_key(account_id), 0)
+    people_version = versions.get(PEOPLE_VERSION_KEY, 0)
+    return f"crm:account-page:{SCHEMA}:{account_id}:{account_version}:{people_version}"
+
+
+def cached(account_id: int, read: Callable[[], T]) -> T:
+    """`read()`'s result for the account, from the cache while no write bumped its versions."""
+    key = key_for(account_id)
+    found = cache.get(key)
+    if found is None:
+        found = read()
+        cache.set(key, found, TIMEOUT_SECONDS)
+    return found  # type: ignore[no-any-return]
+
+
+@receiver([post_save, post_delete], sender=Contact)
+@receiver([post_save, post_delete], sender=Deal)
+@receiver([post_save, post_delete], sender=AccountTeamMember)
+@receiver([post_save, post_delete], sender=OwnershipChange)
+def _account_row_written(sender: Any, instance: Any, **kwargs: Any) -> None:
+    bump_account(instance.account_id)
+
+
+@receiver([post_save, post_delete], sender=DealLineItem)
+def _line_item_written(sender: Any, instance: DealLineItem, **kwargs: Any) -> None:
+    account_id = Deal.objects.filter(pk=instance.deal_id).values_list("account_id", flat=True).first()
+    if account_id is not None:
+        bump_account(account_id)
+
+
+@receiver([post_save, post_delete], sender=get_user_model())
+def _user_written(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a login: nothing the page shows
+    bump_people()
