@@ -95,3 +95,103 @@ def test_an_ended_team_membership_hides_the_account_again(account: Account, pres
 def test_role_names_come_from_the_groups(rep: Any, salesmgr: Any, outsider: Any) -> None:
     for user in (rep, salesmgr, outsider):
         assert roles.role_names(user) == set(user.groups.values_list("name", flat=True))
+
+
+# --- The account page cache (crm.account_page_cache) -------------------------------------------
+
+
+def shown(account: Account) -> Any:
+    """What the account page shows of its cached rows, as plain values."""
+    page = selectors.account_page(account=account)
+    return (
+        [(c.pk, c.full_name, c.is_active, c.is_primary) for c in page.contacts],
+        [(d.pk, d.name, d.stage, d.item_count, d.owner.get_full_name()) for d in page.deals],  # type: ignore[attr-defined]
+        [(m.pk, m.role, m.user.get_full_name()) for m in page.team],
+        [m.pk for m in page.past_team],
+        [(o.pk, o.to_user_id) for o in page.ownership],
+    )
+
+
+def fresh(account: Account) -> Any:
+    """The same, read without the cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    return shown(account)
+
+
+def test_the_second_visit_reads_only_the_timeline(full_account: Account, django_assert_num_queries: Any) -> None:
+    selectors.account_page(account=full_account)
+    with django_assert_num_queries(1):  # the timeline, which every app's events add to
+        page = selectors.account_page(account=full_account)
+    assert page.contacts and page.deals and page.team and page.ownership
+    assert all(row.account is full_account for row in (*page.contacts, *page.deals))
+
+
+def test_each_write_of_what_the_page_shows_bumps_its_version(
+    account: Account, other_account: Account, deal: Any, rep: Any, rep2: Any, salesmgr: Any, presales: Any,
+    admin_user: Any,
+) -> None:
+    from crm import services
+    from crm.models import Contact
+
+    def write_then_check(write: Any) -> None:
+        cached_before, other_before = shown(account), shown(other_account)
+        write()
+        after = shown(account)
+        assert after == fresh(account) and after != cached_before, write
+        assert shown(other_account) == other_before  # another account's entry is not touched
+
+    write_then_check(lambda: services.contact_create(account=account, by=rep, first_name="Chloe", is_primary=True))
+    write_then_check(lambda: services.contact_update(
+        contact=Contact.objects.get(account=account, first_name="Alice"), by=rep, is_active=False))
+    write_then_check(lambda: services.deal_create(account=account, by=rep, name="Second line", value="100"))
+    write_then_check(lambda: services.deal_update(
+        deal=deal, by=rep, line_items=[{"kind": "product", "name": "Arm", "quantity": 1, "unit_price": "5"}]))
+    write_then_check(lambda: services.deal_move(deal=deal, by=rep, to="proposal"))
+    write_then_check(lambda: services.team_member_add(account=account, by=rep, user=rep2, role="sales_rep"))
+    write_then_check(lambda: services.team_member_end(
+        member=AccountTeamMember.objects.current().get(account=account, user=presales), by=rep))
+    write_then_check(lambda: services.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Moves."))
+
+
+def test_a_persons_new_name_and_a_deactivation_show_on_every_account(
+    account: Account, other_account: Account, rep: Any, rep2: Any, admin_user: Any
+) -> None:
+    from crm import services
+
+    before = shown(account), shown(other_account)
+    rep.first_name = "Renamed"
+    rep.save()
+    assert (shown(account), shown(other_account)) == (fresh(account), fresh(other_account)) != before
+    assert "Renamed" in str(shown(account))
+    services.team_member_add(account=other_account, by=rep2, user=rep, role="sales_rep")
+    shown(other_account)
+    services.user_deactivate(user=rep, by=admin_user, successor=rep2)
+    assert (shown(account), shown(other_account)) == (fresh(account), fresh(other_account))
+    assert rep.pk not in {m.user_id for m in selectors.account_page(account=other_account).team}
+
+
+def test_a_login_does_not_bump_the_people_version(account: Account, rep: Any) -> None:
+    from crm import account_page_cache
+
+    key = account_page_cache.key_for(account.pk)
+    client_for(rep)  # logs in: saves last_login only
+    assert account_page_cache.key_for(account.pk) == key
+
+
+def test_the_version_is_bumped_again_when_the_write_commits(
+    account: Account, rep: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A page read by another request between the write and its commit saw the rows before the
+    write: the commit's bump keeps it from being served under the version of the write."""
+    from crm import account_page_cache, services
+
+    before = account_page_cache.key_for(account.pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.contact_create(account=account, by=rep, first_name="Chloe")
+    during = account_page_cache.key_for(account.pk)
+    assert during != before
+    for callback in callbacks:
+        callback()
+    assert account_page_cache.key_for(account.pk) not in (before, during)
