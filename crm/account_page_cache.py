@@ -20,6 +20,7 @@ a deactivation ends their memberships.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,11 +48,17 @@ def _account_version_key(account_id: int) -> str:
 PEOPLE_VERSION_KEY = "crm:account-page-people-version"
 
 
+def _new_version() -> int:
+    """A version no earlier entry can carry: a version that is missing (never set, or evicted)
+    starts again from the clock, not from a number an old entry may still be stored under."""
+    return time.time_ns()
+
+
 def _bump(key: str) -> None:
     try:
         cache.incr(key)
-    except ValueError:  # no version yet: any value differs from the reads' default of 0
-        cache.set(key, 1, None)
+    except ValueError:  # no version (never set, or evicted)
+        cache.set(key, _new_version(), None)
 
 
 def bump_account(account_id: int) -> None:
@@ -66,10 +73,13 @@ def bump_people() -> None:
 
 
 def key_for(account_id: int) -> str:
-    versions = cache.get_many([_account_version_key(account_id), PEOPLE_VERSION_KEY])
-    account_version = versions.get(_account_version_key(account_id), 0)
-    people_version = versions.get(PEOPLE_VERSION_KEY, 0)
-    return f"crm:account-page:{SCHEMA}:{account_id}:{account_version}:{people_version}"
+    keys = [_account_version_key(account_id), PEOPLE_VERSION_KEY]
+    versions = cache.get_many(keys)
+    for key in keys:
+        if key not in versions:
+            cache.add(key, _new_version(), None)  # add: a concurrent bump or start wins
+            versions[key] = cache.get(key)
+    return f"crm:account-page:{SCHEMA}:{account_id}:{versions[keys[0]]}:{versions[keys[1]]}"
 
 
 def cached(account_id: int, read: Callable[[], T]) -> T:

@@ -195,3 +195,18 @@ def test_the_version_is_bumped_again_when_the_write_commits(
     for callback in callbacks:
         callback()
     assert account_page_cache.key_for(account.pk) not in (before, during)
+
+
+def test_an_evicted_version_never_finds_an_older_entry(account: Account) -> None:
+    """A version that disappears from the cache (evicted) starts again from the clock, not from a
+    number an old entry is still stored under."""
+    from django.core.cache import cache
+
+    from crm import account_page_cache
+    from crm.models import Contact
+
+    shown(account)
+    cache.delete(f"crm:account-page-version:{account.pk}")
+    Contact.objects.filter(account=account).update(title="Changed without a signal")
+    assert {c.title for c in selectors.account_page(account=account).contacts} == {"Changed without a signal"}
+    assert account_page_cache.key_for(account.pk) == account_page_cache.key_for(account.pk)
