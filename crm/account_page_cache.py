@@ -20,6 +20,7 @@ a deactivation ends their memberships.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,10 +36,12 @@ from crm.models import AccountTeamMember, Contact, Deal, DealLineItem, Ownership
 # Bump when the cached rows' shape changes (another column read, another list), so a deploy
 # never reads entries written by the previous code.
 SCHEMA = 1
-# Entries expire anyway, so a cache that outlives the database (a re-seeded demo) heals itself.
+# Entries expire anyway, so a cache that outlives the database (a re-seeded demo) or missed a
+# bump while it was down heals itself.
 TIMEOUT_SECONDS = 600
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def _account_version_key(account_id: int) -> str:
@@ -56,9 +59,12 @@ def _new_version() -> int:
 
 def _bump(key: str) -> None:
     try:
-        cache.incr(key)
-    except ValueError:  # no version (never set, or evicted)
-        cache.set(key, _new_version(), None)
+        try:
+            cache.incr(key)
+        except ValueError:  # no version (never set, or evicted)
+            cache.set(key, _new_version(), None)
+    except Exception:  # the cache is down: the write goes on; what it left behind expires (TIMEOUT_SECONDS)
+        logger.warning("crm: could not bump the account page cache version %s", key, exc_info=True)
 
 
 def bump_account(account_id: int) -> None:
@@ -83,12 +89,20 @@ def key_for(account_id: int) -> str:
 
 
 def cached(account_id: int, read: Callable[[], T]) -> T:
-    """`read()`'s result for the account, from the cache while no write bumped its versions."""
-    key = key_for(account_id)
-    found = cache.get(key)
+    """`read()`'s result for the account, from the cache while no write bumped its versions;
+    read afresh when the cache is down."""
+    try:
+        key = key_for(account_id)
+        found = cache.get(key)
+    except Exception:
+        logger.warning("crm: the cache is unavailable; reading the account page afresh", exc_info=True)
+        return read()
     if found is None:
         found = read()
-        cache.set(key, found, TIMEOUT_SECONDS)
+        try:
+            cache.set(key, found, TIMEOUT_SECONDS)
+        except Exception:
+            logger.warning("crm: could not keep the account page's rows", exc_info=True)
     return found  # type: ignore[no-any-return]
 
 

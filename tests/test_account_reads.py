@@ -210,3 +210,20 @@ def test_an_evicted_version_never_finds_an_older_entry(account: Account) -> None
     Contact.objects.filter(account=account).update(title="Changed without a signal")
     assert {c.title for c in selectors.account_page(account=account).contacts} == {"Changed without a signal"}
     assert account_page_cache.key_for(account.pk) == account_page_cache.key_for(account.pk)
+
+
+def test_without_a_working_cache_the_page_reads_afresh_and_writes_go_on(
+    account: Account, rep: Any, monkeypatch: Any
+) -> None:
+    from django.core.cache import cache
+
+    from crm import services
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("cache down")
+
+    for name in ("get", "set", "get_many", "add", "incr"):
+        monkeypatch.setattr(cache, name, broken)
+    services.contact_create(account=account, by=rep, first_name="Chloe")  # bumps: logged, not raised
+    assert "Chloe" in {c.first_name for c in selectors.account_page(account=account).contacts}
+    assert client_for(rep).get(reverse("crm:account_detail", args=[account.pk])).status_code == 200
