@@ -183,6 +183,9 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
         for size, url in databases.items():
             log(f"{size}: probing queries per request")
             infos[size] = probe(url)
+            if args.pages:  # BENCH_PAGES: load only these (reference B always, for the ratios)
+                keep = {"ref_b", *args.pages}
+                infos[size]["pages"] = {n: p for n, p in infos[size]["pages"].items() if n in keep}
             log(f"{size}: {infos[size]['accounts']} accounts; gunicorn with {args.workers} sync workers")
             redis_url = redis_for(size, args.redis)
             servers[size] = Server(url, free_port() if not args.port else args.port + len(servers), args.workers,
@@ -339,6 +342,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_CONNECTIONS", 4)))
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", 10)))
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
+    parser.add_argument("--pages", type=lambda v: [n for n in v.split(",") if n],
+                        default=os.environ.get("BENCH_PAGES", ""),
+                        help="comma-separated page names to load (default: all); e.g. account,pipeline")
     parser.add_argument("--warmup", type=int, default=int(os.environ.get("BENCH_WARMUP", 2)))
     args = parser.parse_args()
     if not shutil.which("wrk"):

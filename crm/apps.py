@@ -6,4 +6,5 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        from crm import checks, receivers  # noqa: F401  (settings check; login/session receivers)
+        # The page cache's version receivers; settings check; login/session receivers.
+        from crm import account_page_cache, checks, receivers  # noqa: F401

@@ -70,7 +70,7 @@ class AccountQuerySet(models.QuerySet["Account"]):
         return self.on_team_of(user.pk)
 
     def on_team_of(self, user_id: Any) -> AccountQuerySet:
-        """Accounts whose current team has the user: an id, or a prepared query's `Arg`."""
+        """Accounts whose current team has the user: by the user's id."""
         on_team = AccountTeamMember.objects.filter(account=OuterRef("pk"), user_id=user_id, ended_at__isnull=True)
         return self.filter(Exists(on_team))
 

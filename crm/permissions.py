@@ -13,7 +13,6 @@ from django.http import Http404
 
 from crm import roles
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal
-from crm.prepared import PreparedQuery, id_arg
 
 
 def get_visible_or_404(queryset: Any, pk: Any) -> Any:
@@ -23,25 +22,8 @@ def get_visible_or_404(queryset: Any, pk: Any) -> Any:
         raise Http404("Not found.") from None
 
 
-# `Account.objects.visible_to(user).select_related("owner")` by pk, in its two cases, compiled
-# once (crm.prepared): every account page and form starts here.
-_ACCOUNT = PreparedQuery(lambda: Account.objects.select_related("owner").filter(pk=id_arg("pk")))
-_TEAM_ACCOUNT = PreparedQuery(
-    lambda: Account.objects.on_team_of(id_arg("user")).select_related("owner").filter(pk=id_arg("pk"))
-)
-
-
 def get_account_for(user: Any, pk: Any) -> Account:
-    if not user.is_authenticated or not user.is_active:
-        raise Http404("Not found.")
-    try:
-        pk = int(pk)
-        found = _ACCOUNT(pk=pk) if roles.sees_all_accounts(user) else _TEAM_ACCOUNT(pk=pk, user=user.pk)
-    except (ValueError, TypeError, OverflowError):
-        raise Http404("Not found.") from None
-    if not found:
-        raise Http404("Not found.")
-    return found[0]
+    return get_visible_or_404(Account.objects.visible_to(user).select_related("owner"), pk)
 
 
 def get_contact_for(user: Any, pk: Any) -> Contact:

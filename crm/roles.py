@@ -6,8 +6,6 @@ never a group name directly.
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 
-from crm.prepared import PreparedQuery, id_arg
-
 SALES_REP = "Sales rep"
 PRESALES = "Pre-sales consultant"
 SALES_MANAGER = "Sales manager"
@@ -21,17 +19,13 @@ SELLING_ROLES = {SALES_REP, PRESALES, SALES_MANAGER, ADMINISTRATOR}
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
-# Asked on nearly every request: compiled once (crm.prepared).
-_GROUP_NAMES = PreparedQuery(lambda: Group.objects.filter(user__id=id_arg("user")).values_list("name", flat=True))
-
-
 def role_names(user: AnyUser) -> set[str]:
     """The user's role names, cached on the user object for the request."""
     if not user.is_authenticated or not user.is_active:
         return set()
     cached = getattr(user, "_keepwarm_roles", None)
     if cached is None:
-        cached = set(_GROUP_NAMES(user=user.pk))
+        cached = set(Group.objects.filter(user__id=user.pk).values_list("name", flat=True))
         if user.is_superuser:  # type: ignore[attr-defined]
             cached.add(ADMINISTRATOR)
         user._keepwarm_roles = cached  # type: ignore[union-attr,attr-defined]

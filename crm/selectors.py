@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from core.names import person_fields, person_name
 from core.time_zones import zone_named
-from crm import roles
+from crm import account_page_cache, roles
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -24,7 +24,6 @@ from crm.models import (
     PipelineTotal,
     UserProfile,
 )
-from crm.prepared import PreparedQuery, id_arg
 
 
 def account_list(
@@ -73,51 +72,54 @@ class AccountPage:
 TIMELINE_PAGE = 30
 
 
-# The account page's queries, compiled once (crm.prepared): building and compiling them cost
-# more than running them. Each reads the columns the page shows (crm/account_detail.html).
-_CONTACTS = PreparedQuery(lambda: Contact.objects.filter(account_id=id_arg("account")))
-_TEAM = PreparedQuery(
-    lambda: AccountTeamMember.objects.filter(account_id=id_arg("account"))
-    .select_related("user")
-    .only("account_id", "role", "started_at", "ended_at", *person_fields("user"))
-    .order_by("role", "-started_at")
-)
-_OWNERSHIP = PreparedQuery(
-    lambda: OwnershipChange.objects.filter(account_id=id_arg("account"))
-    .select_related("from_user", "to_user", "assigned_by")
-    .only("account_id", "changed_at", "reason", "note", *person_fields("from_user", "to_user", "assigned_by"))[:50]
-)
-_DEALS = PreparedQuery(
-    lambda: Deal.objects.filter(account_id=id_arg("account"))
-    .select_related("owner", "sold_by")
-    .only(
-        "account_id", "name", "value", "currency", "expected_close_date", "stage", "closed_at", "created_at",
-        *person_fields("owner", "sold_by"),
-    )
-    .annotate(item_count=Count("line_items"))
-    .order_by("-created_at", "-pk")
-)
-
-
 def account_page(
     *, account: Account, timeline_limit: int = TIMELINE_PAGE, timeline_before: int | None = None
 ) -> AccountPage:
-    """Everything the account page shows, in a handful of queries whatever the history length."""
-    contacts = _CONTACTS(account=account.pk)
-    deals = _DEALS(account=account.pk)
-    # As account.contacts and account.deals would: their `account` is this one, no query.
-    for row in (*contacts, *deals):
-        row._state.fields_cache["account"] = account
-    members = _TEAM(account=account.pk)
+    """Everything the account page shows, in a handful of queries whatever the history length.
+    The contacts, deals, team and ledger come from the account page cache
+    (crm.account_page_cache) while no write bumped its version; the timeline, which every event
+    of every app adds to, is read each time."""
+    contacts, deals, members, ownership = account_page_cache.cached(account.pk, lambda: _account_rows(account))
+    # Cached rows carry the account as it was when they were read: they get this one.
+    for contact in contacts:
+        contact.account = account
+    for deal in deals:
+        deal.account = account
     return AccountPage(
         account=account,
         contacts=contacts,
         team=[m for m in members if m.ended_at is None],
         past_team=[m for m in members if m.ended_at is not None],
-        ownership=_OWNERSHIP(account=account.pk),
+        ownership=ownership,
         deals=deals,
         **_timeline(account=account, limit=timeline_limit, before=timeline_before),
     )
+
+
+def _account_rows(
+    account: Account,
+) -> tuple[list[Contact], Sequence[Deal], list[AccountTeamMember], list[OwnershipChange]]:
+    """Each query reads the columns the page shows (crm/account_detail.html)."""
+    contacts = list(account.contacts.all())
+    deals = list(
+        account.deals.select_related("owner", "sold_by")
+        .only(
+            "account_id", "name", "value", "currency", "expected_close_date", "stage", "closed_at", "created_at",
+            *person_fields("owner", "sold_by"),
+        )
+        .annotate(item_count=Count("line_items"))
+        .order_by("-created_at", "-pk")
+    )
+    members = list(
+        account.team.select_related("user")
+        .only("account_id", "role", "started_at", "ended_at", *person_fields("user"))
+        .order_by("role", "-started_at")
+    )
+    ownership = list(
+        account.ownership_changes.select_related("from_user", "to_user", "assigned_by")
+        .only("account_id", "changed_at", "reason", "note", *person_fields("from_user", "to_user", "assigned_by"))[:50]
+    )
+    return contacts, deals, members, ownership
 
 
 @dataclass
@@ -132,29 +134,21 @@ def timeline_page(*, account: Account, limit: int = TIMELINE_PAGE, before: int |
 
 
 # What a timeline row shows (crm_ui.timeline_item). Loading only these columns skips each
-# event's JSON data and the deal's and the actor's whole rows: a third of the query's cost.
+# event's JSON data and the deal's and the actor's whole rows.
 TIMELINE_ROW_FIELDS = (
     "kind", "subject", "body", "occurred_at", "actor_label", "deal__name",
     "actor__username", "actor__first_name", "actor__last_name",
 )
-# The latest page of rows, and one more to know whether there are older ones.
-_LATEST_TIMELINE = PreparedQuery(
-    lambda: Activity.objects.filter(account_id=id_arg("account")).timeline().only(*TIMELINE_ROW_FIELDS)[
-        : TIMELINE_PAGE + 1
-    ]
-)
 
 
 def _timeline(*, account: Account, limit: int, before: int | None) -> dict[str, Any]:
-    if before is None and limit == TIMELINE_PAGE:
-        rows = _LATEST_TIMELINE(account=account.pk)
-    else:
-        qs = Activity.objects.filter(account=account).timeline().only(*TIMELINE_ROW_FIELDS)
-        if before is not None:
-            pivot = Activity.objects.filter(account=account, pk=before).values_list("occurred_at", flat=True).first()
-            if pivot is not None:
-                qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, pk__lt=before))
-        rows = list(qs[: limit + 1])
+    qs = Activity.objects.filter(account=account).timeline().only(*TIMELINE_ROW_FIELDS)
+    if before is not None:
+        pivot = Activity.objects.filter(account=account, pk=before).values_list("occurred_at", flat=True).first()
+        if pivot is not None:
+            qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, pk__lt=before))
+    # One row more than shown, to know whether there are older ones.
+    rows = list(qs[: limit + 1])
     return {"timeline": rows[:limit], "timeline_has_more": len(rows) > limit}
 
 
@@ -165,7 +159,7 @@ def account_timeline(*, account: Account) -> QuerySet[Activity]:
 @dataclass(frozen=True)
 class DealCard:
     """A deal on the pipeline board: what its card shows, read as plain values. Model instances
-    of the deal, its account and its owner cost twice as much per card, for three strings."""
+    of the deal, its account and its owner would be built per card for three strings."""
 
     pk: int
     name: str

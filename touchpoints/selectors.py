@@ -9,12 +9,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import DateTimeField, Q
+from django.db.models import Q
 
 from core.names import person_fields
 from crm import roles
 from crm.models import Account
-from crm.prepared import Arg, PreparedQuery, id_arg
 from touchpoints.models import Touchpoint
 from touchpoints.permissions import TEAMS
 
@@ -166,27 +165,23 @@ def team_calendar(*, viewer: Any, start: date, team: str, zone: zoneinfo.ZoneInf
 # --- The account page's agenda ----------------------------------------------------------------
 
 
-# Compiled once (crm.prepared): what touchpoints/_account_agenda.html shows of an account's
-# touchpoints, scheduled or lately done or missed (three tables' rows are wide).
-_AGENDA = PreparedQuery(
-    lambda: Touchpoint.objects.filter(account_id=id_arg("account"))
-    .filter(Q(state=Touchpoint.State.SCHEDULED)
-            | Q(state__in=[Touchpoint.State.DONE, Touchpoint.State.MISSED],
-                due_at__gte=Arg("since", DateTimeField())))
-    .select_related("owner", "contact", "survey_response")
-    .only(
-        "account_id", "title", "channel", "due_at", "state", "satisfaction", "notes",
-        "contact__first_name", "contact__last_name", *person_fields("owner"),
-        "survey_response__satisfaction", "survey_response__as_expected",
-    )
-    .order_by("due_at", "pk")[:AGENDA_ROWS]
-)
-
-
 def account_agenda(account: Account, now: datetime) -> dict[str, Any]:
     """What is scheduled next, and what happened lately (done or missed, within RECENT_DAYS).
     One query: an account's agenda is a few dozen touchpoints at most."""
-    rows = _AGENDA(account=account.pk, since=now - timedelta(days=RECENT_DAYS))
+    since = now - timedelta(days=RECENT_DAYS)
+    # Only the columns touchpoints/_account_agenda.html shows: touchpoint rows are wide.
+    rows = list(
+        Touchpoint.objects.filter(account=account)
+        .filter(Q(state=Touchpoint.State.SCHEDULED)
+                | Q(state__in=[Touchpoint.State.DONE, Touchpoint.State.MISSED], due_at__gte=since))
+        .select_related("owner", "contact", "survey_response")
+        .only(
+            "account_id", "title", "channel", "due_at", "state", "satisfaction", "notes",
+            "contact__first_name", "contact__last_name", *person_fields("owner"),
+            "survey_response__satisfaction", "survey_response__as_expected",
+        )
+        .order_by("due_at", "pk")[:AGENDA_ROWS]
+    )
     upcoming = [t for t in rows if t.state == Touchpoint.State.SCHEDULED][:AGENDA_UPCOMING]
     recent = [t for t in reversed(rows) if t.state != Touchpoint.State.SCHEDULED][:AGENDA_RECENT]
     return {"account": account, "upcoming": upcoming, "recent": recent}

@@ -3,77 +3,21 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
-from html import escape
 from typing import Any
 
 from django import template
 from django.template.defaultfilters import linebreaksbr
-from django.urls import NoReverseMatch, URLResolver, get_resolver, get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from core import wording
 from core.names import name_of
 
 register = template.Library()
-
-# Stands in for the primary key when a URL is reversed once; no route of ours contains it.
-_PK_MARK = 987654321987
-
-
-def _where() -> tuple[str | None, URLResolver, str]:
-    """What reverse() depends on besides the name: the URLconf in force, its resolver (a new one
-    after clear_url_caches(), so nothing cached here outlives Django's own URL caches) and the
-    script prefix."""
-    urlconf = get_urlconf()
-    return urlconf, get_resolver(urlconf), get_script_prefix()
-
-
-@lru_cache(maxsize=256)
-def _reversed(name: str, urlconf: str | None, resolver: URLResolver, script_prefix: str) -> str:
-    """reverse(name); `resolver` and `script_prefix` are there for the cache key (see _where)."""
-    return reverse(name, urlconf=urlconf)
-
-
-@lru_cache(maxsize=256)
-def _pk_url_parts(name: str, urlconf: str | None, resolver: URLResolver, script_prefix: str) -> tuple[str, str] | None:
-    """The URL of `name` around its one integer argument, or None if it is not of that shape."""
-    try:
-        url = reverse(name, args=[_PK_MARK], urlconf=urlconf)
-    except NoReverseMatch:
-        return None
-    before, mark, after = url.partition(str(_PK_MARK))
-    if not mark or str(_PK_MARK) in after:
-        return None
-    return before, after
-
-
-def pk_url(name: str, pk: int) -> str:
-    """reverse(name, args=[pk]) for a URL whose only argument is an integer primary key, at the
-    cost of string concatenation: {% url %} costs about 30 µs, which adds up on a board of 72
-    cards or a timeline of 30 rows. Anything but a plain integer of 0 or more goes through reverse()."""
-    parts = _pk_url_parts(name, *_where()) if type(pk) is int and pk >= 0 else None
-    if parts is None:
-        return reverse(name, args=[pk])
-    return f"{parts[0]}{pk}{parts[1]}"
-
-
-@register.simple_tag
-def url_pk(name: str, pk: int) -> str:
-    """{% url_pk 'crm:deal_detail' deal.pk %}: the same link as {% url 'crm:deal_detail' deal.pk %}
-    (escaped the same way too: simple tags escape their output)."""
-    return pk_url(name, pk)
-
-
-@register.simple_tag
-def url_cached(name: str) -> str:
-    """{% url_cached 'crm:pipeline' %}: {% url 'crm:pipeline' %} for a URL without arguments,
-    reversed once per URLconf and script prefix (the navigation has a dozen on every page)."""
-    return _reversed(name, *_where())
-
 
 @register.filter
 def person(user: Any) -> str:
@@ -104,7 +48,7 @@ def money(value: Any, currency: str = "") -> str:
         return ""
     amount = Decimal(value)
     # Thousands grouped with commas, as humanize's intcomma did (en-gb is the only language: no
-    # LocaleMiddleware), at a tenth of its cost: the pipeline shows 72 amounts.
+    # LocaleMiddleware), without its locale machinery: the pipeline shows dozens of amounts.
     text = f"{int(amount):,}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
     return f"{text} {currency}".strip()
 
@@ -129,7 +73,7 @@ _TIMELINE_ICONS = {"call": "☎", "meeting": "◎", "email": "✉", "note": "✎
 
 def day_month_year_time(moment: Any) -> str:
     """`{{ moment|date:"j M Y H:i" }}` for a moment already in the current time zone, without
-    building a DateFormat (a fifth of the cost; a timeline shows 30 of them)."""
+    building a DateFormat (a timeline shows 30 of them)."""
     return f"{moment.day} {str(MONTHS_3[moment.month]).title()} {moment.year} {moment:%H:%M}"
 
 
@@ -137,31 +81,29 @@ def day_month_year_time(moment: Any) -> str:
 def timeline_item(activity: Any) -> SafeString:
     """One timeline entry: an activity or a system event, with its deal, its author and when.
 
-    Built in Python rather than by an included template: the account page shows 30 of them, and
-    the template engine took about 190 µs each, most of a customer's page's rendering. Every
-    value goes through `escape` (html.escape, which is what Django's escape calls)."""
+    Built with format_html rather than by an included template: the account page shows 30 of
+    them, and the template engine's per-include cost was most of a customer's page's rendering
+    (docs/benchmarks.md). format_html escapes every value that is not already safe."""
     kind = activity.kind
-    html = [
-        f'<article class="tl-item tl-{escape(kind)}" id="activity-{activity.pk}">\n'
-        f'  <span class="tl-icon" aria-hidden="true">{_TIMELINE_ICONS.get(kind, "•")}</span>\n'
+    badge = (
+        format_html('\n      <span class="badge badge-muted">{}</span>', activity.get_kind_display())
+        if not activity.is_event else ""
+    )
+    deal = format_html('\n      <span class="muted small">· {}</span>', activity.deal.name) if activity.deal_id else ""
+    body = linebreaksbr(Truncator(activity.body).chars(280), autoescape=True)
+    text = format_html('\n    <p class="tl-text">{}</p>', body) if activity.body else ""
+    local = timezone.localtime(activity.occurred_at)
+    return format_html(
+        '<article class="tl-item tl-{kind}" id="activity-{pk}">\n'
+        '  <span class="tl-icon" aria-hidden="true">{icon}</span>\n'
         '  <div class="tl-body">\n'
         '    <div class="tl-head">\n'
-        f'      <a class="tl-subject" href="{escape(pk_url("crm:activity_detail", activity.pk))}">'
-        f"{escape(activity.subject)}</a>"
-    ]
-    if not activity.is_event:
-        html.append(f'\n      <span class="badge badge-muted">{escape(activity.get_kind_display())}</span>')
-    if activity.deal_id:
-        html.append(f'\n      <span class="muted small">· {escape(activity.deal.name)}</span>')
-    html.append("\n    </div>")
-    if activity.body:
-        text = linebreaksbr(Truncator(activity.body).chars(280), autoescape=True)
-        html.append(f'\n    <p class="tl-text">{text}</p>')
-    local = timezone.localtime(activity.occurred_at)
-    html.append(
-        f'\n    <div class="muted small">{escape(activity.who)} · '
-        f'<time datetime="{local.isoformat()}">{day_month_year_time(local)}</time></div>\n'
+        '      <a class="tl-subject" href="{href}">{subject}</a>{badge}{deal}\n'
+        "    </div>{text}\n"
+        '    <div class="muted small">{who} · <time datetime="{iso}">{when}</time></div>\n'
         "  </div>\n"
-        "</article>\n"
+        "</article>\n",
+        kind=kind, pk=activity.pk, icon=_TIMELINE_ICONS.get(kind, "•"),
+        href=reverse("crm:activity_detail", args=[activity.pk]), subject=activity.subject,
+        badge=badge, deal=deal, text=text, who=activity.who, iso=local.isoformat(), when=day_month_year_time(local),
     )
-    return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
