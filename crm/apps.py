@@ -6,4 +6,4 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        from crm import checks, receivers  # noqa: F401  (settings check; login/session receivers)
+        from crm import checks, notices, receivers  # noqa: F401  (settings check; the ownership notice; login/session receivers)
