@@ -23,11 +23,11 @@ def ownership_notice_key(change_ids: list[int]) -> str:
 
 
 def record_ownership_notice(notice: Notice) -> None:
-    """What the ledger's admin shows: when the new owner was told, or why they could not be."""
-    ids = notice.data["changes"]
-    unsent = OwnershipChange.objects.filter(pk__in=ids, notified_at__isnull=True, notice_failed_at__isnull=True)
+    """What the ledger's admin shows: when the new owner was told, or why they could not be (a
+    failed notice that staff retry from the outbox's admin clears it when it goes)."""
+    unsent = OwnershipChange.objects.filter(pk__in=notice.data["changes"], notified_at__isnull=True)
     if notice.state in (Notice.State.SENT, Notice.State.SKIPPED):
-        unsent.update(notified_at=notice.sent_at or timezone.now())
+        unsent.update(notified_at=notice.sent_at or timezone.now(), notice_failed_at=None, notice_error="")
     elif notice.state == Notice.State.FAILED:
         unsent.update(notice_failed_at=timezone.now(), notice_error=notice.last_error)
 

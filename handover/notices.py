@@ -77,11 +77,13 @@ def acceptance_key(handover_id: int) -> str:
 
 
 def record_acceptance_emails(notice: Notice) -> None:
-    """What the handover's page and the admin show: when the acceptance emails went, or why not."""
+    """What the handover's page and the admin show: when the acceptance emails went, or why not
+    (a failed notice that staff retry from the outbox's admin clears it when it goes)."""
     pk = notices.target_pk(notice.target)
     if notice.state in (Notice.State.SENT, Notice.State.SKIPPED):
         Handover.objects.filter(pk=pk, state=Handover.State.ACCEPTED, acceptance_notified_at__isnull=True).update(
-            acceptance_notified_at=notice.sent_at or timezone.now()
+            acceptance_notified_at=notice.sent_at or timezone.now(), acceptance_email_failed_at=None,
+            acceptance_email_error="",
         )
     elif notice.state == Notice.State.FAILED:
         Handover.objects.filter(pk=pk, acceptance_notified_at__isnull=True).update(
