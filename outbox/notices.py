@@ -131,8 +131,8 @@ def notice_schedule(
 ) -> Notice | None:
     """Owes a notice once per `key`; a second call with the same key changes nothing and returns
     None. With `send_now`, its delivery is queued on commit instead of waiting for the next tick.
-    With `send_by`, the notice is claimed for that call instead, made on commit: it queues the
-    kind's own task, which sends it with `deliver_now`."""
+    With `send_by` (a function that queues the kind's own task), the notice is claimed for that
+    task instead and `send_by` is called on commit; the task sends it with `deliver_now`."""
     now = timezone.now()
     notice, created = Notice.objects.get_or_create(
         key=key,
