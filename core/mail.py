@@ -9,10 +9,6 @@ Every app's email builders call `email_message`, so that in every email:
   "Smith &amp; Jones"); an HTML alternative, when there is one, stays escaped;
 - times are rendered in the recipient's time zone (`zone_of`), as the pages render them, and the
   templates name the zone (`time_zone` in their context).
-
-Emails that are sent "exactly once" outside the outbox (outbox.notices), with a claim column on
-their own row, end the same way as a notice when they cannot be sent: `send_failure_is_final`
-says whether to retry or to record the failure on the row, where staff see it.
 """
 
 from __future__ import annotations
@@ -99,12 +95,3 @@ def email_message(
 
 def send_error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]
-
-
-def send_failure_is_final(task: Any, error: BaseException) -> bool:
-    """Whether a bound Celery task's failed send should be recorded as failed now (retrying will
-    not cure it, or its retries are spent) rather than retried with backoff."""
-    if not isinstance(error, TRANSIENT_SEND_ERRORS):
-        return True
-    retries = getattr(task.request, "retries", 0) or 0
-    return task.max_retries is not None and retries >= task.max_retries

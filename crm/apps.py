@@ -6,5 +6,5 @@ class CrmConfig(AppConfig):
     verbose_name = "Customer relationships"
 
     def ready(self) -> None:
-        # The page cache's version receivers; settings check; login/session receivers.
-        from crm import account_page_cache, checks, receivers  # noqa: F401
+        # The page cache's version receivers; settings check; the ownership notice; login/session receivers.
+        from crm import account_page_cache, checks, notices, receivers  # noqa: F401

@@ -309,7 +309,8 @@ class OwnershipChange(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices)
     note = MultiLineTextField("handover note", blank=True, max_length=5000)
     assigned_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    # Set when the new owner has been emailed (the notice task claims rows by it).
+    # Set when the new owner has been emailed (by the outcome of the outbox notice
+    # "crm.ownership_notice", which is what owes the email once).
     notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when the new owner's email could not be sent and will not be retried, with the error,
     # so the failure is seen in the admin instead of the email silently never going.

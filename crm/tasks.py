@@ -1,56 +1,56 @@
-"""Thin, idempotent tasks: take ids, re-read, claim, call the email builder."""
+"""Thin, idempotent tasks: take ids, re-read, call the outbox or a service."""
 
 from __future__ import annotations
-
-import logging
 
 from celery import Task, shared_task
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from core.mail import TRANSIENT_SEND_ERRORS, send_error_text, send_failure_is_final
-from crm import emails
+from core.mail import TRANSIENT_SEND_ERRORS
 from crm.models import LoginSession, OwnershipChange
+from crm.notices import OWNERSHIP_NOTICE, ownership_notice_key
+from outbox import notices
+from outbox.models import Notice
+from outbox.tasks import worker_retries_left
 
-logger = logging.getLogger(__name__)
+
+def ownership_notice_owe(change_ids: list[int]) -> None:
+    """Owes one new owner an email about these changes of theirs (in the caller's transaction),
+    sent at once by `send_ownership_notice` when it commits."""
+    notices.notice_schedule(
+        kind=OWNERSHIP_NOTICE, key=ownership_notice_key(change_ids), target=f"crm.ownershipchange:{min(change_ids)}",
+        data={"changes": change_ids}, send_by=lambda: send_ownership_notice.delay(change_ids),
+    )
 
 
 @shared_task(
     bind=True, autoretry_for=TRANSIENT_SEND_ERRORS, retry_backoff=True, retry_backoff_max=180, max_retries=6,
 )
 def send_ownership_notice(self: Task, change_ids: list[int]) -> int:
-    """Emails a new owner about their accounts, once: rows are claimed by `notified_at`.
+    """Sends a new owner's email about their accounts now, once (the outbox notice
+    "crm.ownership_notice"); a mail server that is down is retried with backoff, then the notice
+    ends failed and so do its ledger rows (`notice_failed_at`, `notice_error`)."""
+    key = ownership_notice_key(change_ids)
+    if notices.deliver_now(key, worker_retries=worker_retries_left(self)):
+        return len(change_ids)
+    _owe_for_a_message_from_before_the_outbox(change_ids, key)
+    return 0
 
-    The claim and the send share a transaction: if sending fails the claim rolls back and the
-    retry sends; two workers never both claim a row (skip_locked). A failure retrying cannot
-    cure, or the last retry's, is recorded on the rows (`notice_failed_at`, `notice_error`).
-    """
-    try:
-        with transaction.atomic():
-            changes = list(
-                OwnershipChange.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk__in=change_ids, notified_at__isnull=True, notice_failed_at__isnull=True)
-                .select_related("account", "to_user__profile", "from_user")
-                .order_by("account__name")
-            )
-            if not changes:
-                return 0
-            to_user = changes[0].to_user
-            if to_user.email:
-                emails.ownership_notice(to_user=to_user, changes=changes).send()
-            else:
-                logger.warning("New owner %s has no email; ownership notice not sent", to_user.pk)
-            OwnershipChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified_at=timezone.now())
-        return len(changes)
-    except Exception as error:
-        if not send_failure_is_final(self, error):
-            raise  # retried with backoff (autoretry_for)
-        logger.warning("Ownership notice %s failed: %s", change_ids, send_error_text(error))
-        OwnershipChange.objects.filter(
-            pk__in=change_ids, notified_at__isnull=True, notice_failed_at__isnull=True
-        ).update(notice_failed_at=timezone.now(), notice_error=send_error_text(error))
-        return 0
+
+def _owe_for_a_message_from_before_the_outbox(change_ids: list[int], key: str) -> None:
+    """A message queued before this email went through the outbox names changes no notice is
+    owed for: owe it now for those the new owner was not told of (this task is queued again)."""
+    with transaction.atomic():
+        if Notice.objects.filter(key=key).exists():
+            return
+        unsent = list(
+            OwnershipChange.objects.filter(pk__in=change_ids, notified_at__isnull=True, notice_failed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if unsent:
+            ownership_notice_owe(unsent)
 
 
 @shared_task

@@ -39,7 +39,8 @@ class CustomerLink(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # Set once by the task that emails the link (its claim): the email goes once.
+    # Set once when the link is emailed, in the transaction of the outbox notice that sends it
+    # (its own "customer_links.email", or the survey or sign-off reminder that issued it).
     emailed_at = models.DateTimeField(null=True, blank=True)
     # Set when the link's email could not be sent and will not be retried, with the error: the
     # staff page and the admin show it, and sending a new link is the way out.

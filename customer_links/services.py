@@ -26,7 +26,7 @@ from crm.models import Account, Contact
 from customer_links.models import CustomerLink
 
 # How each purpose's link is emailed: the app that issues it registers a builder
-# (link, url) -> EmailMessage; customer_links.tasks.email_customer_link sends it once.
+# (link, url) -> EmailMessage; the outbox notice "customer_links.email" sends it once.
 EmailBuilder = Callable[[CustomerLink, str], EmailMessage]
 _email_builders: dict[str, EmailBuilder] = {}
 _landing_urls: dict[str, str] = {}
@@ -51,16 +51,28 @@ def link_email(link: CustomerLink, raw: str) -> EmailMessage:
     return _email_builders[link.purpose](link, link_url(link, raw))
 
 
-def link_mint(link_id: int, *, now: Any) -> str | None:
-    """A fresh token for a link not yet emailed, revoked or used, claimed in the same conditional
-    UPDATE that marks it emailed; None when it is none of those any more. Call inside the
-    transaction that sends the email: a failed send rolls the claim back and the retry mints again."""
+def link_mint(link_id: int) -> str | None:
+    """A fresh token for a link not yet emailed, revoked or used (its email's `prepare` step:
+    the raw token is made when the email is sent, never stored or queued); None when it is none
+    of those any more. The email's send shares the transaction: a failed send rolls it back."""
     raw = secrets.token_urlsafe(32)
-    claimed = CustomerLink.objects.filter(
+    minted = CustomerLink.objects.filter(
         pk=link_id, emailed_at__isnull=True, email_failed_at__isnull=True, revoked_at__isnull=True,
         used_at__isnull=True,
-    ).update(emailed_at=now, token_hash=token_hash(raw))
-    return raw if claimed else None
+    ).update(token_hash=token_hash(raw))
+    return raw if minted else None
+
+
+def link_mark_emailed(link_id: int, *, at: Any) -> int:
+    """The link's email went out at `at` (written by the send that sent it)."""
+    return CustomerLink.objects.filter(pk=link_id, emailed_at__isnull=True).update(emailed_at=at)
+
+
+def link_mark_email_failed(link_id: int, *, at: Any, error: str) -> int:
+    """The link's email could not be sent and will not be retried: staff see why and send a new link."""
+    return CustomerLink.objects.filter(pk=link_id, emailed_at__isnull=True).update(
+        email_failed_at=at, email_error=error
+    )
 
 
 # Why a link does not work, each with its own page for the customer.

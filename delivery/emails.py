@@ -1,5 +1,6 @@
 """Emails delivery sends: customer links (through customer_links.services) and outbox notices (outbox.notices).
-Built when sent, from the rows as they are then; a builder returns [] when the notice is moot."""
+Built when sent, from the rows as they are then; a builder returns [] when the notice is moot, and
+writes nothing (the reminder's fresh link is issued by its `prepare` step)."""
 
 from __future__ import annotations
 
@@ -69,9 +70,10 @@ def portal_invitation(link: CustomerLink, url: str) -> EmailMessage:
     )
 
 
-@notices.register("delivery.signoff_reminder")
-def signoff_reminder(notice: Notice) -> list[EmailMessage]:
-    """One reminder to the signer, with a fresh link (the raw token of the first one is not kept)."""
+def issue_reminder_link(notice: Notice) -> dict[str, Any] | None:
+    """Prepare: a fresh link for the signer (the raw token of the first one is not kept), issued
+    and marked emailed in the send's transaction; None when the reminder is moot (signed off,
+    the link revoked or used, another signer asked)."""
     stage = _stage(notice.target)
     link = CustomerLink.objects.filter(pk=notice.data.get("link")).first()
     if (
@@ -81,12 +83,18 @@ def signoff_reminder(notice: Notice) -> list[EmailMessage]:
         or link.used_at is not None
         or stage.signer_id != link.contact_id
     ):
-        return []
+        return None
     fresh, raw = links.link_issue(
         purpose=CustomerLink.Purpose.SIGNOFF, account=stage.account, target=stage, contact=stage.signer, by=None,
         valid_for=link.expires_at - link.created_at,
     )
-    CustomerLink.objects.filter(pk=fresh.pk).update(emailed_at=fresh.created_at)
+    links.link_mark_emailed(fresh.pk, at=fresh.created_at)
+    return {"stage": stage, "link": fresh, "url": links.link_url(fresh, raw)}
+
+
+@notices.register("delivery.signoff_reminder", prepare=issue_reminder_link)
+def signoff_reminder(notice: Notice, *, stage: Stage, link: CustomerLink, url: str) -> list[EmailMessage]:
+    """One reminder to the signer, with a fresh link."""
     owner = stage.project.owner
     return [
         _message(
@@ -94,7 +102,7 @@ def signoff_reminder(notice: Notice) -> list[EmailMessage]:
             subject=f"Reminder: {stage.name} is waiting for your sign-off",
             to=[stage.signer.email],  # type: ignore[union-attr]
             context={"stage": stage, "contact": stage.signer, "owner_name": name_of(owner), "phone": _phone(owner),
-                     "url": links.link_url(fresh, raw), "expires_at": fresh.expires_at},
+                     "url": url, "expires_at": link.expires_at},
             zone_from=owner,
         )
     ]

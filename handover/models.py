@@ -231,9 +231,10 @@ class Handover(FSMModelMixin, models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     accept_deadline = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    # Set once by the escalation dispatcher's claim: escalated exactly once.
+    # Set once when the escalation notice is sent (its prepare step): escalated exactly once.
     escalated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # Set once by the acceptance email task's claim.
+    # Set once the acceptance emails are sent (by the outcome of the outbox notice
+    # "handover.acceptance", which is what owes them once).
     acceptance_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when the acceptance emails could not be sent and will not be retried, with the error,
     # shown on the handover's page and in the admin.

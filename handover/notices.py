@@ -1,11 +1,18 @@
-"""The handover's escalation, through the one outbox (outbox.notices): a producer owes one notice
-per handover past its acceptance deadline, the dispatcher claims it, the builder claims the
-handover (`escalated_at`, a conditional UPDATE) and emails the delivery managers once."""
+"""The handover's notices in the one outbox (outbox.notices).
+
+- The escalation: a producer owes one notice per handover past its acceptance deadline, the
+  dispatcher claims it, its `prepare` step marks the handover escalated (`escalated_at`, a
+  conditional UPDATE, with its event) and the builder emails the delivery managers once.
+- The acceptance emails: the customer's introduction to their delivery owner, and notes to the
+  rep and the owner, owed by the acceptance and sent at once by `tasks.send_acceptance_emails`;
+  their outcome is recorded on the handover, where its page and the admin show a failure.
+- The back notice: the rep is told why their handover came back."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
@@ -32,17 +39,20 @@ def owe_escalations(now: datetime) -> int:
     return owed
 
 
-@notices.register("handover.escalation")
-def escalation(notice: Notice) -> list[EmailMessage]:
+def mark_escalated(notice: Notice) -> dict[str, Any] | None:
+    """Prepare: the handover is escalated now, once (a conditional UPDATE and its event); None
+    when it was accepted or rejected meanwhile, or already escalated."""
     pk = notices.target_pk(notice.target)
-    claimed = (
-        Handover.objects.overdue(timezone.now())
-        .filter(pk=pk, escalated_at__isnull=True)
-        .update(escalated_at=timezone.now())
-    )
-    if not claimed:
-        return []  # accepted or rejected meanwhile, or already escalated
+    now = timezone.now()
+    if not Handover.objects.overdue(now).filter(pk=pk, escalated_at__isnull=True).update(escalated_at=now):
+        return None
     handover = Handover.objects.select_related("deal", "account").get(pk=pk)
+    events.handover_escalated_event(handover=handover)
+    return {"handover": handover}
+
+
+@notices.register("handover.escalation", prepare=mark_escalated)
+def escalation(notice: Notice, *, handover: Handover) -> list[EmailMessage]:
     managers = list(
         get_user_model()
         .objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER)
@@ -51,13 +61,55 @@ def escalation(notice: Notice) -> list[EmailMessage]:
         .distinct()
         .order_by("email", "pk")
     )
-    events.handover_escalated_event(handover=handover)
     if not managers:
-        logger.warning("Overdue handover %s: no delivery manager has an email", pk)
+        logger.warning("Overdue handover %s: no delivery manager has an email", handover.pk)
         return []
     # One email per manager: each reads the deadline in their own time zone.
     by_email = {manager.email: manager for manager in managers}
     return [emails.escalation(handover=handover, to_user=manager) for manager in by_email.values()]
+
+
+ACCEPTANCE = "handover.acceptance"
+
+
+def acceptance_key(handover_id: int) -> str:
+    return f"{ACCEPTANCE}:{handover_id}"
+
+
+def record_acceptance_emails(notice: Notice) -> None:
+    """What the handover's page and the admin show: when the acceptance emails went, or why not
+    (a failed notice that staff retry from the outbox's admin clears it when it goes)."""
+    pk = notices.target_pk(notice.target)
+    if notice.state in (Notice.State.SENT, Notice.State.SKIPPED):
+        Handover.objects.filter(pk=pk, state=Handover.State.ACCEPTED, acceptance_notified_at__isnull=True).update(
+            acceptance_notified_at=notice.sent_at or timezone.now(), acceptance_email_failed_at=None,
+            acceptance_email_error="",
+        )
+    elif notice.state == Notice.State.FAILED:
+        Handover.objects.filter(pk=pk, acceptance_notified_at__isnull=True).update(
+            acceptance_email_failed_at=timezone.now(), acceptance_email_error=notice.last_error
+        )
+
+
+@notices.register(ACCEPTANCE, outcome=record_acceptance_emails)
+def acceptance_emails(notice: Notice) -> list[EmailMessage]:
+    """The customer's contacts meet their delivery owner; the rep and the owner hear it is accepted."""
+    handover = (
+        Handover.objects.select_related("deal", "account", "rep__profile", "delivery_owner__profile")
+        .filter(pk=notices.target_pk(notice.target), state=Handover.State.ACCEPTED)
+        .first()
+    )
+    if handover is None:
+        return []
+    messages: list[EmailMessage] = [
+        emails.customer_introduction(handover=handover, contact=link.contact)
+        for link in handover.contacts.select_related("contact")
+        if link.contact.email and link.contact.is_active and not link.contact.do_not_contact
+    ]
+    for user in {handover.rep, handover.delivery_owner}:
+        if user is not None and user.email:
+            messages.append(emails.accepted_notice(handover=handover, to_user=user))
+    return messages
 
 
 @notices.register("handover.back_notice")

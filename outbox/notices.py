@@ -18,8 +18,18 @@ transaction. So:
   a bad address, a broken template) ends `failed` at once, as retrying would not cure it;
 - nothing uses a Celery ETA: due times live in this table.
 
-A builder returns the messages to send, or an empty list when the notice is no longer needed
-(the stage was signed off before its reminder fell due): the row then ends `skipped`.
+A builder only builds: given the same rows it returns the same messages, and writes nothing. It
+returns the messages to send, or an empty list when the notice is no longer needed (the stage
+was signed off before its reminder fell due): the row then ends `skipped`. What sending decides
+at send time (a check-up is missed, a fresh customer link is issued) is a kind's `prepare` step,
+run by the sender just before the builder in the same transaction; what a page shows about the
+send on the row it is about (a link's `emailed_at`, a failure's error) is written by the kind's
+`outcome` hook, which the sender calls when the notice ends sent, skipped or failed.
+
+The emails someone is waiting for at once (a new customer link, the acceptance emails, a new
+owner's notice) are owed with `send_by`: claimed in the writing transaction for a task of their
+own, which sends them through `deliver_now` and retries a passing failure with the worker's
+short backoff; the dispatcher reclaims them only if that task's message is lost.
 """
 
 from __future__ import annotations
@@ -59,17 +69,34 @@ CHUNK = 100
 # after these 0.8 seconds.
 LOCK_WAITS = (0.025, 0.05, 0.1, 0.2, 0.4)
 
-Builder = Callable[[Notice], list[EmailMessage]]
+Builder = Callable[..., list[EmailMessage]]
 _builders: dict[str, Builder] = {}
+# prepare(notice) -> the builder's keyword arguments, or None when nothing is to be sent.
+Preparer = Callable[[Notice], "dict[str, Any] | None"]
+_preparers: dict[str, Preparer] = {}
+# outcome(notice), with the notice in its final state for this attempt (sent, skipped or failed).
+Outcome = Callable[[Notice], None]
+_outcomes: dict[str, Outcome] = {}
 Producer = Callable[[datetime], int]
 _producers: dict[str, Producer] = {}
 
 
-def register(kind: str) -> Callable[[Builder], Builder]:
-    """Decorator: `@notices.register("delivery.signoff_reminder")` on a builder function."""
+def register(
+    kind: str, *, prepare: Preparer | None = None, outcome: Outcome | None = None
+) -> Callable[[Builder], Builder]:
+    """Decorator: `@notices.register("delivery.signoff_reminder")` on a builder function.
+
+    The builder takes the notice, and with `prepare` also the keyword arguments that step
+    returned. `prepare` holds the writes that deciding to send makes at send time; `outcome`
+    records the end of a send on the row the notice is about. Both run in the sender's
+    transaction, so a send that fails rolls back what `prepare` wrote."""
 
     def decorate(builder: Builder) -> Builder:
         _builders[kind] = builder
+        if prepare is not None:
+            _preparers[kind] = prepare
+        if outcome is not None:
+            _outcomes[kind] = outcome
         return builder
 
     return decorate
@@ -100,10 +127,12 @@ def produce(now: datetime) -> int:
 
 def notice_schedule(
     *, kind: str, key: str, target: Any, due_at: datetime | None = None, data: dict[str, Any] | None = None,
-    send_now: bool = False,
+    send_now: bool = False, send_by: Callable[[], Any] | None = None,
 ) -> Notice | None:
     """Owes a notice once per `key`; a second call with the same key changes nothing and returns
-    None. With `send_now`, its delivery is queued on commit instead of waiting for the next tick."""
+    None. With `send_now`, its delivery is queued on commit instead of waiting for the next tick.
+    With `send_by` (a function that queues the kind's own task), the notice is claimed for that
+    task instead and `send_by` is called on commit; the task sends it with `deliver_now`."""
     now = timezone.now()
     notice, created = Notice.objects.get_or_create(
         key=key,
@@ -116,7 +145,10 @@ def notice_schedule(
     )
     if not created:
         return None
-    if send_now or notice.due_at <= now:
+    if send_by is not None:
+        _claim([notice.pk], now)
+        transaction.on_commit(send_by)
+    elif send_now or notice.due_at <= now:
         _claim_and_queue([notice.pk])
     return notice
 
@@ -140,19 +172,23 @@ def notices_reschedule(*, target: Any, kind: str, due_at: datetime) -> int:
 
 def _claim_and_queue(ids: list[int]) -> int:
     """Claims these pending rows (inside the caller's transaction) and queues their sends on commit."""
-    now = timezone.now()
-    claimed = list(
-        Notice.objects.filter(pk__in=ids, state=Notice.State.PENDING).values_list("pk", flat=True)
-    )
-    Notice.objects.filter(pk__in=claimed, state=Notice.State.PENDING).update(
-        state=Notice.State.CLAIMED, claimed_at=now
-    )
+    claimed = _claim(ids, timezone.now())
     # Imported here: the tasks run this module's dispatcher and sender, and it queues them.
     from outbox.tasks import deliver_notice
 
     for pk in claimed:
         deliver_notice.delay_on_commit(pk)
     return len(claimed)
+
+
+def _claim(ids: list[int], now: datetime) -> list[int]:
+    claimed = list(
+        Notice.objects.filter(pk__in=ids, state=Notice.State.PENDING).values_list("pk", flat=True)
+    )
+    Notice.objects.filter(pk__in=claimed, state=Notice.State.PENDING).update(
+        state=Notice.State.CLAIMED, claimed_at=now
+    )
+    return claimed
 
 
 def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
@@ -200,14 +236,18 @@ def _try_lock(notice_id: int) -> Notice | None:
     return rows[0] if rows else None
 
 
-def deliver(notice_id: int) -> str:
+def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
     """Sends one claimed notice. Returns its final state for this attempt.
 
-    The lock, the builder's reads and writes, the send and the `sent` mark share one transaction.
-    When the builder or a send raises, that transaction rolls back (the builder's writes with it,
-    whatever the error, a database one included) and the failure is recorded in a new
-    transaction, under the lock again. No savepoint: two round trips fewer per notice, which
-    matters when thousands fall due at once (docs/benchmarks.md)."""
+    The lock, the kind's `prepare` step, the builder's reads, the send, the `sent` mark and the
+    kind's `outcome` share one transaction. When any of them raises, that transaction rolls
+    back (what `prepare` wrote with it, whatever the error, a database one included) and the
+    failure is recorded in a new transaction, under the lock again. No savepoint: two round
+    trips fewer per notice, which matters when thousands fall due at once (docs/benchmarks.md).
+
+    With `worker_retries` (a kind's own task that has retries left, `deliver_now`), a failure
+    retrying may cure is recorded, the notice stays claimed by that task, and the error is
+    raised again for the task to retry."""
     try:
         with transaction.atomic():
             notice = _locked(notice_id)
@@ -218,7 +258,7 @@ def deliver(notice_id: int) -> str:
             builder = _builders.get(notice.kind)
             if builder is None:
                 return _fail(notice, f"No builder registered for {notice.kind!r}.", final=True)
-            messages = builder(notice)
+            messages = _build(notice, builder)
             for message in messages:
                 message.send()
             notice.state = Notice.State.SENT if messages else Notice.State.SKIPPED
@@ -227,16 +267,55 @@ def deliver(notice_id: int) -> str:
             notice.recipients = sorted({address for message in messages for address in message.to})
             notice.last_error = ""
             notice.save(update_fields=["state", "sent_at", "attempts", "recipients", "last_error"])
+            _record_outcome(notice)
             return notice.state
     except Exception as error:  # noqa: BLE001 - any send failure ends visible: retried if it may pass, else failed
         logger.warning("Notice %s failed: %s: %s", notice_id, type(error).__name__, error)
+        transient = isinstance(error, TRANSIENT_SEND_ERRORS)
         with transaction.atomic():
             notice = _locked(notice_id)
             if notice is None or notice.state != Notice.State.CLAIMED:
                 return "locked" if notice is None else notice.state  # another worker took it meanwhile
-            # A header Django refuses, a bad address or a broken template fails the same way on
-            # every attempt: it ends failed now, for staff to see, instead of after six tries.
-            return _fail(notice, send_error_text(error), final=not isinstance(error, TRANSIENT_SEND_ERRORS))
+            if transient and worker_retries:
+                _hold(notice, send_error_text(error))
+            else:
+                # A header Django refuses, a bad address or a broken template fails the same way
+                # on every attempt: it ends failed now, for staff to see, instead of after six tries.
+                return _fail(notice, send_error_text(error), final=not transient)
+        raise
+
+
+def _build(notice: Notice, builder: Builder) -> list[EmailMessage]:
+    prepare = _preparers.get(notice.kind)
+    if prepare is None:
+        return builder(notice)
+    prepared = prepare(notice)
+    return [] if prepared is None else builder(notice, **prepared)
+
+
+def _record_outcome(notice: Notice) -> None:
+    outcome = _outcomes.get(notice.kind)
+    if outcome is not None:
+        outcome(notice)
+
+
+def deliver_now(key: str, *, worker_retries: bool) -> bool:
+    """Sends the notice owed under `key` that `notice_schedule(send_by=...)` claimed for the
+    calling task. True when this call sent it; False when it was sent, skipped or failed
+    before, or is not owed. `worker_retries`: the task has retries left (see `deliver`)."""
+    pk = Notice.objects.filter(key=key, state=Notice.State.CLAIMED).values_list("pk", flat=True).first()
+    if pk is None:
+        return False
+    return deliver(pk, worker_retries=worker_retries) == Notice.State.SENT
+
+
+def _hold(notice: Notice, error: str) -> None:
+    """A failed attempt that the calling task retries: counted and shown, still claimed (a fresh
+    claim time, so the dispatcher leaves it to the task's retry)."""
+    notice.attempts += 1
+    notice.last_error = error[:2000]
+    notice.claimed_at = timezone.now()
+    notice.save(update_fields=["attempts", "last_error", "claimed_at"])
 
 
 def _fail(notice: Notice, error: str, *, final: bool = False) -> str:
@@ -249,6 +328,8 @@ def _fail(notice: Notice, error: str, *, final: bool = False) -> str:
         notice.due_at = timezone.now() + timedelta(minutes=2**notice.attempts)
     notice.claimed_at = None if notice.state == Notice.State.PENDING else notice.claimed_at
     notice.save(update_fields=["attempts", "last_error", "state", "due_at", "claimed_at"])
+    if notice.state == Notice.State.FAILED:
+        _record_outcome(notice)
     return notice.state
 
 

@@ -8,7 +8,7 @@ once `notices.CLAIM_TIMEOUT` has passed; the kept names spare it that wait.)
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from outbox import notices
 
@@ -29,3 +29,9 @@ def deliver_notice(notice_id: int) -> str:
 def deliver_notices(notice_ids: list[int]) -> int:
     """Sends a chunk of claimed notices, each in its own transaction; safe to run twice."""
     return sum(notices.deliver(pk) == "sent" for pk in notice_ids)
+
+
+def worker_retries_left(task: Task) -> bool:
+    """Whether a bound task that sends a notice with `notices.deliver_now` (and retries a passing
+    failure through `autoretry_for`) has a retry left after this run."""
+    return task.max_retries is None or (task.request.retries or 0) < task.max_retries

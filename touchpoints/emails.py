@@ -1,5 +1,6 @@
 """What touchpoints owes by time, as outbox.notices builders (and the digest's producer), plus the
-survey link's email. Each builder re-reads the touchpoint and returns [] when the notice is moot."""
+survey link's email. Each builder re-reads the touchpoint and returns [] when the notice is moot; what
+sending decides (a check-up is missed, a survey link is issued) is the kind's `prepare` step."""
 
 from __future__ import annotations
 
@@ -99,13 +100,17 @@ def _escalation_recipients(owner: Any) -> list[Any]:
     return list({user.email: user for user in managers}.values())
 
 
-@notices.register("touchpoints.missed")
-def missed(notice: Notice) -> list[EmailMessage]:
-    """Marks the touchpoint missed (still scheduled past the grace period) and escalates it once,
-    one email per manager so each reads the due time in their own time zone."""
+def mark_missed(notice: Notice) -> dict[str, Any] | None:
+    """Prepare: the touchpoint is marked missed now (still scheduled past the grace period);
+    None when it was done, skipped or moved meanwhile."""
     touchpoint = services.touchpoint_mark_missed(notices.target_pk(notice.target), timezone.now())
-    if touchpoint is None:
-        return []
+    return None if touchpoint is None else {"touchpoint": touchpoint}
+
+
+@notices.register("touchpoints.missed", prepare=mark_missed)
+def missed(notice: Notice, *, touchpoint: Touchpoint) -> list[EmailMessage]:
+    """Escalates a missed touchpoint once, one email per manager so each reads the due time in
+    their own time zone."""
     return [
         _message(
             template="missed",
@@ -122,21 +127,27 @@ def missed(notice: Notice) -> list[EmailMessage]:
     ]
 
 
-@notices.register("touchpoints.survey")
-def survey(notice: Notice) -> list[EmailMessage]:
-    """Emails the contact a fresh survey link at the step's due time (never to someone who
-    left or asked not to be contacted)."""
+def issue_survey_link(notice: Notice) -> dict[str, Any] | None:
+    """Prepare: a fresh survey link for the contact, issued and marked emailed in the send's
+    transaction; None when the survey is moot (the check-up was cancelled or skipped, the
+    contact left or asked not to be contacted, or already answered)."""
     touchpoint = _touchpoint(notice)
     if touchpoint is None or touchpoint.state in (Touchpoint.State.CANCELLED, Touchpoint.State.SKIPPED):
-        return []
+        return None
     contact = touchpoint.contact
     if contact is None or not contact.can_be_emailed:
-        return []
+        return None
     if SurveyResponse.objects.filter(touchpoint=touchpoint).exists():
-        return []
+        return None
     link, raw = services.survey_link_issue(touchpoint)
-    CustomerLink.objects.filter(pk=link.pk).update(emailed_at=timezone.now())
-    return [_survey_message(link, links.link_url(link, raw), touchpoint)]
+    links.link_mark_emailed(link.pk, at=timezone.now())
+    return {"touchpoint": touchpoint, "link": link, "url": links.link_url(link, raw)}
+
+
+@notices.register("touchpoints.survey", prepare=issue_survey_link)
+def survey(notice: Notice, *, touchpoint: Touchpoint, link: CustomerLink, url: str) -> list[EmailMessage]:
+    """Emails the contact their survey link at the step's due time."""
+    return [_survey_message(link, url, touchpoint)]
 
 
 @links.register_email(CustomerLink.Purpose.SURVEY, landing="touchpoints:survey_open")

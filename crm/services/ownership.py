@@ -106,13 +106,13 @@ def account_hand_to_delivery(*, account: Account, to_user: Any, by: Any, note: s
 
 
 def _notify_new_owners(changes: list[OwnershipChange]) -> None:
-    from crm.tasks import send_ownership_notice
+    from crm.tasks import ownership_notice_owe
 
     by_owner: dict[int, list[int]] = defaultdict(list)
     for change in changes:
         by_owner[change.to_user_id].append(change.pk)
     for ids in by_owner.values():
-        send_ownership_notice.delay_on_commit(ids)
+        ownership_notice_owe(ids)
 
 
 def _validate_reason(reason: str) -> None:

@@ -295,9 +295,9 @@ def handover_accept(*, handover: Handover, by: Any, delivery_owner: Any) -> Hand
     )
     events.handover_transition_event(handover=handover, by=by, from_state=from_state)
 
-    from handover.tasks import send_acceptance_emails
+    from handover.tasks import acceptance_emails_owe
 
-    send_acceptance_emails.delay_on_commit(handover.pk)
+    acceptance_emails_owe(handover)
     return handover
 
 
