@@ -527,7 +527,8 @@ class Activity(models.Model):
 class PipelineTotal(models.Model):
     """Deals and their value per stage and currency, kept current by the deal services in the
     same transaction as each change. The pipeline reads these few rows for users who see every
-    deal, instead of summing every deal on each page view (measured: 127 ms at 150,000 deals).
+    deal, instead of summing every deal on each page view, which grows with the deals
+    (docs/benchmarks.md).
     `crm.services.pipeline_totals_rebuild` recomputes them from the deals."""
 
     stage = models.CharField(max_length=20, choices=Deal.Stage.choices)

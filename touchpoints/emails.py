@@ -39,9 +39,8 @@ def _message(
 
 def _touchpoint(notice: Notice) -> Touchpoint | None:
     """What the reminders and the survey show. Only these four joins (the owner's profile gives
-    their time zone): PostgreSQL took ~10 ms to plan the seven-join version, most of a reminder's
-    cost when 10,000 fall due at once; and no ORDER BY for one row by primary key (a third of a
-    millisecond of Python each)."""
+    their time zone): planning a seven-join version was most of a reminder's cost when thousands
+    fall due at once (docs/benchmarks.md, Notices); and no ORDER BY for one row by primary key."""
     pk = notices.target_pk(notice.target)
     rows = list(Touchpoint.objects.select_related("account", "owner__profile", "contact").filter(pk=pk).order_by()[:1])
     return rows[0] if rows else None
