@@ -28,7 +28,7 @@ from crm.models import (
     UserProfile,
 )
 from flows import actions as flows
-from tests.conftest import api_for, make_user
+from tests.scenarios import api_for, make_user
 
 API = "/api/v1"
 

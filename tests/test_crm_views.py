@@ -18,7 +18,7 @@ from crm import services
 from crm.admin import KeepwarmUserChangeForm
 from crm.models import Account, AccountTeamMember, Activity, Contact, Deal, DealLineItem, OwnershipChange, UserProfile
 from flows import actions as flows
-from tests.conftest import client_for
+from tests.scenarios import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from delivery.models import PlanTemplate, PlanTemplateStage, Problem, Project, S
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Promise
-from tests.conftest import accept_deal, api_for, make_user
+from tests.scenarios import accept_deal, api_for, make_user
 
 API = "/api/v1"
 

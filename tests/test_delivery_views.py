@@ -27,7 +27,7 @@ from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Promise
-from tests.conftest import accept_deal, client_for, make_user
+from tests.scenarios import accept_deal, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

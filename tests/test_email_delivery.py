@@ -33,7 +33,7 @@ from handover import services as handover_services
 from handover.models import Handover
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal, api_for, approve_deal, client_for, escaped_text_in
+from tests.scenarios import accept_deal, api_for, approve_deal, client_for, escaped_text_in
 from touchpoints import services as touchpoint_services
 from touchpoints.models import Touchpoint
 

@@ -17,7 +17,7 @@ from crm.models import Account, AccountTeamMember, Activity, Deal
 from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
-from tests.conftest import api_for, make_user
+from tests.scenarios import api_for, make_user
 
 API = "/api/v1"
 

@@ -19,7 +19,7 @@ from handover import services
 from handover.models import Handover, Promise, PromiseReview
 from handover.urls import urlpatterns
 from handover.views import countdown
-from tests.conftest import client_for
+from tests.scenarios import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from delivery.models import Problem
 from flows import actions as flows
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal, make_user
+from tests.scenarios import accept_deal, make_user
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
 

@@ -20,7 +20,7 @@ from crm import services as crm_services
 from crm.models import Activity
 from delivery.models import Problem
 from outbox.models import Notice
-from tests.conftest import accept_deal, api_for, make_user
+from tests.scenarios import accept_deal, api_for, make_user
 from touchpoints import services
 from touchpoints.models import AgendaTemplate, SurveyResponse, Touchpoint
 

@@ -17,7 +17,7 @@ from delivery.models import Problem
 from flows import actions as flows
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal
+from tests.scenarios import accept_deal
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
 
@@ -168,7 +168,7 @@ def test_rescheduling_owes_new_reminders_and_moves_the_survey(accepted, delivery
 
 def test_reassigning_the_account_moves_open_touchpoints(accepted, delivery, salesmgr, account):
     from crm import roles
-    from tests.conftest import make_user
+    from tests.scenarios import make_user
 
     other = make_user("delivery2", roles.DELIVERY_TEAM)
     with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from crm.models import Activity, UserProfile
 from delivery.models import Problem
 from flows import actions as flows
-from tests.conftest import client_for
+from tests.scenarios import client_for
 from touchpoints import services
 from touchpoints.models import CalendarFeed, Touchpoint
 from touchpoints.urls import urlpatterns

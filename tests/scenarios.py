@@ -1,0 +1,136 @@
+"""Builders the tests share: people, logged-in clients, a deal carried to an approved or accepted
+handover, and the small checks and runners more than one test module uses.
+
+Fixtures (the personas: rep, rep2, salesmgr, ..., account, deal, project) live in conftest.py and
+build with these; a test that needs a scenario the fixtures do not give calls a builder here.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.db import connections
+from rest_framework.test import APIClient
+
+from flows import actions as flows
+
+# --- People and clients --------------------------------------------------------------------
+
+
+def make_user(username: str, *role_names: str, **extra: Any) -> User:
+    user = User.objects.create_user(
+        username=username, password="keepwarm-test-pw", email=f"{username}@vendor.example",
+        first_name=username.capitalize(), **extra,
+    )
+    for name in role_names:
+        # get_or_create: transactional tests (browser, concurrency, worker) flush the tables,
+        # and with them the roles the data migration made.
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return user
+
+
+def client_for(user: User | None) -> Any:
+    from django.test import Client
+
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def api_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+# --- Delivery: a deal carried through its handover to an accepted delivery project -----------
+
+
+def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
+    """Wins `deal` (if open), records one promise, and walks its handover to approved by sales
+    and found feasible by delivery; returns the handover, ready to accept."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+    from handover import services as handover_services
+    from handover.models import Handover, Promise
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    if not Promise.objects.filter(deal=deal).exists():
+        handover_services.promise_record(
+            deal=deal, by=rep, kind="deliverable", description="Two robot arms installed by 1 March",
+            source="proposal", made_to=deal.account.contacts.order_by("pk").first(),
+        )
+    if deal.stage != "won":
+        flows.deal_win(deal=deal, by=rep)
+    handover = Handover.objects.get(deal=deal)
+    handover_services.handover_update(
+        handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
+        meeting_at=timezone.now() - timedelta(hours=2), meeting_held=True, meeting_minutes="Walked through it.",
+    )
+    handover_services.handover_submit(handover=handover, by=rep)
+    for promise in Promise.objects.filter(deal=deal):
+        handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
+    handover_services.handover_approve(handover=handover, by=salesmgr)
+    for promise in Promise.objects.filter(deal=deal):
+        handover_services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
+    return handover
+
+
+def accept_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User, owner: User, plan: str | None = None) -> Any:
+    """`approve_deal`, then accepted with `plan` (default: the configured one); returns the
+    delivery project that acceptance started."""
+    from delivery.models import PlanTemplate
+
+    handover = approve_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr)
+    options = {"plan_template": PlanTemplate.objects.get(name=plan).pk} if plan else {}
+    flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=owner, options=options)
+    return handover.project
+
+
+# --- Emails and races ----------------------------------------------------------------------
+
+
+# An HTML entity in a subject or a text part is what a customer would read literally: "Smith
+# &amp; Jones". Text is rendered without autoescaping (core.mail); this keeps it so.
+HTML_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
+
+
+def escaped_text_in(subject: str, texts: list[str]) -> list[str]:
+    """The HTML entities found in an email's subject and text parts, as "where: entity"."""
+    found = [f"subject: {m.group()}" for m in HTML_ENTITY.finditer(subject or "")]
+    for text in texts:
+        found += [f"text: {m.group()}" for m in HTML_ENTITY.finditer(text or "")]
+    return found
+
+
+def run_together(*actions: Callable[[], Any]) -> list[Any]:
+    """Runs the actions in threads released at the same instant; returns each result or error."""
+    barrier = threading.Barrier(len(actions))
+    results: list[Any] = [None] * len(actions)
+
+    def worker(index: int, action: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = action()
+        except Exception as exc:  # the caller inspects what each thread got
+            results[index] = exc
+        finally:
+            connections.close_all()  # this thread's connection, before the test database goes
+
+    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
+    return results
