@@ -134,3 +134,17 @@ def run_together(*actions: Callable[[], Any]) -> list[Any]:
         thread.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
     return results
+
+
+# --- API responses --------------------------------------------------------------------------
+
+API = "/api/v1"
+
+
+def _results(response: Any) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def _ids(response: Any) -> set[int]:
+    return {row["id"] for row in _results(response)}
