@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import connections
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from flows import actions as flows
@@ -148,3 +149,18 @@ def _results(response: Any) -> list[dict[str, Any]]:
 
 def _ids(response: Any) -> set[int]:
     return {row["id"] for row in _results(response)}
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def crm_url(name: str, *args: Any) -> str:
+    return reverse(f"crm:{name}", args=args)
+
+
+def line_items(*rows: tuple[str, str, str, str]) -> dict[str, str]:
+    """The deal form's line-item formset data, one (kind, name, quantity, unit price) a row."""
+    data = {"items-TOTAL_FORMS": str(len(rows)), "items-INITIAL_FORMS": "0", "items-MIN_NUM_FORMS": "0", "items-MAX_NUM_FORMS": "50"}
+    for i, (kind, name, qty, price) in enumerate(rows):
+        data.update({f"items-{i}-kind": kind, f"items-{i}-name": name, f"items-{i}-quantity": qty, f"items-{i}-unit_price": price})
+    return data
