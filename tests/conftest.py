@@ -188,3 +188,20 @@ def other_deal(other_account: Account, rep2: User) -> Any:
 def project(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
     """rep's deal on `account`, accepted with the default plan ("Software rollout"); `delivery` owns it."""
     return accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
+
+
+@pytest.fixture
+def equipment(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
+    """rep's deal accepted with the "Equipment" plan: its first stage is completed by the delivery
+    owner, with no customer sign-off."""
+    return accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery, plan="Equipment")
+
+
+@pytest.fixture
+def theirs(other_deal: Any, rep2: User) -> Any:
+    """A promise made to another account."""
+    from handover import services as handover_services
+
+    return handover_services.promise_record(
+        deal=other_deal, by=rep2, kind="other", description="Free coffee for a year", source="call"
+    )

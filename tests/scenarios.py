@@ -13,11 +13,20 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import Group, User
-from django.db import connections
+from django.db import connection, connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from crm import roles
+from crm import services as crm_services
+from crm.models import Account, Activity, Contact
+from customer_links.models import CustomerLink
+from delivery import services as delivery_services
+from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
+from handover.models import Promise
 
 # --- People and clients --------------------------------------------------------------------
 
@@ -164,3 +173,89 @@ def line_items(*rows: tuple[str, str, str, str]) -> dict[str, str]:
     for i, (kind, name, qty, price) in enumerate(rows):
         data.update({f"items-{i}-kind": kind, f"items-{i}-name": name, f"items-{i}-quantity": qty, f"items-{i}-unit_price": price})
     return data
+
+
+def errors(response: Any, form: str = "form") -> dict[str, Any]:
+    """The errors of the form a page rendered, by field."""
+    return dict(response.context[form].errors)
+
+
+def queries(client: Client, path: str, **params: Any) -> int:
+    """How many queries a page takes to render."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path, params)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+# --- Delivery: projects, stages, sign-off, problems -------------------------------------------
+
+
+def delivery_url(name: str, *args: Any) -> str:
+    return reverse(f"delivery:{name}", args=args)
+
+
+def stage(project: Project, position: int) -> Stage:
+    return project.stages.get(position=position)
+
+
+def started(project: Project, position: int, by: Any) -> Stage:
+    return delivery_services.stage_start(stage=stage(project, position), by=by)
+
+
+def contact(account: Account, first_name: str) -> Any:
+    return account.contacts.get(first_name=first_name)
+
+
+def alice(project: Project) -> Contact:
+    return project.account.contacts.get(first_name="Alice")
+
+
+def awaiting(project: Project, by: Any) -> tuple[Stage, CustomerLink]:
+    """The project's first stage started and sent to Alice for sign-off; returns it and the link."""
+    first = started(project, 1, by)
+    link = delivery_services.stage_request_signoff(stage=first, by=by, contact=alice(project), delivered="Kickoff held.")
+    return Stage.objects.get(pk=first.pk), link
+
+
+def answer(link: CustomerLink, *, signed_off: bool = True, reason: str = "", name: str = "Alice Martin") -> SignOff:
+    """The customer answers a sign-off link, as the signing page does."""
+    return flows.customer_answer(
+        link=CustomerLink.objects.get(pk=link.pk), signed_off=signed_off, typed_name=name, reason=reason,
+        ip="203.0.113.9", user_agent="Mail client",
+    )
+
+
+def their_project(other_account: Any, rep2: Any, salesmgr: Any, deliverymgr: Any) -> Project:
+    """A delivery on rep2's account (rep and the delivery team member do not see it)."""
+    deal = crm_services.deal_create(account=other_account, by=rep2, name="Globex roll-out",
+                                    line_items=[{"name": "Licences", "quantity": 5, "unit_price": "100"}])
+    owner = make_user("delivery2", roles.DELIVERY_TEAM)
+    return accept_deal(deal, rep=rep2, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=owner)
+
+
+def promise_of(project: Project) -> Promise:
+    return Promise.objects.get(deal=project.deal)
+
+
+def problem(project: Project, by: Any, **kwargs: Any) -> Problem:
+    """A high-severity delivery defect raised on the project."""
+    fields = {"title": "Arm 2 missing", "category": "delivery_defect", "severity": "high", "project": project,
+              **kwargs}
+    return delivery_services.problem_raise(account=project.account, by=by, **fields)
+
+
+def raise_problem(account: Account, by: User, title: str = "Slow screens", **extra: Any) -> Problem:
+    """A low-severity problem of any category on the account."""
+    data = {"category": "other", "severity": "low", **extra}
+    return delivery_services.problem_raise(account=account, by=by, title=title, **data)
+
+
+def _events(prefix: str) -> int:
+    return Activity.objects.filter(event_type__startswith=prefix).count()
+
+
+def _raw_token(mailoutbox: Any, marker: str) -> str:
+    """The token at the end of the first link in the emails whose address holds `marker`."""
+    [url] = [w for m in mailoutbox for w in m.body.split() if marker in w]
+    return url.rstrip("/").rsplit("/", 1)[1]

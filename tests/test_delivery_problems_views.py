@@ -2,27 +2,20 @@
 breaks) and working it on its page."""
 
 from __future__ import annotations
-import re
-from datetime import date, timedelta
+
 from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
-from django.utils import timezone
-from crm import roles
-from crm import services as crm_services
+
 from crm.models import Account, Activity
-from customer_links.models import CustomerLink
 from delivery import services
-from delivery.models import Problem, Project, SignOff, Stage
+from delivery.models import Problem, Project
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Promise
-from tests.scenarios import accept_deal, client_for, make_user
-from tests.scenarios import errors, queries, raise_problem, url
+from tests.scenarios import accept_deal, client_for, errors, queries, raise_problem
+from tests.scenarios import delivery_url as url
 
 pytestmark = pytest.mark.django_db
 

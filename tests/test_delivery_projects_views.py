@@ -3,27 +3,26 @@ board and the account page's delivery section; access rules and query budgets th
 with the data."""
 
 from __future__ import annotations
-import re
-from datetime import date, timedelta
+
+from datetime import timedelta
 from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+
 from crm import roles
 from crm import services as crm_services
-from crm.models import Account, Activity
+from crm.models import Account
 from customer_links.models import CustomerLink
 from delivery import services
 from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
-from handover import services as handover_services
 from handover.models import Promise
-from tests.scenarios import accept_deal, client_for, make_user
-from tests.scenarios import contact, queries, raise_problem, stage, url
+from tests.scenarios import accept_deal, client_for, contact, make_user, queries, raise_problem, stage
+from tests.scenarios import delivery_url as url
 
 pytestmark = pytest.mark.django_db
 

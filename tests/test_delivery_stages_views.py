@@ -3,27 +3,21 @@ requesting the customer's sign-off. Bad input names the field and saves nothing,
 transitions, side effects after commit."""
 
 from __future__ import annotations
-import re
-from datetime import date, timedelta
+
+from datetime import date
 from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
-from django.utils import timezone
-from crm import roles
-from crm import services as crm_services
+
 from crm.models import Account, Activity
 from customer_links.models import CustomerLink
 from delivery import services
-from delivery.models import Problem, Project, SignOff, Stage
-from flows import actions as flows
-from handover import services as handover_services
+from delivery.models import Project, Stage
 from handover.models import Promise
-from tests.scenarios import accept_deal, client_for, make_user
-from tests.scenarios import contact, errors, stage, url
+from tests.scenarios import client_for, contact, errors, stage
+from tests.scenarios import delivery_url as url
 
 pytestmark = pytest.mark.django_db
 
