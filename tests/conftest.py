@@ -21,7 +21,16 @@ from django.contrib.auth.models import User
 
 from crm import roles, services
 from crm.models import Account, AccountTeamMember
-from tests.scenarios import accept_deal, escaped_text_in, make_user
+from tests.scenarios import (
+    accept_deal,
+    emailed_path,
+    escaped_text_in,
+    issue_portal,
+    make_due,
+    make_user,
+    raw_of,
+    request_signoff,
+)
 
 # Some tests travel to fixed dates: the insights world's quarter (from 18 December 2026), the
 # 30-day agenda from Monday 1 March 2027. Their fixtures must be made before those dates, or the
@@ -205,3 +214,55 @@ def theirs(other_deal: Any, rep2: User) -> Any:
     return handover_services.promise_record(
         deal=other_deal, by=rep2, kind="other", description="Free coffee for a year", source="call"
     )
+
+
+# --- Customer links ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(project: Any) -> Any:
+    """The delivery owner, who owns the account once the handover is accepted."""
+    return project.owner
+
+
+@pytest.fixture
+def signoff_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    link, path = request_signoff(project, 1, owner, mailoutbox, django_capture_on_commit_callbacks)
+    mailoutbox.clear()
+    return link, path
+
+
+@pytest.fixture
+def portal_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    link, path = issue_portal(project, owner, mailoutbox, django_capture_on_commit_callbacks)
+    mailoutbox.clear()
+    return link, path
+
+
+@pytest.fixture
+def checkup(project: Any) -> Any:
+    """The day-7 check-up call: it emails Alice (the primary contact) a survey when due."""
+    from touchpoints.models import Touchpoint
+
+    return Touchpoint.objects.get(account=project.account, kind="checkup_call")
+
+
+@pytest.fixture
+def review(project: Any) -> Any:
+    """The day-30 review meeting, the agenda's second survey."""
+    from touchpoints.models import Touchpoint
+
+    return Touchpoint.objects.get(account=project.account, kind="review_meeting")
+
+
+@pytest.fixture
+def survey_link(checkup: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    """The survey emailed for the day-7 check-up: its link row and the path Alice got."""
+    from customer_links import services as links
+    from customer_links.models import CustomerLink
+
+    make_due(checkup, django_capture_on_commit_callbacks)
+    path = emailed_path(mailoutbox, "/c/survey/open/")
+    link = CustomerLink.objects.get(purpose=CustomerLink.Purpose.SURVEY, token_hash=links.token_hash(raw_of(path)))
+    mailoutbox.clear()
+    return link, path

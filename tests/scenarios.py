@@ -8,15 +8,19 @@ build with these; a test that needs a scenario the fixtures do not give calls a 
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crm import roles
@@ -27,6 +31,9 @@ from delivery import services as delivery_services
 from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
 from handover.models import Promise
+from outbox import notices
+from outbox.models import Notice
+from touchpoints.models import SurveyResponse, Touchpoint
 
 # --- People and clients --------------------------------------------------------------------
 
@@ -259,3 +266,152 @@ def _raw_token(mailoutbox: Any, marker: str) -> str:
     """The token at the end of the first link in the emails whose address holds `marker`."""
     [url] = [w for m in mailoutbox for w in m.body.split() if marker in w]
     return url.rstrip("/").rsplit("/", 1)[1]
+
+
+# --- Customer links: what the customer got by email and what a page may change -----------------
+
+SIGNED_OFF = {"typed_name": "Alice Martin", "decision": "sign_off"}
+LOW = {"satisfaction": "1", "as_expected": "no", "comment": "The robots stopped twice this week."}
+HAPPY = {"satisfaction": "5", "as_expected": "yes", "comment": ""}
+
+
+def emailed_path(mailoutbox: list[Any], marker: str, to: str | None = None) -> str:
+    """The path of the last emailed link containing `marker` (the email holds the full URL)."""
+    for message in reversed(mailoutbox):
+        if to is not None and message.to != [to]:
+            continue
+        for word in message.body.split():
+            if marker in word:
+                assert word.startswith(settings.SITE_URL)
+                return word[len(settings.SITE_URL):]
+    raise AssertionError(f"no {marker} link in {len(mailoutbox)} email(s)")
+
+
+def raw_of(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[1]
+
+
+def landed(path: str, client: Client | None = None) -> Client:
+    """A browser that opened the emailed link (and followed nothing yet)."""
+    client = client or Client()
+    response = client.get(path)
+    assert response.status_code == 302, response.status_code
+    return client
+
+
+def body(response: Any) -> str:
+    return response.content.decode()
+
+
+# customer_links.pages sends same-origin (no-referrer makes browsers send "Origin: null" with the
+# form's POST, which Django's CSRF check refuses); either way nothing reaches another origin.
+STRICT_REFERRER_POLICIES = ("no-referrer", "same-origin")
+
+
+def assert_customer_headers(response: Any) -> None:
+    assert "no-store" in response.get("Cache-Control", ""), (response.status_code, response.get("Cache-Control"))
+    assert response.get("Referrer-Policy") in STRICT_REFERRER_POLICIES, (
+        response.status_code, response.get("Referrer-Policy"))
+
+
+def expire(link: CustomerLink) -> None:
+    now = timezone.now()
+    CustomerLink.objects.filter(pk=link.pk).update(created_at=now - timedelta(days=20),
+                                                   expires_at=now - timedelta(seconds=1))
+
+
+def tampered(raw: str) -> dict[str, str]:
+    flipped = raw[:10] + ("A" if raw[10] != "A" else "B") + raw[11:]
+    return {
+        "one character changed": flipped,
+        "truncated": raw[:-3],
+        "random": secrets.token_urlsafe(32),
+        "oversize": raw + "x" * 5000,
+    }
+
+
+def request_signoff(
+    project: Any, position: int, by: Any, mailoutbox: list[Any], capture: Any, contact_name: str = "Alice",
+) -> tuple[CustomerLink, str]:
+    """Asks for sign-off of stage `position` the way the delivery owner does; returns the link
+    and the path the customer got by email."""
+    s = stage(project, position)
+    if s.state == Stage.State.PLANNED:
+        delivery_services.stage_start(stage=s, by=by)
+    contact = project.account.contacts.get(first_name=contact_name)
+    if contact.role != s.signer_role:
+        type(contact).objects.filter(pk=contact.pk).update(role=s.signer_role)
+        contact.refresh_from_db()
+    with capture(execute=True):
+        link = delivery_services.stage_request_signoff(
+            stage=s, by=by, contact=contact, delivered="Kickoff held; the plan and the contacts are agreed."
+        )
+    return link, emailed_path(mailoutbox, "/c/signoff/open/")
+
+
+def issue_portal(project: Any, by: Any, mailoutbox: list[Any], capture: Any) -> tuple[CustomerLink, str]:
+    contact = project.account.contacts.get(first_name="Alice")
+    with capture(execute=True):
+        link = delivery_services.portal_link_issue(account=project.account, by=by, contact=contact)
+    return link, emailed_path(mailoutbox, "/c/portal/open/")
+
+
+def signoff_url(s: Stage) -> str:
+    return f"/c/signoff/{s.pk}/"
+
+
+def sign(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
+    """Answers the way a customer does: the form's POST shows the review step, whose confirming
+    POST records the answer. A refused first POST (bad input, a bad link) is returned as is."""
+    review = client.post(url, data, **extra)
+    nonce = review.context.get("review") if review.status_code == 200 and review.context else None
+    if not nonce:
+        return review
+    confirm = {"step": "confirm", "review": nonce}
+    if "csrfmiddlewaretoken" in data:
+        confirm["csrfmiddlewaretoken"] = data["csrfmiddlewaretoken"]
+    return client.post(url, confirm, **extra)
+
+
+def signoff_world(mailoutbox: list[Any]) -> dict[str, Any]:
+    """Everything a customer page could change, to compare before and after."""
+    return {
+        "stages": list(Stage.objects.order_by("pk").values_list("pk", "state", "signed_off_at", "changes_reason")),
+        "links": list(
+            CustomerLink.objects.order_by("pk").values_list(
+                "pk", "used_at", "revoked_at", "renewal_requested_at", "expires_at"
+            )
+        ),
+        "signoffs": SignOff.objects.count(),
+        "notices": list(Notice.objects.order_by("pk").values_list("pk", "state")),
+        "events": Activity.objects.count(),
+        "emails": len(mailoutbox),
+    }
+
+
+def survey_emails(mailoutbox: list[Any]) -> list[Any]:
+    return [m for m in mailoutbox if "/c/survey/open/" in m.body]
+
+
+def make_due(touchpoint: Touchpoint, capture: Any) -> None:
+    """The dispatcher's tick just after the touchpoint's due time: its survey notice falls due."""
+    with capture(execute=True):
+        notices.dispatch(now=touchpoint.due_at + timedelta(minutes=1))
+
+
+def survey_url(touchpoint: Touchpoint) -> str:
+    return f"/c/survey/{touchpoint.pk}/"
+
+
+def survey_world(mailoutbox: list[Any]) -> dict[str, Any]:
+    """Everything a survey page could change, to compare before and after."""
+    return {
+        "responses": list(SurveyResponse.objects.order_by("pk").values_list("pk", "satisfaction", "link_id")),
+        "problems": Problem.objects.count(),
+        "links": list(CustomerLink.objects.order_by("pk").values_list(
+            "pk", "used_at", "revoked_at", "renewal_requested_at", "expires_at")),
+        "notices": list(Notice.objects.order_by("pk").values_list("pk", "state")),
+        "touchpoints": list(Touchpoint.objects.order_by("pk").values_list("pk", "state", "satisfaction", "notes")),
+        "events": Activity.objects.count(),
+        "emails": len(mailoutbox),
+    }

@@ -2,36 +2,30 @@
 customer can ask for a new link."""
 
 from __future__ import annotations
-import secrets
-from datetime import timedelta
-from typing import Any
+
 import pytest
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.test import Client
-from django.utils import timezone
-from crm.models import Account, Activity
-from customer_links import services as links
+
+from crm.models import Account
 from customer_links.models import CustomerLink
 from customer_links.pages import SESSION_KEY
-from delivery import services
 from delivery.models import SignOff, Stage
-from flows import actions as flows
-from handover.models import Handover, Promise, PromiseReview
-from outbox.models import Notice
-from tests.scenarios import SIGNED_OFF, assert_customer_headers, body, emailed_path, expire, issue_portal, landed, raw_of, request_signoff, sign, signoff_url, stage, world
+from tests.scenarios import (
+    SIGNED_OFF,
+    assert_customer_headers,
+    body,
+    expire,
+    landed,
+    raw_of,
+    request_signoff,
+    sign,
+    signoff_url,
+    stage,
+    tampered,
+)
+from tests.scenarios import signoff_world as world
 
 # --- Bad links -----------------------------------------------------------------------------------
-
-
-def tampered(raw: str) -> dict[str, str]:
-    flipped = raw[:10] + ("A" if raw[10] != "A" else "B") + raw[11:]
-    return {
-        "one character changed": flipped,
-        "truncated": raw[:-3],
-        "random": secrets.token_urlsafe(32),
-        "oversize": raw + "x" * 5000,
-    }
 
 
 @pytest.mark.parametrize("kind", ["one character changed", "truncated", "random", "oversize"])

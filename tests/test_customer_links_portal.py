@@ -1,24 +1,29 @@
 """What the customer sees through a link (no internal data), and the customer portal."""
 
 from __future__ import annotations
-import secrets
-from datetime import timedelta
+
 from typing import Any
+
 import pytest
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
-from crm.models import Account, Activity
-from customer_links import services as links
+
+from crm.models import Account
 from customer_links.models import CustomerLink
-from customer_links.pages import SESSION_KEY
 from delivery import services
 from delivery.models import SignOff, Stage
 from flows import actions as flows
 from handover.models import Handover, Promise, PromiseReview
-from outbox.models import Notice
-from tests.scenarios import SIGNED_OFF, body, emailed_path, issue_portal, landed, request_signoff, sign, signoff_url, stage
+from tests.scenarios import (
+    SIGNED_OFF,
+    body,
+    issue_portal,
+    landed,
+    request_signoff,
+    sign,
+    signoff_url,
+    stage,
+)
 
 # --- What the customer sees ----------------------------------------------------------------------
 

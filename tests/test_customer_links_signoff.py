@@ -2,24 +2,29 @@
 before the irreversible POST."""
 
 from __future__ import annotations
-import secrets
-from datetime import timedelta
-from typing import Any
+
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client
-from django.utils import timezone
-from crm.models import Account, Activity
-from customer_links import services as links
+
+from crm.models import Activity
 from customer_links.models import CustomerLink
-from customer_links.pages import SESSION_KEY
 from delivery import services
 from delivery.models import SignOff, Stage
 from flows import actions as flows
-from handover.models import Handover, Promise, PromiseReview
-from outbox.models import Notice
-from tests.scenarios import SIGNED_OFF, assert_customer_headers, body, emailed_path, expire, landed, request_signoff, sign, signoff_url, stage, world
+from tests.scenarios import (
+    SIGNED_OFF,
+    assert_customer_headers,
+    body,
+    expire,
+    landed,
+    request_signoff,
+    sign,
+    signoff_url,
+    stage,
+)
+from tests.scenarios import signoff_world as world
 
 # --- Signing off ---------------------------------------------------------------------------------
 

@@ -2,24 +2,28 @@
 the pages send headers that keep it out of referrers and caches."""
 
 from __future__ import annotations
-import secrets
+
 from datetime import timedelta
-from typing import Any
-import pytest
-from django.conf import settings
-from django.core.exceptions import ValidationError
+
 from django.test import Client
 from django.utils import timezone
-from crm.models import Account, Activity
+
 from customer_links import services as links
 from customer_links.models import CustomerLink
 from customer_links.pages import SESSION_KEY
-from delivery import services
-from delivery.models import SignOff, Stage
-from flows import actions as flows
-from handover.models import Handover, Promise, PromiseReview
-from outbox.models import Notice
-from tests.scenarios import SIGNED_OFF, assert_customer_headers, body, emailed_path, issue_portal, landed, raw_of, request_signoff, sign, signoff_url, stage, world
+from delivery.models import Stage
+from tests.scenarios import (
+    SIGNED_OFF,
+    assert_customer_headers,
+    body,
+    landed,
+    raw_of,
+    request_signoff,
+    sign,
+    signoff_url,
+    stage,
+)
+from tests.scenarios import signoff_world as world
 
 # --- Helpers -------------------------------------------------------------------------------------
 
