@@ -21,6 +21,7 @@ from django.contrib.auth.models import User
 
 from crm import roles, services
 from crm.models import Account, AccountTeamMember
+from flows import actions as flows
 from tests.scenarios import (
     accept_deal,
     emailed_path,
@@ -214,6 +215,33 @@ def theirs(other_deal: Any, rep2: User) -> Any:
     return handover_services.promise_record(
         deal=other_deal, by=rep2, kind="other", description="Free coffee for a year", source="call"
     )
+
+
+# --- Handover ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def promise(deal: Any, rep: User, account: Account) -> Any:
+    """rep's promise to Alice on `deal`: two robot arms installed by 1 March."""
+    from handover import services as handover_services
+
+    return handover_services.promise_record(
+        deal=deal,
+        by=rep,
+        kind="deliverable",
+        description="Two robot arms installed by 1 March",
+        source="proposal",
+        made_to=account.contacts.get(first_name="Alice"),
+    )
+
+
+@pytest.fixture
+def won(deal: Any, rep: User, promise: Any) -> Any:
+    """`deal` won, with `promise` on it: its handover, in draft."""
+    from handover.models import Handover
+
+    flows.deal_win(deal=deal, by=rep)
+    return Handover.objects.get(deal=deal)
 
 
 # --- Customer links ------------------------------------------------------------------------

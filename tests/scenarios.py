@@ -30,7 +30,8 @@ from customer_links.models import CustomerLink
 from delivery import services as delivery_services
 from delivery.models import Problem, Project, SignOff, Stage
 from flows import actions as flows
-from handover.models import Promise
+from handover import services as handover_services
+from handover.models import Handover, Promise
 from outbox import notices
 from outbox.models import Notice
 from touchpoints.models import SurveyResponse, Touchpoint
@@ -415,3 +416,55 @@ def survey_world(mailoutbox: list[Any]) -> dict[str, Any]:
         "events": Activity.objects.count(),
         "emails": len(mailoutbox),
     }
+
+
+# --- Handover: a deal's promises and its handover walked through the states ------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def handover_url(name: str, *args: Any) -> str:
+    return reverse(f"handover:{name}", args=args)
+
+
+def record(deal: Any, by: User, description: str = "Two robot arms installed by 1 March") -> Promise:
+    return handover_services.promise_record(
+        deal=deal, by=by, kind="deliverable", description=description, source="proposal",
+        made_to=deal.account.contacts.order_by("pk").first(),
+    )
+
+
+def ready_to_submit(handover: Handover, rep: User) -> Handover:
+    return handover_services.handover_update(
+        handover=handover,
+        by=rep,
+        customer_expectations="Line 2 running before the spring peak.",
+        meeting_at=timezone.now() - timedelta(hours=2),
+        meeting_held=True,
+        meeting_minutes="Walked through the plan.",
+    )
+
+
+def submitted(handover: Handover, rep: User) -> Handover:
+    ready_to_submit(handover, rep)
+    return handover_services.handover_submit(handover=handover, by=rep)
+
+
+def approved(handover: Handover, rep: User, salesmgr: User) -> Handover:
+    submitted(handover, rep)
+    for p in Promise.objects.filter(deal=handover.deal):
+        handover_services.promise_review(promise=p, by=salesmgr, verdict="ok")
+    return handover_services.handover_approve(handover=handover, by=salesmgr)
+
+
+def feasible(handover: Handover, deliverymgr: User) -> None:
+    for p in Promise.objects.filter(deal=handover.deal):
+        handover_services.promise_review(promise=p, by=deliverymgr, verdict="feasible")
+
+
+def handover_state(handover: Handover) -> str:
+    return Handover.objects.get(pk=handover.pk).state
+
+
+def handover_events(deal: Any, event_type: str) -> int:
+    return Activity.objects.filter(deal=deal, event_type=event_type).count()

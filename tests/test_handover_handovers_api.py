@@ -2,18 +2,20 @@
 query budgets on the lists (reliability.md 1-5, 8, 9, 29)."""
 
 from __future__ import annotations
+
 from datetime import timedelta
 from typing import Any
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
+
 from crm import services as crm_services
-from crm.models import Account, AccountTeamMember, Activity, Deal
+from crm.models import Activity, Deal
 from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
-from tests.scenarios import api_for, make_user
-from tests.scenarios import API, _ids, _results, ready_to_submit, submitted
+from tests.scenarios import API, _ids, _results, api_for, submitted
 
 # --- Handovers: list, read, edit ------------------------------------------------------------
 

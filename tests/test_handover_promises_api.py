@@ -3,18 +3,15 @@ resets and withdrawals; 404 for what a user cannot see, 403 for the wrong role, 
 the field and saves nothing (reliability.md 1-5, 8, 9)."""
 
 from __future__ import annotations
-from datetime import timedelta
-from typing import Any
+
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
-from crm import services as crm_services
-from crm.models import Account, AccountTeamMember, Activity, Deal
+
+from crm.models import AccountTeamMember, Activity
 from flows import actions as flows
 from handover import services
-from handover.models import Handover, Promise, PromiseReview
-from tests.scenarios import api_for, make_user
-from tests.scenarios import API, _ids, _results, _state, approved, ready_to_submit, submitted
+from handover.models import Promise, PromiseReview
+from tests.scenarios import API, _ids, api_for, approved, make_user, submitted
 
 # --- Builders (as in tests/test_handover_services.py) ----------------------------------------
 

@@ -2,18 +2,15 @@
 with the state unchanged, and the acceptance emails after commit (reliability.md 15-19)."""
 
 from __future__ import annotations
-from datetime import timedelta
-from typing import Any
+
 import pytest
-from django.utils import timezone
-from rest_framework.test import APIClient
-from crm import services as crm_services
-from crm.models import Account, AccountTeamMember, Activity, Deal
+
+from crm.models import Account, Activity
 from flows import actions as flows
 from handover import services
-from handover.models import Handover, Promise, PromiseReview
-from tests.scenarios import api_for, make_user
-from tests.scenarios import API, _results, _state, approved, ready_to_submit, submitted
+from handover.models import Handover
+from tests.scenarios import API, _results, api_for, approved, make_user, ready_to_submit, submitted
+from tests.scenarios import handover_state as _state
 
 # --- Handover transitions -------------------------------------------------------------------
 
