@@ -269,7 +269,8 @@ def portal_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_
 
 @pytest.fixture
 def checkup(project: Any) -> Any:
-    """The day-7 check-up call: it emails Alice (the primary contact) a survey when due."""
+    """The day-7 check-up call, owned by the delivery owner (`delivery`): it emails Alice (the
+    primary contact) a survey when due."""
     from touchpoints.models import Touchpoint
 
     return Touchpoint.objects.get(account=project.account, kind="checkup_call")
@@ -294,3 +295,11 @@ def survey_link(checkup: Any, mailoutbox: list[Any], django_capture_on_commit_ca
     link = CustomerLink.objects.get(purpose=CustomerLink.Purpose.SURVEY, token_hash=links.token_hash(raw_of(path)))
     mailoutbox.clear()
     return link, path
+
+
+@pytest.fixture
+def thank_you(project: Any) -> Any:
+    """The day-0 thank-you note, owned by the rep."""
+    from touchpoints.models import Touchpoint
+
+    return Touchpoint.objects.get(account=project.account, kind="thank_you")

@@ -34,6 +34,7 @@ from handover import services as handover_services
 from handover.models import Handover, Promise
 from outbox import notices
 from outbox.models import Notice
+from touchpoints import services as touchpoint_services
 from touchpoints.models import SurveyResponse, Touchpoint
 
 # --- People and clients --------------------------------------------------------------------
@@ -468,3 +469,60 @@ def handover_state(handover: Handover) -> str:
 
 def handover_events(deal: Any, event_type: str) -> int:
     return Activity.objects.filter(deal=deal, event_type=event_type).count()
+
+
+# --- Touchpoints ---------------------------------------------------------------------------
+
+TOUCHPOINT_ACTIONS = ["complete", "skip", "cancel", "reschedule"]
+OUTCOME_JSON = {"satisfaction": 4, "as_expected": True, "notes": "Went well."}
+
+
+def valid_body(action: str) -> dict[str, Any]:
+    """A body the API accepts for `action` on an open touchpoint."""
+    if action == "complete":
+        return dict(OUTCOME_JSON)
+    if action == "reschedule":
+        return {"due_at": (timezone.now() + timedelta(days=3)).isoformat()}
+    return {"reason": "The customer asked to wait."}
+
+
+def touchpoint_world() -> dict[str, Any]:
+    """Everything around the touchpoints an action could write."""
+    return {
+        "touchpoints": list(Touchpoint.objects.order_by("pk").values_list(
+            "pk", "state", "owner_id", "due_at", "version", "closed_at", "satisfaction", "notes", "reason")),
+        "events": Activity.objects.count(),
+        "problems": Problem.objects.count(),
+        "notices": list(Notice.objects.order_by("pk").values_list("pk", "state", "due_at")),
+    }
+
+
+def touchpoints_url(name: str, *args: Any) -> str:
+    return reverse(f"touchpoints:{name}", args=args)
+
+
+def agenda_touchpoint(kind: str = "checkup_call") -> Touchpoint:
+    """The one touchpoint of `kind` an agenda step made (the `project` fixture's agenda)."""
+    return Touchpoint.objects.select_related("account").get(kind=kind, step__isnull=False)
+
+
+def touchpoint_due(touchpoint: Touchpoint, when: Any) -> Touchpoint:
+    Touchpoint.objects.filter(pk=touchpoint.pk).update(due_at=when)
+    touchpoint.refresh_from_db()
+    return touchpoint
+
+
+def fill_every_part_of_the_page(account: Any, *, rep: Any, rep2: Any, delivery: Any, salesmgr: Any) -> None:
+    """Something in every part of a customer's account page (the `project` fixture's account):
+    a done and an answered check-up, a problem, a portal link, two reassignments, a logged call."""
+    done = agenda_touchpoint("delivery_confirmation")
+    touchpoint_services.touchpoint_complete(touchpoint=done, by=delivery, satisfaction=2, as_expected=False, notes="Late.")
+    answered = agenda_touchpoint()
+    touchpoint_services.touchpoint_complete(touchpoint=answered, by=delivery, satisfaction=4, as_expected=True)
+    link, _raw = touchpoint_services.survey_link_issue(answered)
+    touchpoint_services.survey_answer(link=link, satisfaction=1, as_expected=False, ip=None, user_agent="test")
+    delivery_services.problem_raise(account=account, by=rep, title="Slow screens", category="other", severity="high")
+    delivery_services.portal_link_issue(account=account, by=delivery, contact=account.contacts.get(first_name="Alice"))
+    flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
+    flows.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
+    crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")

@@ -21,8 +21,7 @@ from crm import permissions, roles, selectors
 from crm.models import Account, Contact
 from crm.prepared import Arg, PreparedQuery, id_arg
 from customer_links.models import CustomerLink
-from tests.scenarios import client_for
-from tests.test_touchpoints_views import fill_every_part_of_the_page
+from tests.scenarios import client_for, fill_every_part_of_the_page
 from touchpoints.models import Touchpoint
 
 

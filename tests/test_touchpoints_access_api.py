@@ -2,22 +2,14 @@
 (reliability.md 1-3)."""
 
 from __future__ import annotations
-from datetime import timedelta
-from typing import Any
+
 import pytest
-from django.contrib.auth.models import User
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
-from rest_framework.test import APIClient
-from crm import services as crm_services
-from crm.models import Activity
-from delivery.models import Problem
-from outbox.models import Notice
-from tests.scenarios import accept_deal, api_for, make_user
-from touchpoints import services
-from touchpoints.models import AgendaTemplate, SurveyResponse, Touchpoint
-from tests.scenarios import ACTIONS, API, OUTCOME, valid_body, world
+
+from tests.scenarios import API, api_for, valid_body
+from tests.scenarios import OUTCOME_JSON as OUTCOME
+from tests.scenarios import TOUCHPOINT_ACTIONS as ACTIONS
+from tests.scenarios import touchpoint_world as world
+from touchpoints.models import Touchpoint
 
 # --- 404 for what the user cannot see -----------------------------------------------------------
 

@@ -3,22 +3,23 @@
 (reliability.md 4, 5, 8, 9, 15-19)."""
 
 from __future__ import annotations
+
 from datetime import timedelta
 from typing import Any
+
 import pytest
-from django.contrib.auth.models import User
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
-from crm import services as crm_services
+
 from crm.models import Activity
 from delivery.models import Problem
 from outbox.models import Notice
-from tests.scenarios import accept_deal, api_for, make_user
+from tests.scenarios import API, api_for, valid_body
+from tests.scenarios import OUTCOME_JSON as OUTCOME
+from tests.scenarios import TOUCHPOINT_ACTIONS as ACTIONS
+from tests.scenarios import touchpoint_world as world
 from touchpoints import services
-from touchpoints.models import AgendaTemplate, SurveyResponse, Touchpoint
-from tests.scenarios import ACTIONS, API, OUTCOME, valid_body, world
+from touchpoints.models import SurveyResponse, Touchpoint
+
 
 def snapshot(touchpoint: Touchpoint) -> tuple[Any, ...]:
     """Everything an action could change on the touchpoint."""

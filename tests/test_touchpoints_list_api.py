@@ -2,30 +2,25 @@
 on the lists (reliability.md 1, 29)."""
 
 from __future__ import annotations
+
 from datetime import timedelta
 from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from rest_framework.test import APIClient
+
 from crm import services as crm_services
-from crm.models import Activity
-from delivery.models import Problem
-from outbox.models import Notice
-from tests.scenarios import accept_deal, api_for, make_user
+from tests.scenarios import API, accept_deal, api_for, make_user
+from tests.scenarios import OUTCOME_JSON as OUTCOME
+from tests.scenarios import TOUCHPOINT_ACTIONS as ACTIONS
+from tests.scenarios import _ids as ids
+from tests.scenarios import _results as results
+from tests.scenarios import touchpoint_world as world
 from touchpoints import services
-from touchpoints.models import AgendaTemplate, SurveyResponse, Touchpoint
-from tests.scenarios import ACTIONS, API, OUTCOME, world
-
-def results(response: Any) -> list[dict[str, Any]]:
-    assert response.status_code == 200, response.content
-    return response.json()["results"]  # type: ignore[no-any-return]
-
-
-def ids(response: Any) -> set[int]:
-    return {row["id"] for row in results(response)}
+from touchpoints.models import AgendaTemplate, Touchpoint
 
 
 def their_touchpoints(other_account: Any, rep2: Any, salesmgr: Any, deliverymgr: Any) -> list[Touchpoint]:
