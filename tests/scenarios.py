@@ -11,13 +11,14 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection, connections
-from django.test import Client
+from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -268,6 +269,16 @@ def _raw_token(mailoutbox: Any, marker: str) -> str:
     """The token at the end of the first link in the emails whose address holds `marker`."""
     [url] = [w for m in mailoutbox for w in m.body.split() if marker in w]
     return url.rstrip("/").rsplit("/", 1)[1]
+
+
+# The Monday the 30-day agenda starts from, at 8 in the morning.
+MONDAY_8AM = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _dispatch(at: datetime) -> None:
+    """One tick of the outbox dispatcher at `at`, running what it schedules on commit."""
+    with time_machine.travel(at, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
+        notices.dispatch()
 
 
 # --- Customer links: what the customer got by email and what a page may change -----------------
