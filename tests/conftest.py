@@ -21,7 +21,11 @@ from django.contrib.auth.models import User
 
 from crm import roles, services
 from crm.models import Account, AccountTeamMember
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from flows import actions as flows
+from handover import services as handover_services
+from handover.models import Handover
 from tests.scenarios import (
     accept_deal,
     emailed_path,
@@ -32,6 +36,7 @@ from tests.scenarios import (
     raw_of,
     request_signoff,
 )
+from touchpoints.models import Touchpoint
 
 # Some tests travel to fixed dates: the insights world's quarter (from 18 December 2026), the
 # 30-day agenda from Monday 1 March 2027. Their fixtures must be made before those dates, or the
@@ -194,6 +199,9 @@ def other_deal(other_account: Account, rep2: User) -> Any:
     return services.deal_create(account=other_account, by=rep2, name="Globex renewal", value="9000")
 
 
+# --- Delivery ------------------------------------------------------------------------------
+
+
 @pytest.fixture
 def project(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
     """rep's deal on `account`, accepted with the default plan ("Software rollout"); `delivery` owns it."""
@@ -210,8 +218,6 @@ def equipment(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery:
 @pytest.fixture
 def theirs(other_deal: Any, rep2: User) -> Any:
     """A promise made to another account."""
-    from handover import services as handover_services
-
     return handover_services.promise_record(
         deal=other_deal, by=rep2, kind="other", description="Free coffee for a year", source="call"
     )
@@ -223,8 +229,6 @@ def theirs(other_deal: Any, rep2: User) -> Any:
 @pytest.fixture
 def promise(deal: Any, rep: User, account: Account) -> Any:
     """rep's promise to Alice on `deal`: two robot arms installed by 1 March."""
-    from handover import services as handover_services
-
     return handover_services.promise_record(
         deal=deal,
         by=rep,
@@ -238,8 +242,6 @@ def promise(deal: Any, rep: User, account: Account) -> Any:
 @pytest.fixture
 def won(deal: Any, rep: User, promise: Any) -> Any:
     """`deal` won, with `promise` on it: its handover, in draft."""
-    from handover.models import Handover
-
     flows.deal_win(deal=deal, by=rep)
     return Handover.objects.get(deal=deal)
 
@@ -271,25 +273,18 @@ def portal_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_
 def checkup(project: Any) -> Any:
     """The day-7 check-up call, owned by the delivery owner (`delivery`): it emails Alice (the
     primary contact) a survey when due."""
-    from touchpoints.models import Touchpoint
-
     return Touchpoint.objects.get(account=project.account, kind="checkup_call")
 
 
 @pytest.fixture
 def review(project: Any) -> Any:
     """The day-30 review meeting, the agenda's second survey."""
-    from touchpoints.models import Touchpoint
-
     return Touchpoint.objects.get(account=project.account, kind="review_meeting")
 
 
 @pytest.fixture
 def survey_link(checkup: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
     """The survey emailed for the day-7 check-up: its link row and the path Alice got."""
-    from customer_links import services as links
-    from customer_links.models import CustomerLink
-
     make_due(checkup, django_capture_on_commit_callbacks)
     path = emailed_path(mailoutbox, "/c/survey/open/")
     link = CustomerLink.objects.get(purpose=CustomerLink.Purpose.SURVEY, token_hash=links.token_hash(raw_of(path)))
@@ -300,6 +295,4 @@ def survey_link(checkup: Any, mailoutbox: list[Any], django_capture_on_commit_ca
 @pytest.fixture
 def thank_you(project: Any) -> Any:
     """The day-0 thank-you note, owned by the rep."""
-    from touchpoints.models import Touchpoint
-
     return Touchpoint.objects.get(account=project.account, kind="thank_you")

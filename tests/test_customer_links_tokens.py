@@ -25,9 +25,6 @@ from tests.scenarios import (
 )
 from tests.scenarios import signoff_world as world
 
-# --- Helpers -------------------------------------------------------------------------------------
-
-
 # --- The token leaves the URL ------------------------------------------------------------------
 
 

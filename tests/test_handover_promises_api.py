@@ -13,9 +13,6 @@ from handover import services
 from handover.models import Promise, PromiseReview
 from tests.scenarios import API, _ids, api_for, approved, make_user, submitted
 
-# --- Builders (as in tests/test_handover_services.py) ----------------------------------------
-
-
 # --- Promises: create, list, read, edit -----------------------------------------------------
 
 

@@ -28,9 +28,6 @@ from tests.scenarios import survey_world as world
 from touchpoints import services
 from touchpoints.models import Touchpoint
 
-# --- Helpers -------------------------------------------------------------------------------------
-
-
 # --- The emailed link ----------------------------------------------------------------------------
 
 
