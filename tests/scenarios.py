@@ -1,5 +1,7 @@
 """Builders the tests share: people, logged-in clients, a deal carried to an approved or accepted
-handover, and the small checks and runners more than one test module uses.
+handover, and the small checks and runners more than one test module uses, in one section a part
+of the product (people and clients; emails and races; API responses; pages; delivery; customer
+links; handover; touchpoints).
 
 Fixtures (the personas: rep, rep2, salesmgr, ..., account, deal, project) live in conftest.py and
 build with these; a test that needs a scenario the fixtures do not give calls a builder here.
@@ -117,7 +119,7 @@ def accept_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User, owne
     return handover.project
 
 
-# --- Emails and races ----------------------------------------------------------------------
+# --- Emails, the outbox's clock and races -----------------------------------------------
 
 
 # An HTML entity in a subject or a text part is what a customer would read literally: "Smith
@@ -131,6 +133,16 @@ def escaped_text_in(subject: str, texts: list[str]) -> list[str]:
     for text in texts:
         found += [f"text: {m.group()}" for m in HTML_ENTITY.finditer(text or "")]
     return found
+
+
+# The Monday the 30-day agenda starts from, at 8 in the morning.
+MONDAY_8AM = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _dispatch(at: datetime) -> None:
+    """One tick of the outbox dispatcher at `at`, running what it schedules on commit."""
+    with time_machine.travel(at, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
+        notices.dispatch()
 
 
 def run_together(*actions: Callable[[], Any]) -> list[Any]:
@@ -269,16 +281,6 @@ def _raw_token(mailoutbox: Any, marker: str) -> str:
     """The token at the end of the first link in the emails whose address holds `marker`."""
     [url] = [w for m in mailoutbox for w in m.body.split() if marker in w]
     return url.rstrip("/").rsplit("/", 1)[1]
-
-
-# The Monday the 30-day agenda starts from, at 8 in the morning.
-MONDAY_8AM = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def _dispatch(at: datetime) -> None:
-    """One tick of the outbox dispatcher at `at`, running what it schedules on commit."""
-    with time_machine.travel(at, tick=False), TestCase.captureOnCommitCallbacks(execute=True):
-        notices.dispatch()
 
 
 # --- Customer links: what the customer got by email and what a page may change -----------------

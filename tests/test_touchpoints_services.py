@@ -17,14 +17,12 @@ from delivery.models import Problem
 from flows import actions as flows
 from outbox import notices
 from outbox.models import Notice
-from tests.scenarios import accept_deal
+from tests.scenarios import MONDAY_8AM, accept_deal
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")
-
-MONDAY_8AM = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # after the fixtures are made
 
 
 @pytest.fixture
