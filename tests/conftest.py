@@ -2,12 +2,12 @@
 
 rep owns `account`; rep2 owns `other_account`; presales is on rep's team; salesmgr and
 deliverymgr see everything; delivery is a delivery team member on no account; outsider has a
-role but no accounts.
+role but no accounts. The builders they use (make_user, accept_deal, ...) are in
+tests/scenarios.py, which tests import directly.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_string
@@ -17,25 +17,26 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group, User
-from rest_framework.test import APIClient
+from django.contrib.auth.models import User
 
 from crm import roles, services
 from crm.models import Account, AccountTeamMember
+from customer_links import services as links
+from customer_links.models import CustomerLink
 from flows import actions as flows
-
-
-def make_user(username: str, *role_names: str, **extra: Any) -> User:
-    user = User.objects.create_user(
-        username=username, password="keepwarm-test-pw", email=f"{username}@vendor.example",
-        first_name=username.capitalize(), **extra,
-    )
-    for name in role_names:
-        # get_or_create: transactional tests (browser, concurrency, worker) flush the tables,
-        # and with them the roles the data migration made.
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
-
+from handover import services as handover_services
+from handover.models import Handover
+from tests.scenarios import (
+    accept_deal,
+    emailed_path,
+    escaped_text_in,
+    issue_portal,
+    make_due,
+    make_user,
+    raw_of,
+    request_signoff,
+)
+from touchpoints.models import Touchpoint
 
 # Some tests travel to fixed dates: the insights world's quarter (from 18 December 2026), the
 # 30-day agenda from Monday 1 March 2027. Their fixtures must be made before those dates, or the
@@ -59,19 +60,6 @@ def empty_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
-
-
-# An HTML entity in a subject or a text part is what a customer would read literally: "Smith
-# &amp; Jones". Text is rendered without autoescaping (core.mail); this keeps it so.
-HTML_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
-
-
-def escaped_text_in(subject: str, texts: list[str]) -> list[str]:
-    """The HTML entities found in an email's subject and text parts, as "where: entity"."""
-    found = [f"subject: {m.group()}" for m in HTML_ENTITY.finditer(subject or "")]
-    for text in texts:
-        found += [f"text: {m.group()}" for m in HTML_ENTITY.finditer(text or "")]
-    return found
 
 
 def _sent_in_process() -> list[tuple[str, list[str]]]:
@@ -211,71 +199,100 @@ def other_deal(other_account: Account, rep2: User) -> Any:
     return services.deal_create(account=other_account, by=rep2, name="Globex renewal", value="9000")
 
 
-def client_for(user: User | None) -> Any:
-    from django.test import Client
-
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-def api_for(user: User | None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user)
-    return client
-
-
-# --- Delivery: a deal carried through its handover to an accepted delivery project -----------
-
-
-def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
-    """Wins `deal` (if open), records one promise, and walks its handover to approved by sales
-    and found feasible by delivery; returns the handover, ready to accept."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from delivery.models import PlanTemplate, PlanTemplateStage
-    from delivery.plans import create_default_plans
-    from handover import services as handover_services
-    from handover.models import Handover, Promise
-
-    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
-    if not Promise.objects.filter(deal=deal).exists():
-        handover_services.promise_record(
-            deal=deal, by=rep, kind="deliverable", description="Two robot arms installed by 1 March",
-            source="proposal", made_to=deal.account.contacts.order_by("pk").first(),
-        )
-    if deal.stage != "won":
-        flows.deal_win(deal=deal, by=rep)
-    handover = Handover.objects.get(deal=deal)
-    handover_services.handover_update(
-        handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
-        meeting_at=timezone.now() - timedelta(hours=2), meeting_held=True, meeting_minutes="Walked through it.",
-    )
-    handover_services.handover_submit(handover=handover, by=rep)
-    for promise in Promise.objects.filter(deal=deal):
-        handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
-    handover_services.handover_approve(handover=handover, by=salesmgr)
-    for promise in Promise.objects.filter(deal=deal):
-        handover_services.promise_review(promise=promise, by=deliverymgr, verdict="feasible")
-    return handover
-
-
-def accept_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User, owner: User, plan: str | None = None) -> Any:
-    """`approve_deal`, then accepted with `plan` (default: the configured one); returns the
-    delivery project that acceptance started."""
-    from delivery.models import PlanTemplate
-
-    handover = approve_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr)
-    options = {"plan_template": PlanTemplate.objects.get(name=plan).pk} if plan else {}
-    flows.handover_accept(handover=handover, by=deliverymgr, delivery_owner=owner, options=options)
-    return handover.project
+# --- Delivery ------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def project(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
     """rep's deal on `account`, accepted with the default plan ("Software rollout"); `delivery` owns it."""
     return accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
+
+
+@pytest.fixture
+def equipment(deal: Any, rep: User, salesmgr: User, deliverymgr: User, delivery: User) -> Any:
+    """rep's deal accepted with the "Equipment" plan: its first stage is completed by the delivery
+    owner, with no customer sign-off."""
+    return accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery, plan="Equipment")
+
+
+@pytest.fixture
+def theirs(other_deal: Any, rep2: User) -> Any:
+    """A promise made to another account."""
+    return handover_services.promise_record(
+        deal=other_deal, by=rep2, kind="other", description="Free coffee for a year", source="call"
+    )
+
+
+# --- Handover ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def promise(deal: Any, rep: User, account: Account) -> Any:
+    """rep's promise to Alice on `deal`: two robot arms installed by 1 March."""
+    return handover_services.promise_record(
+        deal=deal,
+        by=rep,
+        kind="deliverable",
+        description="Two robot arms installed by 1 March",
+        source="proposal",
+        made_to=account.contacts.get(first_name="Alice"),
+    )
+
+
+@pytest.fixture
+def won(deal: Any, rep: User, promise: Any) -> Any:
+    """`deal` won, with `promise` on it: its handover, in draft."""
+    flows.deal_win(deal=deal, by=rep)
+    return Handover.objects.get(deal=deal)
+
+
+# --- Customer links ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(project: Any) -> Any:
+    """The delivery owner, who owns the account once the handover is accepted."""
+    return project.owner
+
+
+@pytest.fixture
+def signoff_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    link, path = request_signoff(project, 1, owner, mailoutbox, django_capture_on_commit_callbacks)
+    mailoutbox.clear()
+    return link, path
+
+
+@pytest.fixture
+def portal_link(project: Any, owner: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    link, path = issue_portal(project, owner, mailoutbox, django_capture_on_commit_callbacks)
+    mailoutbox.clear()
+    return link, path
+
+
+@pytest.fixture
+def checkup(project: Any) -> Any:
+    """The day-7 check-up call, owned by the delivery owner (`delivery`): it emails Alice (the
+    primary contact) a survey when due."""
+    return Touchpoint.objects.get(account=project.account, kind="checkup_call")
+
+
+@pytest.fixture
+def review(project: Any) -> Any:
+    """The day-30 review meeting, the agenda's second survey."""
+    return Touchpoint.objects.get(account=project.account, kind="review_meeting")
+
+
+@pytest.fixture
+def survey_link(checkup: Any, mailoutbox: list[Any], django_capture_on_commit_callbacks: Any) -> tuple[Any, str]:
+    """The survey emailed for the day-7 check-up: its link row and the path Alice got."""
+    make_due(checkup, django_capture_on_commit_callbacks)
+    path = emailed_path(mailoutbox, "/c/survey/open/")
+    link = CustomerLink.objects.get(purpose=CustomerLink.Purpose.SURVEY, token_hash=links.token_hash(raw_of(path)))
+    mailoutbox.clear()
+    return link, path
+
+
+@pytest.fixture
+def thank_you(project: Any) -> Any:
+    """The day-0 thank-you note, owned by the rep."""
+    return Touchpoint.objects.get(account=project.account, kind="thank_you")

@@ -41,7 +41,7 @@ from delivery.plans import create_default_plans
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, Promise
-from tests.conftest import accept_deal, approve_deal, make_user
+from tests.scenarios import accept_deal, approve_deal, make_user
 from touchpoints import services as touchpoint_services
 from touchpoints.agendas import create_default_agendas
 from touchpoints.models import AgendaStep, AgendaTemplate, Touchpoint

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from crm import permissions, roles, selectors
 from crm.models import Account, AccountTeamMember
-from tests.conftest import client_for
-from tests.test_touchpoints_views import fill_every_part_of_the_page
+from tests.scenarios import client_for, fill_every_part_of_the_page
 
 
 @pytest.fixture

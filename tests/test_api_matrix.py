@@ -31,7 +31,7 @@ from delivery.models import PlanTemplate
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
-from tests.conftest import accept_deal, api_for
+from tests.scenarios import accept_deal, api_for
 
 PERSONAS = ["anonymous", "rep", "presales", "rep2", "delivery", "salesmgr", "deliverymgr", "admin_user"]
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.api import pagination
 from crm.models import Account
-from tests.conftest import api_for
+from tests.scenarios import api_for
 
 API = "/api/v1/accounts/"
 

@@ -264,7 +264,7 @@ def test_beat_and_a_worker_remind_a_touchpoint_coming_due_within_a_minute_once(
     if reason:
         pytest.skip(reason)
     from outbox.models import Notice
-    from tests.conftest import accept_deal
+    from tests.scenarios import accept_deal
     from touchpoints.agendas import create_default_agendas
     from touchpoints.models import AgendaStep, AgendaTemplate, Touchpoint
 

@@ -8,7 +8,6 @@ happen there and the tests would prove nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from core.exceptions import Conflict
 from crm import services
 from crm.models import Account, AccountTeamMember, Activity, Deal, OwnershipChange
 from flows import actions as flows
+from tests.scenarios import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,31 +27,6 @@ pytestmark = [
         reason="concurrency tests need PostgreSQL row locks: set DATABASE_URL=postgres://... (CI does)",
     ),
 ]
-
-
-
-
-def run_together(*actions: Callable[[], Any]) -> list[Any]:
-    """Runs the actions in threads released at the same instant; returns each result or error."""
-    barrier = threading.Barrier(len(actions))
-    results: list[Any] = [None] * len(actions)
-
-    def worker(index: int, action: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = action()
-        except Exception as exc:  # the caller inspects what each thread got
-            results[index] = exc
-        finally:
-            connections.close_all()  # this thread's connection, before the test database goes
-
-    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    return results
 
 
 def assert_ledger_is_a_chain(account: Account) -> None:
@@ -137,7 +112,7 @@ def test_two_delivery_managers_accepting_one_handover_let_one_through(
     from delivery.plans import create_default_plans
     from handover import services as handover_services
     from handover.models import Handover
-    from tests.conftest import make_user
+    from tests.scenarios import make_user
 
     create_default_plans(PlanTemplate, PlanTemplateStage)  # acceptance starts a delivery from a plan; the flush removed them
     second_manager = make_user("deliverymgr2", "Delivery manager")
@@ -206,7 +181,7 @@ def test_two_dispatchers_escalate_an_overdue_handover_once(deal, rep, salesmgr, 
 def _awaiting_signoff(deal: Any, rep: Any, salesmgr: Any, deliverymgr: Any, delivery: Any) -> Any:
     """Stage 1 of the accepted deal's delivery, waiting for Alice's sign-off; returns its link."""
     from delivery import services as delivery_services
-    from tests.conftest import accept_deal
+    from tests.scenarios import accept_deal
 
     project = accept_deal(deal, rep=rep, salesmgr=salesmgr, deliverymgr=deliverymgr, owner=delivery)
     stage = project.stages.get(position=1)

@@ -13,7 +13,7 @@ from core.exceptions import Conflict
 from crm import services
 from crm.models import Activity, Deal
 from flows import actions as flows
-from tests.conftest import make_user
+from tests.scenarios import make_user
 
 STAGES = [s for s, _ in Deal.Stage.choices]
 

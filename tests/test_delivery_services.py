@@ -21,7 +21,7 @@ from handover import services as handover_services
 from handover.models import Handover, Promise
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal, approve_deal, make_user
+from tests.scenarios import accept_deal, approve_deal, make_user
 from touchpoints.models import Touchpoint
 
 

@@ -18,7 +18,7 @@ from crm.models import Activity, UserProfile
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
-from tests.conftest import accept_deal, client_for
+from tests.scenarios import accept_deal, client_for
 from touchpoints import services as touchpoint_services
 from touchpoints.models import Touchpoint
 

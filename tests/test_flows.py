@@ -12,7 +12,7 @@ from crm.models import Account, Activity
 from delivery.models import Problem
 from flows import actions as flows
 from handover.models import Handover, Promise
-from tests.conftest import accept_deal, api_for, client_for
+from tests.scenarios import accept_deal, api_for, client_for
 
 
 def _lifecycle_moves(account: Any) -> list[tuple[str, str]]:

@@ -45,7 +45,7 @@ from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from outbox import notices
-from tests.conftest import accept_deal, approve_deal, make_user
+from tests.scenarios import accept_deal, approve_deal, make_user
 from touchpoints.models import Touchpoint
 
 EXAMPLES = int(os.environ.get("FORM_FUZZ_EXAMPLES", "5"))

@@ -15,43 +15,7 @@ from delivery.models import Project
 from flows import actions as flows
 from handover import services, tasks
 from handover.models import Handover, Promise
-
-
-@pytest.fixture
-def promise(deal, rep, account):
-    return services.promise_record(
-        deal=deal,
-        by=rep,
-        kind="deliverable",
-        description="Two robot arms installed by 1 March",
-        source="proposal",
-        made_to=account.contacts.get(first_name="Alice"),
-    )
-
-
-@pytest.fixture
-def won(deal, rep, promise):
-    flows.deal_win(deal=deal, by=rep)
-    return Handover.objects.get(deal=deal)
-
-
-def ready_to_submit(handover, rep):
-    return services.handover_update(
-        handover=handover,
-        by=rep,
-        customer_expectations="Line 2 running before the spring peak.",
-        meeting_at=timezone.now() - timedelta(hours=2),
-        meeting_held=True,
-        meeting_minutes="Walked through the plan.",
-    )
-
-
-def approved(handover, rep, salesmgr):
-    ready_to_submit(handover, rep)
-    services.handover_submit(handover=handover, by=rep)
-    for p in Promise.objects.filter(deal=handover.deal):
-        services.promise_review(promise=p, by=salesmgr, verdict="ok")
-    return services.handover_approve(handover=handover, by=salesmgr)
+from tests.scenarios import approved, ready_to_submit
 
 
 def test_winning_a_deal_drafts_its_handover_prefilled(won, deal):

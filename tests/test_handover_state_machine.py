@@ -19,7 +19,7 @@ from crm.models import Activity
 from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise, PromiseReview
-from tests.conftest import make_user
+from tests.scenarios import make_user
 
 SEEN: set[str] = set()
 TRANSITION_EVENTS = [f"handover.{s}" for s in Handover.State.values if s != "draft"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from flows import actions as flows
-from tests.conftest import api_for, client_for
 from tests.insights_world import page_tables
+from tests.scenarios import api_for, client_for
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from delivery.models import Problem
-from tests.conftest import api_for, client_for
 from tests.insights_world import END, START, World, csv_rows, now, page_tables, world_for
+from tests.scenarios import api_for, client_for
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")

@@ -17,7 +17,7 @@ from insights import snapshots
 from insights.forms import Filters
 from insights.receivers import forget_every_dashboard
 from insights.selectors import Period
-from tests.conftest import api_for, make_user
+from tests.scenarios import api_for, make_user
 
 FIGURES: dict[str, Callable[..., snapshots.Snapshot[Any]]] = {
     "performance": snapshots.performance_figures,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import api_for, client_for
+from tests.scenarios import api_for, client_for
 
 PAGES = ["/insights/performance/", "/insights/reassignment/", "/insights/risk/", "/insights/delivery/"]
 API = ["/api/v1/insights/performance/", "/api/v1/insights/reassignment/", "/api/v1/insights/delivery/",

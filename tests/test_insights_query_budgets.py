@@ -13,7 +13,7 @@ from crm import roles
 from crm import services as crm
 from delivery import services as delivery_services
 from handover import services as handover_services
-from tests.conftest import accept_deal, api_for, client_for, make_user
+from tests.scenarios import accept_deal, api_for, client_for, make_user
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")

@@ -11,8 +11,8 @@ import time_machine
 
 from insights import selectors
 from insights.selectors import Period
-from tests.conftest import client_for
 from tests.insights_world import END, START, World, now, page_tables, world_for
+from tests.scenarios import client_for
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")

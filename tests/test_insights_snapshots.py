@@ -17,7 +17,7 @@ from crm.models import UserProfile
 from flows import actions as flows
 from insights import snapshots, tasks
 from insights import views as insights_views
-from tests.conftest import api_for, client_for, make_user
+from tests.scenarios import api_for, client_for, make_user
 
 PAGE = "/insights/performance/"
 API = "/api/v1/insights/performance/"

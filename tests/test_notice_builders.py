@@ -32,7 +32,7 @@ from handover import services as handover_services
 from handover.models import Handover
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal, approve_deal
+from tests.scenarios import accept_deal, approve_deal
 from touchpoints import services as touchpoint_services
 from touchpoints.models import Touchpoint
 

@@ -18,7 +18,7 @@ from flows import actions as flows
 from handover.models import Handover
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal, client_for
+from tests.scenarios import accept_deal, client_for
 
 
 def test_each_email_sent_at_once_is_one_notice_keyed_by_what_it_is_about(

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import client_for, make_user
+from tests.scenarios import client_for, make_user
 
 KIND = "test.outbox"
 T0 = datetime(2027, 3, 6, 10, 0, tzinfo=UTC)  # a Saturday: no digest is owed

@@ -11,7 +11,7 @@ from django.db import connection
 
 from customer_links.models import CustomerLink
 from delivery import services
-from tests.test_concurrency import run_together
+from tests.scenarios import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -23,7 +23,7 @@ from customer_links.models import CustomerLink
 from delivery.models import PlanTemplate, Problem, Project, SignOff, Stage
 from handover.models import Handover, HandoverContact, Promise, PromiseReview
 from insights import selectors
-from tests.conftest import make_user
+from tests.scenarios import make_user
 from touchpoints.models import AgendaStep, SurveyResponse, Touchpoint
 
 pytestmark = [

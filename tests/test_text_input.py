@@ -25,9 +25,7 @@ from crm import services
 from crm.models import Account, Activity, Contact
 from customer_links.models import CustomerLink
 from delivery.models import SignOff, Stage
-from tests.conftest import api_for, client_for
-from tests.test_customer_links import owner, sign, signoff_link, signoff_url  # noqa: F401  (fixtures)
-from tests.test_survey_links import checkup, survey_link, survey_url  # noqa: F401  (fixtures)
+from tests.scenarios import api_for, client_for, sign, signoff_url, survey_url
 from touchpoints.models import SurveyResponse
 
 API = "/api/v1"

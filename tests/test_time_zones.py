@@ -22,8 +22,7 @@ from delivery import emails as delivery_emails
 from delivery.models import Stage
 from handover.models import Handover
 from outbox.models import Notice
-from tests.conftest import client_for, make_user
-from tests.test_customer_links import landed, request_signoff, signoff_url
+from tests.scenarios import client_for, landed, make_user, request_signoff, signoff_url
 from touchpoints import emails as touchpoint_emails
 from touchpoints.models import Touchpoint
 

@@ -17,14 +17,12 @@ from delivery.models import Problem
 from flows import actions as flows
 from outbox import notices
 from outbox.models import Notice
-from tests.conftest import accept_deal
+from tests.scenarios import MONDAY_8AM, accept_deal
 from touchpoints import services
 from touchpoints.models import SurveyResponse, Touchpoint
 
 # Its fixed dates come after its fixtures only if the fixtures are made before them (tests.conftest).
 pytestmark = pytest.mark.usefixtures("made_before_the_fixed_dates")
-
-MONDAY_8AM = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # after the fixtures are made
 
 
 @pytest.fixture
@@ -168,7 +166,7 @@ def test_rescheduling_owes_new_reminders_and_moves_the_survey(accepted, delivery
 
 def test_reassigning_the_account_moves_open_touchpoints(accepted, delivery, salesmgr, account):
     from crm import roles
-    from tests.conftest import make_user
+    from tests.scenarios import make_user
 
     other = make_user("delivery2", roles.DELIVERY_TEAM)
     with time_machine.travel(MONDAY_8AM + timedelta(days=1), tick=False):

@@ -27,7 +27,7 @@ from flows import actions as flows
 from handover import services
 from handover.models import Handover, Promise
 from handover.templatetags.handover_ui import handover_nav
-from tests.conftest import client_for
+from tests.scenarios import client_for
 from touchpoints.events import scheduled_subject
 
 ROOT = Path(__file__).resolve().parents[1]

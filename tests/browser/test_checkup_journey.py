@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from delivery.models import Problem
 from outbox import notices
 from tests.browser.conftest import SCREENSHOTS, assert_clean, customer_page, log_in, nav_to
-from tests.conftest import accept_deal
+from tests.scenarios import accept_deal
 from touchpoints.agendas import create_default_agendas
 from touchpoints.models import AgendaStep, AgendaTemplate, SurveyResponse, Touchpoint
 

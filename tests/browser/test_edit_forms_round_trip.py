@@ -38,7 +38,7 @@ from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover, HandoverContact, Promise
 from tests.browser.conftest import log_in
-from tests.conftest import accept_deal
+from tests.scenarios import accept_deal
 from touchpoints.models import Touchpoint
 
 PRODUCT_NAMESPACES = ("crm", "handover", "delivery", "touchpoints", "insights")

@@ -15,7 +15,7 @@ from crm.models import Account
 from delivery import services as delivery_services
 from handover import services as handover_services
 from tests.browser.conftest import log_in, nav_to, screenshot
-from tests.conftest import accept_deal, make_user
+from tests.scenarios import accept_deal, make_user
 
 
 def row_of(page: Any, table: str, name: str) -> Any:

@@ -17,7 +17,7 @@ from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from tests.browser.conftest import log_in, screenshot
-from tests.conftest import accept_deal, approve_deal, make_user
+from tests.scenarios import accept_deal, approve_deal, make_user
 
 PERSONAS = {
     "rep": (roles.SALES_REP,),
