@@ -55,6 +55,10 @@ class Snapshot(Generic[T]):
     value: T
     as_of: datetime  # when the computation started: the figures include everything before it
     reused: bool = False  # served from the cache rather than computed for this request
+    # The cache key the figures are kept under (it carries the dashboard's version); "" when the
+    # cache is not in use. With `as_of`, it names these figures exactly: what is rendered from
+    # them may be kept under it (insights.views.figures_html).
+    key: str = ""
 
     @property
     def age_seconds(self) -> int:
@@ -94,17 +98,18 @@ def snapshot(
     Without a working cache every request computes (and says "just computed"). `as_of`: when
     the data `compute()` returns was read, if earlier than now (a view cut from a bigger one)."""
     limit = max_age()
+    cache_key = ""
     try:
         version = cache.get(_version_key(dashboard), "0")
         cache_key = f"{PREFIX}:{dashboard}:{version}:" + hashlib.sha256(repr(key).encode()).hexdigest()[:32]
         kept = cache.get(cache_key) if not fresh and limit > 0 else None
     except Exception:
         logger.warning("insights: the cache is unavailable; computing the %s figures", dashboard, exc_info=True)
-        limit, kept = 0, None
+        limit, kept, cache_key = 0, None, ""
     if isinstance(kept, Snapshot) and (timezone.now() - kept.as_of).total_seconds() <= limit:
-        return Snapshot(value=kept.value, as_of=kept.as_of, reused=True)
+        return Snapshot(value=kept.value, as_of=kept.as_of, reused=True, key=cache_key)
     started = as_of or timezone.now()
-    made = Snapshot(value=compute(), as_of=started)
+    made = Snapshot(value=compute(), as_of=started, key=cache_key if limit > 0 else "")
     if limit > 0:
         try:
             cache.set(cache_key, made, timeout=limit)
