@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.mail import email_message
 from core.time_zones import zone_of
+from crm.models import Account
 from customer_links import services as links
 from customer_links.models import CustomerLink
 from outbox import notices
@@ -27,6 +28,14 @@ def mint_token(notice: Notice) -> dict[str, Any] | None:
     """Prepare: the link's token is made now, in the send's transaction, and goes into the email
     only; None (nothing to send) once the link was revoked or used."""
     link_id = notices.target_pk(notice.target)
+    # The account's row first, then the link's: every writer of an account's links takes the
+    # account's lock first (a new portal link revokes the live one under it), so a send and a
+    # new link wait for each other in the same order instead of deadlocking at commit, where
+    # PostgreSQL checks the twice-updated link's foreign key to the account.
+    account_id = CustomerLink.objects.filter(pk=link_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        return None
+    Account.objects.select_for_update().filter(pk=account_id).values_list("pk").first()
     raw = links.link_mint(link_id)
     if raw is None:
         return None

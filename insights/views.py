@@ -4,8 +4,9 @@ page, early-life risk and delivery. Read-only pages: GET only, nothing here writ
 Every page reads its period and team from the query string (insights.forms), asks one selector
 for its figures (insights.selectors, one module per dashboard, through insights.snapshots), and
 renders its figures (insights.tables, insights.charts) once per snapshot (figures_html), or with
-`?format=csv&table=<name>` sends one of its tables as CSV with the same filters. Permissions come from insights.permissions: 403 for a dashboard the user
-may not see, 404 for another person's page.
+`?format=csv&table=<name>` sends one of its tables as CSV with the same filters. Permissions
+come from insights.permissions: 403 for a dashboard the user may not see, 404 for another
+person's page.
 """
 
 from __future__ import annotations
