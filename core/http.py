@@ -1,9 +1,14 @@
-"""How a page answers what every app's views share: a state that refuses the request (409), and
-where to go after an action."""
+"""What every app's views share: how a page answers a state that refuses the request (409),
+where to go after an action, a permission check as a yes/no for a button, whether htmx asked,
+and a POST's data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,3 +42,21 @@ def next_url(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return default
+
+
+def allowed(check: Callable[..., None], *args: Any) -> bool:
+    """Turns a require_* permission helper into a yes/no for showing or hiding a button."""
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def posted(request: HttpRequest) -> Any:
+    """The form data of a POST, even an empty one (an empty QueryDict would leave the form unbound)."""
+    return request.POST if request.method == "POST" else None

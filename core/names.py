@@ -19,6 +19,12 @@ def name_of(user: Any) -> str:
     return person_name(user.first_name, user.last_name, user.get_username())
 
 
+def display_name(user: Any) -> str:
+    """A user's name as `name_of` writes it, or "nobody" where there is no user (an account
+    without an owner in a table, a filter left empty)."""
+    return name_of(user) if user else "nobody"
+
+
 def person_fields(*relations: str) -> list[str]:
     """The columns `name_of` reads of each related user, for `.only()` beside `select_related()`.
     A user row has eleven columns, the password hash among them: reading three is cheaper to

@@ -3,7 +3,8 @@ explicit key and version (the timeline is not cached: every event of every app a
 
 Key: `crm:account-page:<SCHEMA>:<account id>:<account version>:<people version>`. The account
 version is bumped by every write of those rows of that account (the receivers below: a save or a
-delete of a contact, deal, deal line item, team membership or ownership change);
+delete of a contact, deal, team membership or ownership change; a deal's line items are written
+only by the deal services, which save the deal in the same transaction);
 the people version by every change to a user other than their last login, because the page
 shows people's names and who is still on a team. A bumped version makes the old entry
 unreachable: nothing is ever read under a version older than the last write.
@@ -31,7 +32,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from crm.models import AccountTeamMember, Contact, Deal, DealLineItem, OwnershipChange
+from crm.models import AccountTeamMember, Contact, Deal, OwnershipChange
 
 # Bump when the cached rows' shape changes (another column read, another list), so a deploy
 # never reads entries written by the previous code.
@@ -112,13 +113,6 @@ def cached(account_id: int, read: Callable[[], T]) -> T:
 @receiver([post_save, post_delete], sender=OwnershipChange)
 def _account_row_written(sender: Any, instance: Any, **kwargs: Any) -> None:
     bump_account(instance.account_id)
-
-
-@receiver([post_save, post_delete], sender=DealLineItem)
-def _line_item_written(sender: Any, instance: DealLineItem, **kwargs: Any) -> None:
-    account_id = Deal.objects.filter(pk=instance.deal_id).values_list("account_id", flat=True).first()
-    if account_id is not None:
-        bump_account(account_id)
 
 
 @receiver([post_save, post_delete], sender=get_user_model())

@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.exceptions import Conflict
+from core.http import is_htmx
 from core.http import next_url as _next
 from crm.forms import add_service_errors
 from touchpoints import permissions, selectors, services
@@ -37,9 +38,6 @@ from touchpoints.permissions import TEAMS
 
 # --- Small helpers --------------------------------------------------------------------------
 
-
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
 
 def _week_url(touchpoint: Touchpoint) -> str:
@@ -128,7 +126,7 @@ def _row(request: HttpRequest, touchpoint: Touchpoint, *, status: int = 200, fla
     touchpoint.flash_error = flash_error  # type: ignore[attr-defined]
     touchpoint.open_form = open_form  # type: ignore[attr-defined]
     context = {"touchpoint": touchpoint, "next": request.POST.get("next", "")}
-    if _htmx(request):
+    if is_htmx(request):
         return render(request, "touchpoints/_row.html", context, status=status)
     # Without htmx, a refused form is shown on a page of its own, with the way back.
     context["back"] = _next(request, _week_url(touchpoint))
@@ -159,7 +157,7 @@ def _act(
         except Conflict as exc:
             return _conflict(request, touchpoint, exc)
         else:
-            if _htmx(request):
+            if is_htmx(request):
                 return _row(request, touchpoint, flash=ok)
             messages.success(request, ok)
             back = _next(request, _week_url(touchpoint))

@@ -15,16 +15,14 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from core import wording
-from core.names import name_of
+from core.names import display_name
 
 register = template.Library()
 
 @register.filter
 def person(user: Any) -> str:
     """A vendor person's display name: full name, else username; "nobody" for none."""
-    if not user:
-        return "nobody"
-    return name_of(user)
+    return display_name(user)
 
 
 @register.filter(is_safe=True)

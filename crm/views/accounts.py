@@ -13,12 +13,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.http import allowed, posted
 from core.pagination import CappedPaginator
 from crm import permissions, roles, selectors, services
 from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
 from crm.models import Account
 from crm.signals import account_page_sections
-from crm.views.shared import allowed, int_or_none, posted
+from crm.views.shared import int_or_none
 
 ACCOUNTS_PER_PAGE = 50
 TIMELINE_PAGE = selectors.TIMELINE_PAGE

@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.http import posted
 from crm import permissions, services
 from crm.forms import ContactForm, add_service_errors
-from crm.views.shared import posted
 from flows import actions as flows
 
 

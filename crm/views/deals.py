@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.exceptions import Conflict
+from core.http import allowed, posted
 from crm import permissions, selectors, services
 from crm.forms import (
     DealCreateForm,
@@ -25,7 +26,7 @@ from crm.forms import (
     line_items_from,
 )
 from crm.models import Activity, Deal
-from crm.views.shared import allowed, conflict, posted
+from crm.views.shared import conflict
 from flows import actions as flows
 
 

@@ -19,11 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core import time_zones as core_time_zones
 from core.exceptions import Conflict
+from core.http import posted
 from core.names import name_of
 from crm import permissions, services
 from crm.forms import DeactivateForm, ProfileForm, add_service_errors
 from crm.models import Account, UserProfile
-from crm.views.shared import conflict, posted
+from crm.views.shared import conflict
 from flows import actions as flows
 
 User = get_user_model()

@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from core.http import posted
 from core.names import name_of
 from crm import permissions
 from crm.forms import BookReassignForm, ReassignForm, add_service_errors
-from crm.views.shared import int_or_none, posted
+from crm.views.shared import int_or_none
 from flows import actions as flows
 
 

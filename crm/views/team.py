@@ -11,10 +11,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.exceptions import Conflict
+from core.http import posted
 from crm import permissions, services
 from crm.forms import TeamMemberForm, add_service_errors
 from crm.models import Account, AccountTeamMember
-from crm.views.shared import conflict, posted
+from crm.views.shared import conflict
 
 
 @login_required

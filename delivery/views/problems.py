@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.exceptions import Conflict
+from core.http import posted
 from core.pagination import CappedPaginator
 from crm.forms import add_service_errors
 from crm.models import Activity
@@ -22,7 +23,7 @@ from crm.permissions import get_account_for
 from delivery import permissions, services
 from delivery.forms import ProblemFilterForm, ProblemForm, ReopenForm, ResolveForm
 from delivery.models import Problem, Project
-from delivery.views.shared import ROWS_PER_PAGE, conflict, posted
+from delivery.views.shared import ROWS_PER_PAGE, conflict
 from handover.models import Promise
 
 

@@ -1,9 +1,6 @@
-"""What several of delivery's pages use: the rows per list page, a POST's data, and the answer
-to a conflict."""
+"""What several of delivery's pages use: the rows per list page and the answer to a conflict."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -12,9 +9,6 @@ from core.http import conflict_response
 
 ROWS_PER_PAGE = 50
 
-
-def posted(request: HttpRequest) -> Any:
-    return request.POST if request.method == "POST" else None
 
 
 def conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:

@@ -14,12 +14,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.exceptions import Conflict
+from core.http import posted
 from crm.forms import add_service_errors
 from customer_links.models import CustomerLink
 from delivery import permissions, selectors, services
 from delivery.forms import SignoffRequestForm, StageEditForm
 from delivery.models import Project, Stage
-from delivery.views.shared import conflict, posted
+from delivery.views.shared import conflict
 from flows import actions as flows
 from handover.models import Promise
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import Conflict
+from core.http import allowed
 from core.http import next_url as _next
 from crm import roles
 from crm.forms import add_service_errors
@@ -25,7 +26,7 @@ from handover import permissions, services
 from handover.forms import AcceptForm, HandoverForm, ReasonForm, delivery_team
 from handover.models import Handover, HandoverContact
 from handover.views.promise_rows import acts_for, attach_forms
-from handover.views.shared import allowed, conflict, contacts_of, countdown, ledger_of
+from handover.views.shared import conflict, contacts_of, countdown, ledger_of
 
 
 def waiting_for(handover: Handover) -> tuple[str, list[str]]:

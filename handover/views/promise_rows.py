@@ -8,12 +8,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 
+from core.http import allowed
 from crm import roles
 from crm.models import Contact, Deal
 from handover import permissions
 from handover.forms import PromiseForm, ReasonForm, ResetForm, ReviewForm
 from handover.models import Handover, Promise
-from handover.views.shared import allowed
 
 
 @dataclass

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import Conflict
+from core.http import is_htmx
 from core.http import next_url as _next
 from crm import roles
 from crm.forms import add_service_errors
@@ -24,7 +25,7 @@ from handover import permissions, selectors, services
 from handover.forms import PromiseForm, ReasonForm, ResetForm, ReviewForm
 from handover.models import Handover, Promise
 from handover.views.promise_rows import acts_for, attach_forms
-from handover.views.shared import conflict, contacts_of, is_htmx, ledger_of
+from handover.views.shared import conflict, contacts_of, ledger_of
 
 
 def _ledger_context(request: HttpRequest, deal: Deal, *, failed: Promise | None = None, **forms: Any) -> dict[str, Any]:

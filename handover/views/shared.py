@@ -1,31 +1,16 @@
-"""What several of the handover pages use: a permission check as a yes/no, whether htmx asked,
-the answer to a conflict, an account's contacts and a deal's promise ledger as the pages list
-them, and the acceptance deadline in words."""
+"""What several of the handover pages use: the answer to a conflict, an account's contacts and
+a deal's promise ledger as the pages list them, and the acceptance deadline in words."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from core.exceptions import Conflict
 from core.http import conflict_response
 from crm.models import Contact
 from handover.models import Promise
-
-
-def allowed(check: Any, *args: Any) -> bool:
-    try:
-        check(*args)
-    except PermissionDenied:
-        return False
-    return True
-
-
-def is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
 
 def conflict(request: HttpRequest, exc: Conflict, back: str) -> HttpResponse:

@@ -11,13 +11,12 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
-from core.names import name_of
+from core.names import display_name
 from core.wording import possessive
 from crm.models import UserProfile
 
@@ -66,11 +65,6 @@ def team_choices() -> list[tuple[int, str]]:
     """Managers with at least one report, for the team filter."""
     managers = User.objects.filter(reports__isnull=False).distinct().order_by("first_name", "last_name", "username")
     return [(m.pk, f"{possessive(display_name(m))} team") for m in managers]
-
-
-def display_name(user: Any) -> str:
-    """A person's name as every app writes it (core.names), or "nobody"."""
-    return "nobody" if user is None else name_of(user)
 
 
 def median(values: Iterable[float]) -> float | None:
