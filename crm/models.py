@@ -108,6 +108,10 @@ class AccountQuerySet(models.QuerySet["Account"]):
     def owned_by(self, user: Any) -> AccountQuerySet:
         return self.filter(owner=user)
 
+    def live(self) -> AccountQuerySet:
+        """Neither archived nor merged into another account: what lists and search show by default."""
+        return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
 
 def visible_through_account(qs: Any, user: Any) -> Any:
     """Rows visible through their account. Users who see every account skip the subquery,
@@ -139,6 +143,12 @@ class Account(models.Model):
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_accounts")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived: hidden from lists and search by default, kept in history, restorable.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Merged: a tombstone whose page redirects to the survivor.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="merged_from"
+    )
 
     objects = AccountQuerySet.as_manager()
 
@@ -175,6 +185,10 @@ class ContactQuerySet(models.QuerySet["Contact"]):
         """`Contact.can_be_emailed`, in SQL."""
         return self.filter(is_active=True, do_not_contact=False).exclude(email="")
 
+    def live(self) -> ContactQuerySet:
+        """Neither archived nor merged into another contact: what lists and search show by default."""
+        return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
 
 class Contact(models.Model):
     """A person at the customer."""
@@ -208,6 +222,10 @@ class Contact(models.Model):
     is_active = models.BooleanField("still at the organisation", default=True)
     left_at = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="merged_from"
+    )
 
     objects = ContactQuerySet.as_manager()
 
