@@ -28,10 +28,13 @@ from crm.models import (
 
 def account_list(
     *, user: Any, search: str = "", owner: Any = None, lifecycle: str = "", single_threaded: bool | None = None,
-    mine: bool = False,
+    mine: bool = False, archived: bool = False,
 ) -> QuerySet[Account]:
-    """The accounts list: visible accounts, filtered, with owner and thread counts annotated."""
+    """The accounts list (and its CSV export): visible accounts, filtered, with owner and thread
+    counts annotated. Archived accounts only with `archived`; merged ones (tombstones that
+    redirect to their survivor) never."""
     qs = Account.objects.visible_to(user).select_related("owner")
+    qs = qs.filter(merged_into__isnull=True) if archived else qs.live()
     if mine:
         qs = qs.filter(team__user=user, team__ended_at__isnull=True).distinct()
     if search:

@@ -7,6 +7,7 @@ app_name = "crm"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="crm:account_list"), name="home"),
     path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/export.csv", accounts.account_export, name="account_export"),
     path("accounts/new/", accounts.account_create, name="account_create"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/edit/", accounts.account_edit, name="account_edit"),
