@@ -179,7 +179,9 @@ def calendar_rows(
         state__in=SHOWN_STATES,
     )
     if team in TEAMS:
-        touchpoints = touchpoints.filter(owner__in=_team_people(team).values("pk") if people is None else people)
+        if people is None:
+            people = list(_team_people(team).values_list("pk", flat=True))
+        touchpoints = touchpoints.filter(owner__in=people)
     return touchpoints.select_related("account", "owner", "contact").order_by("due_at", "pk")
 
 

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -117,7 +118,7 @@ TOUCHPOINT_CSV_HEADER = [
 ]
 
 
-def _touchpoint_csv(name: str, touchpoints: QuerySet[Touchpoint]) -> HttpResponse:
+def _touchpoint_csv(name: str, touchpoints: QuerySet[Touchpoint]) -> HttpResponseBase:
     """Check-ups as CSV, labels rather than codes, times in the viewer's zone (streamed_csv keeps
     it), streamed in chunks."""
     rows = touchpoints.select_related(None).select_related("account", "contact", "owner").only(
@@ -137,7 +138,7 @@ def _touchpoint_csv(name: str, touchpoints: QuerySet[Touchpoint]) -> HttpRespons
 
 @login_required
 @require_GET
-def my_week_export(request: HttpRequest) -> HttpResponse:
+def my_week_export(request: HttpRequest) -> HttpResponseBase:
     """The week page's check-ups as CSV: the same person (a manager may pick another's week, 403
     for others), the same rows, without the page's display cap."""
     owner = _week_owner(request)
@@ -338,7 +339,7 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def team_calendar_export(request: HttpRequest) -> HttpResponse:
+def team_calendar_export(request: HttpRequest) -> HttpResponseBase:
     """The team calendar's check-ups as CSV: managers only (403 for others), the same week and
     team, without the grid's display cap."""
     permissions.require_can_see_others_weeks(request.user)

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -68,7 +69,7 @@ ACCOUNT_CSV_HEADER = [
 
 @login_required
 @require_GET
-def account_export(request: HttpRequest) -> HttpResponse:
+def account_export(request: HttpRequest) -> HttpResponseBase:
     """The accounts list's rows as CSV: the same filters (invalid ones ignored, as the page
     does), the same selector, every matching row rather than a page of them, streamed."""
     _form, filters = account_filters(request)

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import ngettext
@@ -62,7 +63,7 @@ PROBLEM_CSV_HEADER = [
 
 @login_required
 @require_GET
-def problem_export(request: HttpRequest) -> HttpResponse:
+def problem_export(request: HttpRequest) -> HttpResponseBase:
     """The problems list's rows as CSV: the same filters (invalid ones ignored, as the page
     does), every matching row, streamed; each problem's promises come with its chunk of rows."""
     _form, filters = problem_filters(request)
