@@ -58,6 +58,7 @@ def test_the_export_applies_the_pages_filters(project: Project, rep: User, deliv
         {}, {"severity": "critical"}, {"state": "resolved"}, {"category": "product_defect", "source": "staff"},
         {"q": "acme"}, {"q": "globex"}, {"owner": delivery.pk}, {"account": account.pk, "state": "open"},
         {"severity": "bogus", "state": "open"}, {"owner": "nobody", "account": "-3", "q": "x" * 500},
+        {"account": "9" * 20, "owner": "9" * 20},
     ):
         assert titles(csv_of(client.get(EXPORT, params))) == page_titles(client, params), params
     assert titles(csv_of(client.get(EXPORT, {"severity": "bogus", "state": "open"}))) == [crit.title]
