@@ -171,7 +171,12 @@ class Account(models.Model):
         people = getattr(self, "vendor_people_count", None)
         if people is None:
             people = self.team.current().values("user").distinct().count()
-        return contacts <= 1 or people <= 1
+        return is_single_threaded(contacts, people)
+
+
+def is_single_threaded(active_contacts: int, vendor_people: int) -> bool:
+    """At most one active customer contact, or at most one vendor person (product.md 1)."""
+    return active_contacts <= 1 or vendor_people <= 1
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):

@@ -17,11 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
 from core.http import allowed, posted
-from core.names import name_of, person_fields
+from core.names import person_fields, person_name
 from core.pagination import CappedPaginator
 from crm import permissions, roles, selectors, services
 from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
-from crm.models import Account
+from crm.models import Account, is_single_threaded
 from crm.signals import account_page_sections
 from crm.views.shared import int_or_none
 
@@ -71,20 +71,23 @@ ACCOUNT_CSV_HEADER = [
 @require_GET
 def account_export(request: HttpRequest) -> HttpResponseBase:
     """The accounts list's rows as CSV: the same filters (invalid ones ignored, as the page
-    does), the same selector, every matching row rather than a page of them, streamed."""
+    does), the same selector, every matching row rather than a page of them, streamed. Rows are
+    read as tuples (no model instances): the file of 100,000 accounts is written at the speed
+    of the database."""
     _form, filters = account_filters(request)
-    accounts = selectors.account_list(user=request.user, **filters).only(
-        "name", "lifecycle", "industry", "website", "city", "country", "archived_at", "created_at",
-        *person_fields("owner"),
+    accounts = selectors.account_list(user=request.user, **filters).values_list(
+        "pk", "name", "lifecycle", *person_fields("owner"), "active_contact_count", "vendor_people_count",
+        "industry", "website", "city", "country", "archived_at", "created_at",
     )
     lifecycles = dict(Account.Lifecycle.choices)
 
     def rows() -> Iterator[list[Any]]:
-        for a in accounts.iterator(chunk_size=EXPORT_CHUNK):
+        for (_pk, name, lifecycle, username, first_name, last_name, contacts, people, industry, website, city,
+             country, archived_at, created_at) in accounts.iterator(chunk_size=EXPORT_CHUNK):
             yield [
-                a.name, lifecycles.get(a.lifecycle, a.lifecycle), name_of(a.owner), a.is_single_threaded,
-                a.active_contact_count, a.vendor_people_count,  # type: ignore[attr-defined]
-                a.industry, a.website, a.city, a.country, a.archived_at is not None, a.created_at,
+                name, lifecycles.get(lifecycle, lifecycle), person_name(first_name, last_name, username),
+                is_single_threaded(contacts, people), contacts, people, industry, website, city, country,
+                archived_at is not None, created_at,
             ]
 
     return streamed_csv(filename("accounts"), ACCOUNT_CSV_HEADER, rows())
