@@ -217,15 +217,22 @@ def _pipeline_base(user: Any, owner: Any) -> QuerySet[Deal]:
     return base.filter(owner=owner) if owner is not None else base
 
 
-def _stage_after(base: QuerySet[Deal], stage: str, after: int | None) -> QuerySet[Deal]:
-    """The stage's deals in the board's order, after the card `after` (a keyset on the order's
-    columns, which the stage index serves, so a later page costs what the first one does)."""
+def _stage_after(base: QuerySet[Deal], stage: str, after: DealCard | int | None) -> QuerySet[Deal]:
+    """The stage's deals in the board's order, after the card `after` (a card shown, or the id of
+    one: a keyset on the order's columns, which the stage index serves, so a later page costs
+    what the first one does). An id the user cannot see starts from the top."""
     qs = base.filter(stage=stage).order_by("-created_at", "-pk")
-    if after is not None:
+    if isinstance(after, int):
         pivot = base.filter(pk=after).values_list("created_at", flat=True).first()
-        if pivot is not None:
-            qs = qs.filter(Q(created_at__lt=pivot) | Q(created_at=pivot, pk__lt=after))
-    return qs
+        if pivot is None:
+            return qs
+        after_key = (pivot, after)
+    elif after is not None:
+        after_key = (after.created_at, after.pk)
+    else:
+        return qs
+    created_at, pk = after_key
+    return qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
 
 
 def _page_of(qs: QuerySet[Deal], per_stage: int) -> tuple[list[DealCard], bool]:
@@ -253,7 +260,7 @@ def pipeline(
             if has_more:
                 column.more = (
                     max(column.count - len(column.deals), 1) if paged is None
-                    else capped_count(_stage_after(base, value, column.cursor))
+                    else capped_count(_stage_after(base, value, column.deals[-1]), COUNT_CAP)
                 )
         columns.append(column)
     return columns
@@ -293,7 +300,7 @@ def pipeline_more(
     deals, has_more = _page_of(_stage_after(base, stage, after), per_stage)
     column = PipelineColumn(stage=stage, label=Deal.Stage(stage).label, deals=deals, count=0, totals=[])
     if has_more:
-        column.more = capped_count(_stage_after(base, stage, column.cursor))
+        column.more = capped_count(_stage_after(base, stage, column.deals[-1]), COUNT_CAP)
     return column
 
 

@@ -227,6 +227,8 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     if stage is not None and stage not in Deal.Stage.values:
         stage = None
     after = int_or_none(request.GET.get("after")) if stage else None
+    if after is not None and not 0 < after < 2**63:  # no deal has that key; the column from its start
+        after = None
     if stage is not None and is_htmx(request):
         column = selectors.pipeline_more(user=request.user, owner=owner, stage=stage, after=after)
         return render(request, "crm/_pipeline_cards.html", {
