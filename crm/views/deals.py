@@ -119,8 +119,7 @@ def _stage_bar(deal: Deal) -> list[dict[str, Any]]:
 
 
 def _service_message(exc: ValidationError) -> str:
-    return " ".join(" ".join(messages) for messages in exc.message_dict.values()) if hasattr(
-        exc, "error_dict") else " ".join(exc.messages)
+    return " ".join(exc.messages)
 
 
 @login_required
@@ -134,7 +133,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     form = DealMoveForm(request.POST)
     if not form.is_valid():
         if is_htmx(request):
-            return _refused(request, " ".join(e for errors in form.errors.values() for e in errors))
+            return _refused(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
         return render(request, "crm/deal_detail.html", _deal_context(request, deal, move_form=form), status=400)
     try:
         deal = services.deal_move(

@@ -112,7 +112,9 @@ def handover_discard_for_deal(*, deal: Deal, by: Any) -> None:
 def _lock(handover: Handover) -> Handover:
     """Account, then deal, then handover: the order reassignment and the deal services use."""
     Account.objects.select_for_update().filter(pk=handover.account_id).values_list("pk").get()
-    Handover.objects.select_for_update().filter(pk=handover.pk).values_list("pk").get()
+    if Handover.objects.select_for_update().filter(pk=handover.pk).values_list("pk").first() is None:
+        # Discarded while the caller waited (its deal was reopened): a state, not a missing page.
+        raise Conflict("This handover was discarded: its deal was reopened. Nothing was changed.")
     return Handover.objects.select_related("deal", "account", "rep", "delivery_owner").get(pk=handover.pk)
 
 
