@@ -282,3 +282,9 @@ def test_a_closed_deals_bar_shows_where_it_ended_without_moves(rep: User, deal: 
     bar = body[body.index('class="stagebar"'):body.index("</nav>", body.index('class="stagebar"'))]
     assert "<form" not in bar and "stagebar-won is-current" in bar
     assert all(s["passed"] for s in response.context["stages"] if s["value"] in Deal.OPEN_STAGES)
+
+
+def test_a_lost_deals_bar_marks_no_stage_as_passed(rep: User, deal: Deal) -> None:
+    services.deal_lose(deal=deal, by=rep, reason="Budget")
+    stages = client_for(rep).get(url("deal_detail", deal.pk)).context["stages"]
+    assert [s["value"] for s in stages if s["current"]] == ["lost"] and not any(s["passed"] for s in stages)

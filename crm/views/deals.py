@@ -108,12 +108,13 @@ def _deal_context(request: HttpRequest, deal: Deal, **forms: Any) -> dict[str, A
 
 def _stage_bar(deal: Deal) -> list[dict[str, Any]]:
     """The stages as the deal page's bar shows them: which one the deal is at, and which ones it
-    has passed (the open stages before an open deal's, every open stage of a won one)."""
+    has passed (the open stages before an open deal's, every open stage of a won one; a lost
+    deal may have been lost at any of them)."""
     order = [value for value, _ in Deal.Stage.choices]
     at = order.index(deal.stage)
     return [
         {"value": value, "label": label, "current": value == deal.stage,
-         "passed": value in Deal.OPEN_STAGES and (deal.stage == Deal.Stage.WON or index < at)}
+         "passed": value in Deal.OPEN_STAGES and (deal.stage == Deal.Stage.WON or (deal.is_open and index < at))}
         for index, (value, label) in enumerate(Deal.Stage.choices)
     ]
 

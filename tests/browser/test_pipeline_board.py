@@ -131,6 +131,7 @@ def test_show_more_loads_the_next_cards_of_a_stage(page: Any, rep: Any, account:
     page.goto("/deals/pipeline/")
     lead = _column(page, "lead")
     expect(lead.locator(".deal-card")).to_have_count(12)
+    screenshot(page, "pipeline_show_more")
     page.evaluate("window.__stillSamePage = true")
     lead.locator(".board-more", has_text="Show more (3 more)").click()
     expect(lead.locator(".deal-card")).to_have_count(15)
