@@ -442,6 +442,17 @@ class Deal(FSMModelMixin, models.Model):
         self.closed_at = timezone.now()
         self.lost_reason = reason
 
+    @transition(field=stage, source=[Stage.WON, Stage.LOST], target=RETURN_VALUE(*OPEN_STAGES))
+    def reopen(self, *, to: str) -> str:
+        """Puts a closed deal back at an open stage: it is neither closed nor sold any more (the
+        event row keeps who sold it and why it was lost)."""
+        if to not in self.OPEN_STAGES:
+            raise TransitionNotAllowed(f"A deal is reopened at an open stage, not at {to!r}.")
+        self.closed_at = None
+        self.sold_by = None
+        self.lost_reason = ""
+        return to
+
 
 class DealLineItem(models.Model):
     """What is being sold: a product or a service, with quantity and price."""
