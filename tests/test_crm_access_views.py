@@ -122,6 +122,7 @@ PERSONAS = ["anonymous", "rep", "outsider", "salesmgr", "deliverymgr", "delivery
 ROLE_TABLE: dict[str, tuple[str | None, tuple[int, ...]]] = {
     "home": (None, (302, 302, 302, 302, 302, 302)),
     "account_list": (None, (302, 200, 200, 200, 200, 200)),
+    "account_export": (None, (302, 200, 200, 200, 200, 200)),
     "account_create": (None, (302, 200, 200, 200, 403, 403)),
     "account_detail": ("account", (302, 200, 404, 200, 200, 404)),
     "account_edit": ("account", (302, 200, 404, 200, 200, 404)),
