@@ -35,9 +35,7 @@ def account_list(
     if mine:
         qs = qs.filter(team__user=user, team__ended_at__isnull=True).distinct()
     if search:
-        qs = qs.filter(
-            Q(name__icontains=search) | Q(city__icontains=search) | Q(industry__icontains=search)
-        )
+        qs = qs.matching(search)
     if owner is not None:
         qs = qs.filter(owner=owner)
     if lifecycle:
