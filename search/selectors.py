@@ -113,16 +113,33 @@ def _name_bonus(name: str, query: str) -> Case:
     )
 
 
-def _rank(name: str | None, vector: Callable[[], Any]) -> Callable[[str, bool], Any]:
+# The weights of full-text rank (PostgreSQL's defaults for D, C, B, A), reused on SQLite.
+WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2}
+
+
+def _rank(name: str | None, fields: dict[str, str]) -> Callable[[str, bool], Any]:
+    """`fields` maps each field to its weight: names A, emails and titles B, text C."""
+
     def rank(query: str, postgres: bool) -> Any:
         score: Any = _name_bonus(name, query) if name else Value(1.0, output_field=FloatField())
         if postgres:
             tsquery = prefix_tsquery(query)
             if tsquery is not None:
-                score = score + SearchRank(vector(), tsquery)
+                vectors = [SearchVector(f, weight=w, config="simple") for f, w in fields.items()]
+                vector = vectors[0]
+                for more in vectors[1:]:
+                    vector = vector + more
+                score = score + SearchRank(vector, tsquery)
             if name:
                 score = score + TrigramWordSimilarity(query, Upper(name))
+            return score
+        # SQLite: each field a word is in adds its weight.
+        for word in terms.words(query):
+            for f, w in fields.items():
+                score = score + Case(When(**{f"{f}__icontains": word}, then=Value(WEIGHTS[w])),
+                                     default=Value(0.0), output_field=FloatField())
         return score
+
     return rank
 
 
@@ -202,23 +219,21 @@ KINDS = [
         "accounts", "Accounts", "account", Account,
         rows=lambda user, scope, q: Account.objects.visible_to(user).live().matching(q),
         preferred=lambda q: Q(name__istartswith=q),
-        rank=_rank("name", lambda: SearchVector("name", weight="A", config="simple")
-                   + SearchVector("city", "industry", weight="B", config="simple")),
+        rank=_rank("name", {"name": "A", "city": "B", "industry": "B"}),
         result=_account_result, list_url="crm:account_list",
     ),
     Kind(
         "contacts", "Contacts", "contact", Contact,
         rows=lambda user, scope, q: _visible(Contact, user, scope).live().matching(q),
         preferred=lambda q: Q(last_name__istartswith=q) | Q(first_name__istartswith=q),
-        rank=_rank("last_name", lambda: SearchVector("first_name", "last_name", weight="A", config="simple")
-                   + SearchVector("email", "title", weight="B", config="simple")),
+        rank=_rank("last_name", {"first_name": "A", "last_name": "A", "email": "B", "title": "B"}),
         result=_contact_result, list_url="crm:contact_list", related=("account",),
     ),
     Kind(
         "deals", "Deals", "deal", Deal,
         rows=lambda user, scope, q: _visible(Deal, user, scope).matching(q),
         preferred=lambda q: Q(name__istartswith=q),
-        rank=_rank("name", lambda: SearchVector("name", weight="A", config="simple")),
+        rank=_rank("name", {"name": "A"}),
         result=_deal_result, list_url="crm:deal_list", related=("account",),
     ),
     Kind(
@@ -227,16 +242,14 @@ KINDS = [
             _visible(Promise, user, scope), q, ("description", "source_reference")
         ),
         preferred=None,
-        rank=_rank(None, lambda: SearchVector("source_reference", weight="B", config="simple")
-                   + SearchVector("description", weight="C", config="simple")),
+        rank=_rank(None, {"source_reference": "B", "description": "C"}),
         result=_promise_result, related=("deal", "account"),
     ),
     Kind(
         "problems", "Problems", "problem", Problem,
         rows=lambda user, scope, q: _problems(_visible(Problem, user, scope), q),
         preferred=lambda q: Q(title__istartswith=q),
-        rank=_rank("title", lambda: SearchVector("title", weight="B", config="simple")
-                   + SearchVector("description", weight="C", config="simple")),
+        rank=_rank("title", {"title": "B", "description": "C"}),
         result=_problem_result, related=("account",),
     ),
     Kind(
@@ -245,8 +258,7 @@ KINDS = [
             _visible(Activity, user, scope), q, ("subject", "body")
         ),
         preferred=None,
-        rank=_rank(None, lambda: SearchVector("subject", weight="B", config="simple")
-                   + SearchVector("body", weight="C", config="simple")),
+        rank=_rank(None, {"subject": "B", "body": "C"}),
         result=_activity_result, related=("account",),
     ),
 ]
@@ -297,7 +309,7 @@ def _group(kind: Kind, user: Any, scope: list[int] | None, query: str, limit: in
         kind.model.objects.filter(pk__in=sorted(candidates))
         .select_related(*kind.related)
         .annotate(search_rank=kind.rank(query, postgres))
-        .order_by(F("search_rank").desc(), "pk")
+        .order_by(F("search_rank").desc(), "-pk")  # equal ranks: the newest first
     )
     rows = list(ranked[: limit + 1])
     count = len(rows) if len(rows) <= limit else capped_count(matches, cap=COUNT_CAP)
