@@ -57,3 +57,23 @@ def test_slash_is_typed_not_stolen_inside_a_field_and_results_look_right(page: A
     page.wait_for_url("**/search/?q=acme")
     expect(page.locator(".search-more a", has_text="more accounts")).to_be_visible()
     screenshot(page, "search_results")
+
+
+def test_with_a_long_navigation_the_box_is_a_magnifier_that_opens_on_slash(page: Any, account: Any) -> None:
+    from crm import roles
+    from tests.scenarios import make_user
+
+    make_user("everyone", roles.SALES_REP, roles.PRESALES, roles.SALES_MANAGER, roles.DELIVERY_MANAGER,
+              roles.DELIVERY_TEAM, roles.ADMINISTRATOR, is_staff=True)
+    log_in(page, "everyone")
+    box = page.locator("#topsearch-q")
+    expect(box).to_be_visible()
+    page.locator("body").press("/")
+    expect(box).to_be_focused()
+    box.fill("acme")
+    if page.width > 1000:
+        assert box.bounding_box()["width"] >= 250  # opened over the links
+    screenshot(page, "search_header_long_nav", full_page=False)
+    box.press("Enter")
+    page.wait_for_url("**/search/?q=acme")
+    expect(page.locator(".search-group", has_text="Accounts")).to_contain_text("Acme Robotics")
