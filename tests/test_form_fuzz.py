@@ -486,7 +486,7 @@ def edge_failures(world: World, forms: dict[str, PostForm]) -> list[str]:
 
 
 QUERY_PARAMETERS = ["page", "before", "from_user", "project", "week", "user", "team", "q", "start", "end",
-                    "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh"]
+                    "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh", "kind"]
 HOSTILE_QUERY_VALUES = ["99999999999999999999", "-1", "1e309", "0001-01-01", "9999-12-31", "\x00", "x" * 5000,
                         "csv"]
 
@@ -498,7 +498,7 @@ def test_every_page_survives_hostile_query_parameters(world):
     pages += [("salesmgr", path) for path in ("/accounts/", "/deals/pipeline/", "/problems/", "/users/",
                                               "/team-calendar/", "/insights/performance/", "/insights/risk/",
                                               "/insights/reassignment/", "/insights/delivery/", "/handovers/",
-                                              "/deliveries/", "/my-week/")]
+                                              "/deliveries/", "/my-week/", "/search/")]
     failures = []
     for who, url in pages:
         client = world.clients[who]()
