@@ -29,6 +29,7 @@ MAX_WORDS = 8
 MIN_PHONE_DIGITS = 3
 # Typos are looked for in words of at least this length (shorter ones are similar to anything).
 MIN_SIMILAR_LENGTH = 4
+MAX_SIMILAR_LENGTH = 30
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WORD = re.compile(r"[^\W_]+(?:['.@+-][^\W_]+)*")
@@ -86,6 +87,12 @@ def _country_code_length(digits: str) -> int:
     return 2 if digits[:2] in _TWO_DIGIT_COUNTRY_CODES else 3
 
 
+def _may_be_misspelt(word: str) -> bool:
+    """A word of a name, long enough for a typo to be told from another word. Not an email or
+    a number: their trigrams would make PostgreSQL visit most of an index to find near misses."""
+    return MIN_SIMILAR_LENGTH <= len(word) <= MAX_SIMILAR_LENGTH and word.replace("'", "").replace("-", "").isalpha()
+
+
 class PhoneDigits(Func):
     """A phone number's digits alone, in SQL. PostgreSQL indexes this expression with trigrams
     (crm's migration 0010), so it must stay exactly as the index was built."""
@@ -115,28 +122,39 @@ def matching(
     On PostgreSQL each condition is served by a trigram index on UPPER(field) (what
     `icontains` compiles to) or on the phone's digits: the migrations that create them are
     crm 0010, handover 0003 and delivery 0005."""
-    postgres = is_postgresql(qs)
-    condition = Q()
+    if phone and phone_variants(query):
+        qs = qs.alias(phone_digits_match=PhoneDigits(phone))  # type: ignore[assignment]
+    condition = match_condition(query, fields=fields, similar=similar, postgres=is_postgresql(qs), phone=phone)
+    if condition is None:
+        return qs.none()  # type: ignore[return-value]
+    return qs.filter(condition)  # type: ignore[return-value]
+
+
+def match_condition(
+    query: str, *, fields: tuple[str, ...], similar: tuple[str, ...] = (), postgres: bool, phone: str = ""
+) -> Q | None:
+    """`matching`'s condition alone (None: nothing to look for). With `phone`, the rows need
+    the `phone_digits_match` alias (PhoneDigits of that field)."""
     variants = phone_variants(query) if phone else []
-    # A phone number's digits are not words of a name or an email.
-    query_words = [] if variants else words(query)
+    if variants:
+        # A phone number's digits are not words of a name or an email.
+        by_phone = Q()
+        for variant in variants:
+            by_phone |= Q(phone_digits_match__contains=variant)
+        return by_phone
+    query_words = words(query)
+    if not query_words:
+        return None
+    condition = Q()
     for word in query_words:
         any_field = Q()
         for field in fields:
             any_field |= Q(**{f"{field}__icontains": word})
-        if postgres and len(word) >= MIN_SIMILAR_LENGTH and not word.isdigit():
+        if postgres and _may_be_misspelt(word):
             for field in similar:
                 any_field |= Q(TrigramWordSimilar(Upper(field), word))
         condition &= any_field
-    if variants:
-        qs = qs.alias(phone_digits_match=PhoneDigits(phone))  # type: ignore[assignment]
-        by_phone = Q()
-        for variant in variants:
-            by_phone |= Q(phone_digits_match__contains=variant)
-        condition = by_phone
-    elif not query_words:
-        return qs.none()  # type: ignore[return-value]
-    return qs.filter(condition)  # type: ignore[return-value]
+    return condition
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def _rank(name: str | None, fields: dict[str, str]) -> Callable[[str, bool], Any
             tsquery = prefix_tsquery(query)
             if tsquery is not None:
                 vectors = [SearchVector(f, weight=w, config="simple") for f, w in fields.items()]
-                vector = vectors[0]
+                vector: Any = vectors[0]
                 for more in vectors[1:]:
                     vector = vector + more
                 score = score + SearchRank(vector, tsquery)
@@ -266,10 +266,17 @@ KIND_KEYS = [k.key for k in KINDS]
 
 
 def _problems(visible: QuerySet[Problem], query: str) -> QuerySet[Problem]:
-    """A problem's title by trigrams (partial words, typos), its text by full-text."""
-    by_title = terms.matching(visible, query, fields=("title",), similar=("title",))
-    by_text = _text_matches(visible, query, ("title", "description"))
-    return visible.filter(Q(pk__in=by_title.values("pk")) | Q(pk__in=by_text.values("pk")))
+    """A problem's title by trigrams (partial words, typos); on PostgreSQL its text by full-text too."""
+    postgres = terms.is_postgresql(visible)
+    if not postgres:
+        return terms.matching(visible, query, fields=("title", "description"))
+    condition = terms.match_condition(query, fields=("title",), similar=("title",), postgres=True)
+    tsquery = prefix_tsquery(query)
+    if tsquery is not None:
+        visible = visible.alias(text_document=SearchVector("title", "description", config="simple"))
+        by_text = Q(text_document=tsquery)
+        condition = by_text if condition is None else condition | by_text
+    return visible.filter(condition) if condition is not None else visible.none()
 
 
 def search(*, user: Any, query: str, kind: str = "", per_kind: int = PER_KIND) -> SearchResults:
