@@ -121,12 +121,17 @@ def matching(
 
     On PostgreSQL each condition is served by a trigram index on UPPER(field) (what
     `icontains` compiles to) or on the phone's digits: the migrations that create them are
-    crm 0010, handover 0003 and delivery 0005."""
-    if phone and phone_variants(query):
-        qs = qs.alias(phone_digits_match=PhoneDigits(phone))  # type: ignore[assignment]
+    crm 0010, handover 0003 and delivery 0005.
+
+    A page of matches sorted by an indexed column (`order_by("name")`) lets PostgreSQL walk
+    that column's index testing each row until it has a page, which for a word found nowhere is
+    every row (2.1 s on 100k accounts): sort matches by an expression instead (`Lower("name")`),
+    so that the matches come from the trigram indexes and only they are sorted."""
     condition = match_condition(query, fields=fields, similar=similar, postgres=is_postgresql(qs), phone=phone)
     if condition is None:
         return qs.none()  # type: ignore[return-value]
+    if phone and phone_variants(query):
+        qs = qs.alias(phone_digits_match=PhoneDigits(phone))  # type: ignore[assignment]
     return qs.filter(condition)  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 
 from core.names import person_fields, person_name
 from core.time_zones import zone_named
@@ -46,6 +47,10 @@ def account_list(
         qs = qs.multi_threaded()
     else:
         qs = qs.with_thread_counts()
+    if search:
+        # Sorted by an expression, not the name index (see core.search.matching): the matches
+        # are found through the trigram indexes, then sorted (case aside).
+        return qs.order_by(Lower("name"), "pk")
     return qs.order_by("name", "pk")
 
 
