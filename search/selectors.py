@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
-from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, Func, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Upper
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
@@ -299,7 +300,23 @@ def _visible(model: Any, user: Any, scope: list[int] | None) -> Any:
     data); with the accounts' keys it intersects the two indexes (46 ms)."""
     if scope is None:
         return model.objects.visible_to(user)
-    return model.objects.filter(account_id__in=scope)
+    rows = model.objects.all()
+    if terms.is_postgresql(rows):
+        # One array parameter rather than a placeholder per account: psycopg spent longer
+        # splitting a query of 2,000 placeholders than PostgreSQL took to run it.
+        return rows.filter(AnyOf("account_id", scope))
+    return rows.filter(account_id__in=scope)
+
+
+class AnyOf(Func):
+    """`field = ANY(array)`: membership in a list of keys passed as one array."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+    def __init__(self, field: str, keys: list[int]) -> None:
+        super().__init__(F(field), Value(keys, output_field=ArrayField(IntegerField())))
 
 
 def _group(kind: Kind, user: Any, scope: list[int] | None, query: str, limit: int) -> Group:
