@@ -7,7 +7,6 @@ many later migrations, so the indexes stay out of the models' state: they are cr
 vendor, and the queries build the same expressions (core.search, search.selectors)."""
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.contrib.postgres.operations import TrigramExtension
 from django.contrib.postgres.search import SearchVector
 from django.db import migrations
 from django.db.models.functions import Upper
@@ -40,6 +39,9 @@ INDEXES = {
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    # As TrigramExtension() does, which cannot be unapplied on SQLite. Going back leaves the
+    # extension installed: something else may use it.
+    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for model_name, indexes in INDEXES.items():
         for index in indexes:
             schema_editor.add_index(apps.get_model("crm", model_name), index)
@@ -59,7 +61,4 @@ class Migration(migrations.Migration):
         ("crm", "0009_archive_and_merge"),
     ]
 
-    operations = [
-        TrigramExtension(),  # does nothing on SQLite
-        migrations.RunPython(create, drop, elidable=False),
-    ]
+    operations = [migrations.RunPython(create, drop, elidable=False)]
