@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, TransitionNotAllowed, transition
 
+from core import search
 from core.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
 from core.time_zones import validate_time_zone
 from crm import roles
@@ -58,6 +59,12 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.user_id}"
+
+
+# The fields `matching` looks in; each has a trigram index on PostgreSQL (migration 0010, which
+# keeps them out of Meta.indexes: SQLite cannot build them).
+ACCOUNT_SEARCH_FIELDS = ("name", "city", "industry")
+CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "title")
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -111,6 +118,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
     def live(self) -> AccountQuerySet:
         """Neither archived nor merged into another account: what lists and search show by default."""
         return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
+    def matching(self, query: str) -> AccountQuerySet:
+        """Accounts whose name, city or industry holds every word of `query` (a typo in a name
+        too, on PostgreSQL): the accounts list's search and the search app's."""
+        return search.matching(self, query, fields=ACCOUNT_SEARCH_FIELDS, similar=("name",))
 
 
 def visible_through_account(qs: Any, user: Any) -> Any:
@@ -193,6 +205,13 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def live(self) -> ContactQuerySet:
         """Neither archived nor merged into another contact: what lists and search show by default."""
         return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
+    def matching(self, query: str) -> ContactQuerySet:
+        """Contacts by name (a typo too, on PostgreSQL), email or job title, or by phone number
+        in any notation ("+49 30 1234", "030-1234" and "(030) 1234" find the same person)."""
+        return search.matching(
+            self, query, fields=CONTACT_SEARCH_FIELDS, similar=("first_name", "last_name"), phone="phone"
+        )
 
 
 class Contact(models.Model):
@@ -358,6 +377,10 @@ class DealQuerySet(models.QuerySet["Deal"]):
 
     def open(self) -> DealQuerySet:
         return self.filter(stage__in=Deal.OPEN_STAGES)
+
+    def matching(self, query: str) -> DealQuerySet:
+        """Deals whose name holds every word of `query` (or a typo of it, on PostgreSQL)."""
+        return search.matching(self, query, fields=("name",), similar=("name",))
 
 
 class Deal(FSMModelMixin, models.Model):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 
 from core.counting import COUNT_CAP, capped_count
 from core.names import person_fields, person_name
@@ -40,9 +41,7 @@ def account_list(
     if mine:
         qs = qs.filter(team__user=user, team__ended_at__isnull=True).distinct()
     if search:
-        qs = qs.filter(
-            Q(name__icontains=search) | Q(city__icontains=search) | Q(industry__icontains=search)
-        )
+        qs = qs.matching(search)
     if owner is not None:
         qs = qs.filter(owner=owner)
     if lifecycle:
@@ -53,6 +52,10 @@ def account_list(
         qs = qs.multi_threaded()
     else:
         qs = qs.with_thread_counts()
+    if search:
+        # Sorted by an expression, not the name index (see core.search.matching): the matches
+        # are found through the trigram indexes, then sorted (case aside).
+        return qs.order_by(Lower("name"), "pk")
     return qs.order_by("name", "pk")
 
 

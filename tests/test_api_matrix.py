@@ -321,6 +321,8 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("GET", "/api/v1/insights/risk/"): ("/api/v1/insights/risk/", None, DASHBOARD),
     ("GET", "/api/v1/insights/reassignment/"): ("/api/v1/insights/reassignment/", None, DASHBOARD),
     ("GET", "/api/v1/insights/delivery/"): ("/api/v1/insights/delivery/", None, DASHBOARD),
+    # Everyone signed in searches; what each finds is filtered by visibility (test_search_api.py).
+    ("GET", "/api/v1/search/"): ("/api/v1/search/?q=Acme", None, READ_ALL),
 }
 
 

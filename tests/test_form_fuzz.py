@@ -489,7 +489,7 @@ def edge_failures(world: World, forms: dict[str, PostForm]) -> list[str]:
 
 QUERY_PARAMETERS = ["page", "before", "from_user", "project", "week", "user", "team", "q", "start", "end",
                     "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh",
-                    "archived", "category", "source", "account", "stage", "after"]
+                    "archived", "category", "source", "account", "stage", "after", "kind"]
 HOSTILE_QUERY_VALUES = ["99999999999999999999", "-1", "1e309", "0001-01-01", "9999-12-31", "\x00", "x" * 5000,
                         "csv"]
 
@@ -503,7 +503,7 @@ def test_every_page_survives_hostile_query_parameters(world):
                                               "/insights/reassignment/", "/insights/delivery/", "/handovers/",
                                               "/deliveries/", "/my-week/", "/accounts/export.csv",
                                               "/problems/export.csv", "/my-week/export.csv",
-                                              "/team-calendar/export.csv")]
+                                              "/team-calendar/export.csv", "/search/")]
     failures = []
     for who, url in pages:
         client = world.clients[who]()
