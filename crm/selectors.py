@@ -25,6 +25,10 @@ from crm.models import (
     UserProfile,
 )
 
+# The accounts list's order, along the `account_name` index (name, id): the page's, and the
+# keys its export pages along.
+ACCOUNT_LIST_ORDER = ("name", "pk")
+
 
 def account_list(
     *, user: Any, search: str = "", owner: Any = None, lifecycle: str = "", single_threaded: bool | None = None,
@@ -51,7 +55,7 @@ def account_list(
         qs = qs.multi_threaded()
     else:
         qs = qs.with_thread_counts()
-    return qs.order_by("name", "pk")
+    return qs.order_by(*ACCOUNT_LIST_ORDER)
 
 
 @dataclass
