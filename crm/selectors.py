@@ -28,6 +28,10 @@ from crm.models import (
     UserProfile,
 )
 
+# The accounts list's order, along the `account_name` index (name, id): the page's, and the
+# keys its export pages along.
+ACCOUNT_LIST_ORDER = ("name", "pk")
+
 
 def account_list(
     *, user: Any, search: str = "", owner: Any = None, lifecycle: str = "", single_threaded: bool | None = None,
@@ -56,7 +60,7 @@ def account_list(
         # Sorted by an expression, not the name index (see core.search.matching): the matches
         # are found through the trigram indexes, then sorted (case aside).
         return qs.order_by(Lower("name"), "pk")
-    return qs.order_by("name", "pk")
+    return qs.order_by(*ACCOUNT_LIST_ORDER)
 
 
 @dataclass

@@ -107,3 +107,19 @@ def test_the_list_page_links_to_the_export_with_its_filters(salesmgr: User, acco
     content = client_for(salesmgr).get(url("account_list"), {"q": "acme", "page": "1"}).content.decode()
     assert 'href="/accounts/export.csv?q=acme"' in content
     assert 'href="/accounts/export.csv"' in client_for(salesmgr).get(url("account_list")).content.decode()
+
+
+def test_three_chunks_take_a_query_each_and_no_row_takes_one(
+    salesmgr: User, rep: User, account: Account, settings
+) -> None:
+    settings.CSV_EXPORT_CHUNK = 2
+    client = client_for(salesmgr)
+    one = export_queries(client, EXPORT)
+    # Equal names across a chunk's edge: the pk orders them, as on the page.
+    for i in range(5):
+        services.account_create(by=rep, name=f"Account {i // 2}", city="Paris")
+    rows = csv_of(client.get(EXPORT))
+    assert names(rows) == page_names(client, {}) and len(rows) == 6
+    # Three chunks of two, then the read that finds no more: three queries more than one row.
+    assert export_queries(client, EXPORT) == one + 3
+    assert export_queries(client, EXPORT, threads="multi", mine="on") <= one + 4

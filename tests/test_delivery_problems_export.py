@@ -93,6 +93,23 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(project: Project, rep
     assert export_queries(client, EXPORT) == one
 
 
+def test_three_chunks_take_a_query_each_for_their_promises_and_no_row_takes_one(
+    project: Project, rep: User, deliverymgr: User, settings
+) -> None:
+    settings.CSV_EXPORT_CHUNK = 2
+    promise = Promise.objects.get(deal=project.deal)
+    problem(project, rep, promises=[promise])
+    client = client_for(deliverymgr)
+    one = export_queries(client, EXPORT)
+    for i in range(5):
+        problem(project, rep, title=f"Problem {i}", promises=[promise] if i % 2 else [], category="customer_change")
+    rows = csv_of(client.get(EXPORT))
+    assert titles(rows) == page_titles(client, {}) and len(rows) == 6
+    traced = {r["Problem"] for r in rows if r["Promises traced"] == promise.description}
+    assert traced == {rows[-1]["Problem"], "Problem 1", "Problem 3"}  # each chunk's promises on its own rows
+    assert export_queries(client, EXPORT) == one + 2  # a promises query per chunk of two
+
+
 def test_the_list_page_links_to_the_export_with_its_filters(project: Project, deliverymgr: User) -> None:
     content = client_for(deliverymgr).get(url("problem_list"), {"state": "open", "page": "2"}).content.decode()
     assert 'href="/problems/export.csv?state=open"' in content

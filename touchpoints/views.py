@@ -29,15 +29,15 @@ from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
+from core.csv_export import export_chunk, filename, streamed_csv
 from core.exceptions import Conflict
 from core.http import is_htmx
 from core.http import next_url as _next
-from core.names import name_of, person_fields
+from core.names import people_names
 from crm.forms import add_service_errors
 from touchpoints import permissions, selectors, services
 from touchpoints.forms import OutcomeForm, ReasonForm, RescheduleForm, row_auto_id
-from touchpoints.models import CalendarFeed, Touchpoint
+from touchpoints.models import CalendarFeed, Channel, Kind, Touchpoint
 from touchpoints.permissions import TEAMS
 
 # --- Small helpers --------------------------------------------------------------------------
@@ -118,19 +118,27 @@ TOUCHPOINT_CSV_HEADER = [
 ]
 
 
+TOUCHPOINT_CSV_FIELDS = (
+    "title", "kind", "state", "channel", "account__name", "contact__first_name", "contact__last_name", "due_at",
+    "owner_id", "closed_at", "satisfaction",
+)
+
+
 def _touchpoint_csv(name: str, touchpoints: QuerySet[Touchpoint]) -> HttpResponseBase:
     """Check-ups as CSV, labels rather than codes, times in the viewer's zone (streamed_csv keeps
-    it), streamed in chunks."""
-    rows = touchpoints.select_related(None).select_related("account", "contact", "owner").only(
-        "title", "kind", "state", "channel", "due_at", "closed_at", "satisfaction", "account__name",
-        "contact__first_name", "contact__last_name", *person_fields("owner"),
-    )
+    it), streamed in chunks of tuples; the people's names from one read of the people (few)
+    rather than a join per row."""
+    rows = touchpoints.values_list(*TOUCHPOINT_CSV_FIELDS)
+    kinds, states, channels = dict(Kind.choices), dict(Touchpoint.State.choices), dict(Channel.choices)
 
     def lines() -> Iterator[list[Any]]:
-        for t in rows.iterator(chunk_size=EXPORT_CHUNK):
+        people = people_names()
+        for (title, kind, state, channel, account_name, contact_first, contact_last, due_at, owner_id, closed_at,
+             satisfaction) in rows.iterator(chunk_size=export_chunk()):
+            contact = f"{contact_first} {contact_last or ''}".strip() if contact_first is not None else ""
             yield [
-                t.title, t.get_kind_display(), t.get_state_display(), t.get_channel_display(), t.account.name,
-                t.contact.full_name if t.contact else "", t.due_at, name_of(t.owner), t.closed_at, t.satisfaction,
+                title, kinds.get(kind, kind), states.get(state, state), channels.get(channel, channel),
+                account_name, contact, due_at, people.get(owner_id, ""), closed_at, satisfaction,
             ]
 
     return streamed_csv(filename(name), TOUCHPOINT_CSV_HEADER, lines())

@@ -15,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
+from core.csv_export import export_chunk, filename, in_chunks, keyset_chunks, streamed_csv
 from core.http import allowed, posted
-from core.names import person_fields, person_name
+from core.names import people_names
 from core.pagination import CappedPaginator
 from crm import permissions, roles, selectors, services
 from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
@@ -67,28 +67,43 @@ ACCOUNT_CSV_HEADER = [
 ]
 
 
+ACCOUNT_CSV_FIELDS = (
+    "pk", "name", "lifecycle", "owner_id", "active_contact_count", "vendor_people_count", "industry", "website",
+    "city", "country", "archived_at", "created_at",
+)
+
+
 @login_required
 @require_GET
 def account_export(request: HttpRequest) -> HttpResponseBase:
     """The accounts list's rows as CSV: the same filters (invalid ones ignored, as the page
-    does), the same selector, every matching row rather than a page of them, streamed. Rows are
-    read as tuples (no model instances): the file of 100,000 accounts is written at the speed
-    of the database."""
+    does), the same selector and so the same thread counts, every matching row rather than a
+    page of them, streamed. Read as tuples in keyset chunks along the list's own index (no sort
+    of the whole list, each chunk's two counting subqueries run for its rows only); owners'
+    names from one read of the people (few) rather than a join on every row. Counting a chunk
+    by `account_id__in=ids` instead measured slower at 100,000 rows: twice the Python time in
+    the 2,000 parameters of each query, and a scan of the whole team table per chunk."""
     _form, filters = account_filters(request)
-    accounts = selectors.account_list(user=request.user, **filters).values_list(
-        "pk", "name", "lifecycle", *person_fields("owner"), "active_contact_count", "vendor_people_count",
-        "industry", "website", "city", "country", "archived_at", "created_at",
-    )
+    accounts = selectors.account_list(user=request.user, **filters)
     lifecycles = dict(Account.Lifecycle.choices)
 
+    if filters.get("search"):
+        # A search's matches come through the trigram indexes, sorted by an expression (the
+        # selector's order): one streamed query, in the page's order.
+        chunks = in_chunks(accounts.values_list(*ACCOUNT_CSV_FIELDS).iterator(chunk_size=export_chunk()))
+    else:
+        chunks = keyset_chunks(accounts, ACCOUNT_CSV_FIELDS, order=selectors.ACCOUNT_LIST_ORDER)
+
     def rows() -> Iterator[list[Any]]:
-        for (_pk, name, lifecycle, username, first_name, last_name, contacts, people, industry, website, city,
-             country, archived_at, created_at) in accounts.iterator(chunk_size=EXPORT_CHUNK):
-            yield [
-                name, lifecycles.get(lifecycle, lifecycle), person_name(first_name, last_name, username),
-                is_single_threaded(contacts, people), contacts, people, industry, website, city, country,
-                archived_at is not None, created_at,
-            ]
+        owners = people_names()
+        for chunk in chunks:
+            for (_pk, name, lifecycle, owner_id, active, vendor, industry, website, city, country, archived_at,
+                 created_at) in chunk:
+                yield [
+                    name, lifecycles.get(lifecycle, lifecycle), owners.get(owner_id, ""),
+                    is_single_threaded(active, vendor), active, vendor, industry, website, city, country,
+                    archived_at is not None, created_at,
+                ]
 
     return streamed_csv(filename("accounts"), ACCOUNT_CSV_HEADER, rows())
 

@@ -3,13 +3,13 @@ reopening it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
+from core.csv_export import export_chunk, filename, in_chunks, streamed_csv
 from core.exceptions import Conflict
 from core.http import posted
-from core.names import name_of, person_fields
+from core.names import people_names
 from core.pagination import CappedPaginator
 from crm.forms import add_service_errors
 from crm.models import Activity
@@ -61,32 +61,56 @@ PROBLEM_CSV_HEADER = [
 ]
 
 
+PROBLEM_CSV_FIELDS = (
+    "pk", "title", "category", "severity", "state", "source", "account__name", "account__owner_id",
+    "project__deal__name", "raised_at", "raised_by_id", "raised_by_label", "resolved_at", "closed_at",
+)
+
+
+def traced_promises(problem_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """The promises each of a chunk of problems traces (description, who made it), oldest
+    first, from one query over the chunk's ids."""
+    traced: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    links = (
+        Problem.promises.through.objects.filter(problem_id__in=problem_ids)
+        .order_by("promise__made_at", "promise_id")
+        .values_list("problem_id", "promise__description", "promise__made_by_id")
+    )
+    for problem_id, description, made_by_id in links:
+        traced[problem_id].append((description, made_by_id))
+    return traced
+
+
 @login_required
 @require_GET
 def problem_export(request: HttpRequest) -> HttpResponseBase:
     """The problems list's rows as CSV: the same filters (invalid ones ignored, as the page
-    does), every matching row, streamed; each problem's promises come with its chunk of rows."""
+    does), every matching row, streamed. One query in the list's order, read as tuples; per
+    chunk of rows, one query for the promises they trace; people's names from one read of the
+    people (few) rather than two joins per row."""
     _form, filters = problem_filters(request)
-    promises = Promise.objects.select_related("made_by").only("description", *person_fields("made_by"))
-    problems = (
-        selectors.problem_list(user=request.user, **filters)
-        .only(
-            "title", "category", "severity", "state", "source", "raised_by_label", "raised_at", "resolved_at",
-            "closed_at", "account__name", *person_fields("account__owner", "raised_by"), "project__deal__name",
-        )
-        .prefetch_related(Prefetch("promises", queryset=promises.order_by("made_at", "pk")))
-    )
+    problems = selectors.problem_list(user=request.user, **filters).values_list(*PROBLEM_CSV_FIELDS)
+    labels = {
+        "category": dict(Problem.Category.choices), "severity": dict(Problem.Severity.choices),
+        "state": dict(Problem.State.choices), "source": dict(Problem.Source.choices),
+    }
+
     def rows() -> Iterator[list[Any]]:
-        for p in problems.iterator(chunk_size=EXPORT_CHUNK):
-            traced = list(p.promises.all())
-            yield [
-                p.title, p.get_category_display(), p.get_severity_display(), p.get_state_display(),
-                p.get_source_display(),
-                p.account.name, name_of(p.account.owner), p.project.deal.name if p.project else "",
-                "; ".join(promise.description for promise in traced),
-                "; ".join(dict.fromkeys(name_of(promise.made_by) for promise in traced)),
-                p.raised_at, name_of(p.raised_by) if p.raised_by else p.raised_by_label, p.resolved_at, p.closed_at,
-            ]
+        people = people_names()
+        for chunk in in_chunks(problems.iterator(chunk_size=export_chunk())):
+            traced = traced_promises([row[0] for row in chunk])
+            for (pk, title, category, severity, state, source, account_name, owner_id, deal_name, raised_at,
+                 raised_by_id, raised_by_label, resolved_at, closed_at) in chunk:
+                promises = traced.get(pk, [])
+                yield [
+                    title, labels["category"].get(category, category), labels["severity"].get(severity, severity),
+                    labels["state"].get(state, state), labels["source"].get(source, source),
+                    account_name, people.get(owner_id, ""), deal_name or "",
+                    "; ".join(description for description, _by in promises),
+                    "; ".join(dict.fromkeys(people.get(by, "") for _description, by in promises)),
+                    raised_at, people.get(raised_by_id, "") if raised_by_id else raised_by_label, resolved_at,
+                    closed_at,
+                ]
 
     return streamed_csv(filename("problems"), PROBLEM_CSV_HEADER, rows())
 
