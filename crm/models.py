@@ -231,7 +231,12 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-is_primary", "last_name", "first_name", "id"]
-        indexes = [models.Index(fields=["account", "is_active"], name="contact_account_active")]
+        indexes = [
+            models.Index(fields=["account", "is_active"], name="contact_account_active"),
+            # The contacts list's default sort (by name) and its "newest" sort.
+            models.Index(fields=["last_name", "first_name", "id"], name="contact_name"),
+            models.Index(fields=["created_at", "id"], name="contact_created"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(is_active=True, left_at__isnull=True) | Q(is_active=False),
@@ -393,6 +398,11 @@ class Deal(FSMModelMixin, models.Model):
             models.Index(fields=["stage", "-created_at"], name="deal_stage_created"),
             models.Index(fields=["account", "stage"], name="deal_account_stage"),
             models.Index(fields=["owner", "stage"], name="deal_owner_stage"),
+            # The deals list: its default sort (last updated), "mine" in that order, and the
+            # close-date filter and sort.
+            models.Index(fields=["updated_at", "id"], name="deal_updated"),
+            models.Index(fields=["owner", "updated_at", "id"], name="deal_owner_updated"),
+            models.Index(fields=["expected_close_date", "id"], name="deal_close_date"),
             # Won deals by when they closed: where every performance figure of a period starts.
             models.Index(fields=["closed_at", "sold_by"], name="deal_won_closed", condition=Q(stage="won")),
         ]

@@ -27,6 +27,28 @@ class IdFilter(django_filters.NumberFilter):
         return super().filter(qs, value)
 
 
+class _TrueOrFalseField(forms.Field):
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Enter true or false.", code="invalid")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    """A yes/no filter whose other values answer 400 naming the parameter (django-filter's own
+    reads `perhaps` as "no filter", which hides a client's typo)."""
+
+    field_class = _TrueOrFalseField
+
+
 class SearchFilter(filters.SearchFilter):
     """DRF's search, with its bad-input error (a NUL character, which PostgreSQL cannot compare)
     keyed by the parameter name like every other 400."""
