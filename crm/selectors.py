@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 
 from core.names import person_fields, person_name
 from core.time_zones import zone_named
@@ -251,8 +251,9 @@ DEAL_SORTS: dict[str, tuple[str, ...]] = {
     "-name": ("-name", "-pk"),
     "account": ("account__name", "pk"),
     "-account": ("-account__name", "-pk"),
-    "stage": ("stage", "-updated_at", "-pk"),
-    "-stage": ("-stage", "-updated_at", "-pk"),
+    # In the pipeline's order (lead first), not the codes' alphabetical one.
+    "stage": ("stage_order", "-updated_at", "-pk"),
+    "-stage": ("-stage_order", "-updated_at", "-pk"),
     "amount": ("value", "pk"),
     "-amount": ("-value", "-pk"),
     "close": ("expected_close_date", "pk"),
@@ -277,6 +278,10 @@ DEAL_LIST_FIELDS = (
     "updated_at", "account__name", *person_fields("owner"),
 )
 
+STAGE_ORDER = Case(
+    *(When(stage=stage, then=Value(position)) for position, stage in enumerate(Deal.Stage.values)),
+    default=Value(len(Deal.Stage.values)), output_field=IntegerField(),
+)
 DEAL_STATUSES = {"open": Deal.OPEN_STAGES, "won": [Deal.Stage.WON], "lost": [Deal.Stage.LOST]}
 
 
@@ -357,4 +362,7 @@ def deal_list(
         qs = qs.filter(value__gte=amount_min)
     if amount_max is not None:
         qs = qs.filter(value__lte=amount_max)
-    return qs.only(*DEAL_LIST_FIELDS).order_by(*DEAL_SORTS[sort_key(sort, DEAL_SORTS, DEAL_DEFAULT_SORT)])
+    order = DEAL_SORTS[sort_key(sort, DEAL_SORTS, DEAL_DEFAULT_SORT)]
+    if order[0].lstrip("-") == "stage_order":
+        qs = qs.annotate(stage_order=STAGE_ORDER)
+    return qs.only(*DEAL_LIST_FIELDS).order_by(*order)
