@@ -87,7 +87,7 @@ def _contact_rows(contacts: QuerySet[Contact]) -> Iterator[list[Any]]:
 @login_required
 @require_GET
 def contact_export(request: HttpRequest) -> StreamingHttpResponse:
-    _form, _filters_, _sort_, contacts = _contacts(request)
+    *_, contacts = _contacts(request)
     return streamed_csv(filename("contacts"), CONTACT_COLUMNS, _contact_rows(contacts))
 
 
@@ -126,5 +126,5 @@ def _deal_rows(deals: QuerySet[Deal]) -> Iterator[list[Any]]:
 @login_required
 @require_GET
 def deal_export(request: HttpRequest) -> StreamingHttpResponse:
-    _form, _filters_, _sort_, deals = _deals(request)
+    *_, deals = _deals(request)
     return streamed_csv(filename("deals"), DEAL_COLUMNS, _deal_rows(deals))

@@ -41,7 +41,6 @@ def saved_views_bar(context: template.Context) -> dict[str, Any]:
         "show": True,
         "list_name": list_name,
         "list_label": LISTS[list_name],
-        "query": current,
         "mine": sorted(mine, key=lambda v: (v.name.lower(), v.pk)),
         "team": [v for v in views if v.shared and v.user_id != user.pk],
         "current": current,
