@@ -68,6 +68,9 @@ def test_archived_contacts_are_left_out_unless_asked(salesmgr: User, account: Ac
         ("/api/v1/deals/", {"amount_min": "lots"}, "amount_min"),
         ("/api/v1/deals/", {"amount_max": "-3"}, "amount_max"),
         ("/api/v1/deals/", {"mine": "often"}, "mine"),
+        ("/api/v1/deals/", {"q": "a\x00b"}, "q"),
+        ("/api/v1/contacts/", {"q": "\x1b[31m"}, "q"),
+        ("/api/v1/contacts/", {"q": "x" * 101}, "q"),
     ],
 )
 def test_a_bad_filter_value_is_400_naming_it(rep: User, path: str, params: dict[str, str], field: str) -> None:

@@ -12,6 +12,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
+from core import text
+
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
@@ -47,6 +49,13 @@ class TrueOrFalseFilter(django_filters.BooleanFilter):
     reads `perhaps` as "no filter", which hides a client's typo)."""
 
     field_class = _TrueOrFalseField
+
+
+class TextFilter(django_filters.CharFilter):
+    """A one-line text filter (a list's `q`): control characters, which PostgreSQL cannot
+    compare (NUL), answer 400 naming the parameter."""
+
+    field_class = text.SingleLineFormField
 
 
 class SearchFilter(filters.SearchFilter):

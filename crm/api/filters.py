@@ -9,7 +9,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from core.api.filters import IdFilter, TrueOrFalseFilter
+from core.api.filters import IdFilter, TextFilter, TrueOrFalseFilter
 from crm import roles, selectors
 from crm.models import Account, Activity, Contact, Deal
 
@@ -65,7 +65,7 @@ class LiveUnlessArchived(django_filters.FilterSet):
 
 
 class ContactFilter(LiveUnlessArchived):
-    q = django_filters.CharFilter(method="filter_q", help_text="Name, email or phone.")
+    q = TextFilter(method="filter_q", max_length=100, help_text="Name, email or phone.")
     account = IdFilter(field_name="account_id")
     role = django_filters.ChoiceFilter(choices=Contact.Role.choices)
     owner = IdFilter(field_name="account__owner_id", help_text="Contacts of accounts owned by this user id.")
@@ -90,7 +90,7 @@ class ContactFilter(LiveUnlessArchived):
 
 
 class DealFilter(LiveUnlessArchived):
-    q = django_filters.CharFilter(method="filter_q", help_text="The deal's or its account's name.")
+    q = TextFilter(method="filter_q", max_length=100, help_text="The deal's or its account's name.")
     account = IdFilter(field_name="account_id")
     owner = IdFilter(field_name="owner_id")
     stage = django_filters.MultipleChoiceFilter(
