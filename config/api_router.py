@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api import urls as crm_api
 from delivery.api import urls as delivery_api
 from handover.api import urls as handover_api
+from saved_views.api import urls as saved_views_api
 from touchpoints.api import urls as touchpoints_api
 
 router = DefaultRouter()
@@ -13,6 +14,7 @@ crm_api.register(router)
 handover_api.register(router)
 delivery_api.register(router)
 touchpoints_api.register(router)
+saved_views_api.register(router)
 
 app_name = "api"
 urlpatterns = [
@@ -20,6 +22,7 @@ urlpatterns = [
     *handover_api.extra_urlpatterns,
     *delivery_api.extra_urlpatterns,
     *touchpoints_api.extra_urlpatterns,
+    *saved_views_api.extra_urlpatterns,
     # insights and search are wired by their dotted names: nothing imports them (import-linter).
     path("insights/", include("insights.api.urls")),
     path("search/", include("search.api.urls")),

@@ -61,6 +61,7 @@ urlpatterns = [
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
     path("", include("customer_links.urls")),
     path("", include("crm.urls")),
+    path("", include("saved_views.urls")),
     path("", include("handover.urls")),
     path("", include("delivery.urls")),
     path("", include("touchpoints.urls")),

@@ -365,3 +365,104 @@ class ProfileForm(forms.ModelForm):
         if starts and ends and starts >= ends:
             self.add_error("work_ends", "Working hours must end after they start.")
         return data
+
+
+# --- The contacts and deals lists' filters (GET) ---------------------------------------------
+# Invalid fields are reported and ignored; the valid ones still filter (as the accounts list's).
+
+YES_NO_ANY = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+
+
+def yes_no(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def deal_owners() -> QuerySet[Any]:
+    """Users who own at least one deal; EXISTS keeps it cheap with many deals."""
+    return User.objects.filter(Exists(Deal.objects.filter(owner=OuterRef("pk")))).order_by("first_name", "username")
+
+
+class ContactFilterForm(forms.Form):
+    q = text.SingleLineFormField(required=False, max_length=100, label="Search")
+    role = forms.ChoiceField(required=False, choices=[("", "Any role"), *Contact.Role.choices], widget=FastSelect)
+    owner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Any owner", widget=FastSelect,
+        label="Account owner",
+    )
+    active = forms.ChoiceField(
+        required=False, label="Still there", widget=FastSelect,
+        choices=[("", "Any"), ("yes", "Still at the organisation"), ("no", "Left")],
+    )
+    do_not_contact = forms.ChoiceField(
+        required=False, label="Do not contact", widget=FastSelect,
+        choices=[("", "Any"), ("yes", "Asked not to be contacted"), ("no", "May be contacted")],
+    )
+    mine = forms.BooleanField(required=False, label="On my accounts")
+    archived = forms.BooleanField(required=False, label="Show archived")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "owner").queryset = owners().order_by("first_name", "username")
+
+    def filters(self) -> dict[str, Any]:
+        """The selector's arguments from the valid fields (call after is_valid())."""
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "q": (data.get("q") or "").strip(),
+            "role": data.get("role") or "",
+            "owner": data.get("owner"),
+            "mine": bool(data.get("mine")),
+            "active": yes_no(data.get("active")),
+            "do_not_contact": yes_no(data.get("do_not_contact")),
+            "archived": bool(data.get("archived")),
+        }
+
+
+class DealFilterForm(forms.Form):
+    q = text.SingleLineFormField(required=False, max_length=100, label="Search")
+    status = forms.ChoiceField(
+        required=False, label="Status", widget=FastSelect,
+        choices=[("", "Any"), ("open", "Open"), ("won", "Won"), ("lost", "Lost")],
+    )
+    owner = PersonChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Any owner", widget=FastSelect,
+    )
+    # On a line of its own under the search (app.css .field-choices).
+    stage = forms.MultipleChoiceField(
+        required=False, choices=Deal.Stage.choices, widget=forms.CheckboxSelectMultiple, label="Stages",
+    )
+    close_from = forms.DateField(required=False, label="Closing from", widget=DateInput())
+    close_to = forms.DateField(required=False, label="Closing to", widget=DateInput())
+    amount_min = forms.DecimalField(required=False, label="Amount from", min_value=0, max_digits=14, decimal_places=2)
+    amount_max = forms.DecimalField(required=False, label="Amount to", min_value=0, max_digits=14, decimal_places=2)
+    mine = forms.BooleanField(required=False, label="Mine only")
+    archived = forms.BooleanField(required=False, label="Show archived")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "owner").queryset = deal_owners()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("close_from"), data.get("close_to")
+        if start and end and start > end:
+            self.add_error("close_to", "Must be on or after the \u201cclosing from\u201d date.")
+        low, high = data.get("amount_min"), data.get("amount_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("amount_max", "Must be at least the \u201camount from\u201d.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "q": (data.get("q") or "").strip(),
+            "stages": list(data.get("stage") or []),
+            "status": data.get("status") or "",
+            "owner": data.get("owner"),
+            "mine": bool(data.get("mine")),
+            "close_from": data.get("close_from"),
+            "close_to": data.get("close_to"),
+            "amount_min": data.get("amount_min"),
+            "amount_max": data.get("amount_max"),
+            "archived": bool(data.get("archived")),
+        }

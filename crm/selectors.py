@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Lower
 
 from core.counting import COUNT_CAP, capped_count
@@ -318,3 +318,161 @@ def user_zone(user: Any) -> zoneinfo.ZoneInfo:
     """The time zone from the user's profile (UTC when unknown): pages show times, and read typed
     times, in it."""
     return zone_named(UserProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first())
+
+
+# --- The contacts and deals lists (and their CSV exports) ------------------------------------
+#
+# One selector per list: the page, its CSV export and the API's list all filter through it, so a
+# filter means the same everywhere. Each sort is an allow-list entry ending in the primary key
+# (pages never repeat or skip a row); the default ones are backed by indexes (crm 0011_lists).
+
+CONTACT_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("last_name", "first_name", "pk"),
+    "-name": ("-last_name", "-first_name", "-pk"),
+    "account": ("account__name", "last_name", "pk"),
+    "-account": ("-account__name", "-last_name", "-pk"),
+    "role": ("role", "last_name", "pk"),
+    "-role": ("-role", "-last_name", "-pk"),
+    "email": ("email", "pk"),
+    "-email": ("-email", "-pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+}
+CONTACT_DEFAULT_SORT = "name"
+
+DEAL_SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "pk"),
+    "-name": ("-name", "-pk"),
+    "account": ("account__name", "pk"),
+    "-account": ("-account__name", "-pk"),
+    # In the pipeline's order (lead first), not the codes' alphabetical one.
+    "stage": ("stage_order", "-updated_at", "-pk"),
+    "-stage": ("-stage_order", "-updated_at", "-pk"),
+    "amount": ("value", "pk"),
+    "-amount": ("-value", "-pk"),
+    "close": ("expected_close_date", "pk"),
+    "-close": ("-expected_close_date", "-pk"),
+    "owner": ("owner__first_name", "owner__last_name", "pk"),
+    "-owner": ("-owner__first_name", "-owner__last_name", "-pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+    "updated": ("updated_at", "pk"),
+    "-updated": ("-updated_at", "-pk"),
+}
+DEAL_DEFAULT_SORT = "-updated"
+
+# What the lists and the exports read: the columns they show, nothing else.
+CONTACT_LIST_FIELDS = (
+    "account_id", "first_name", "last_name", "title", "role", "email", "phone", "do_not_contact", "is_primary",
+    "is_active", "left_at", "created_at", "archived_at", "merged_into_id",
+    "account__name", "account__archived_at", "account__merged_into_id", *person_fields("account__owner"),
+)
+DEAL_LIST_FIELDS = (
+    "account_id", "name", "value", "currency", "expected_close_date", "stage", "closed_at", "created_at",
+    "updated_at", "account__name", *person_fields("owner"),
+)
+
+STAGE_ORDER = Case(
+    *(When(stage=stage, then=Value(position)) for position, stage in enumerate(Deal.Stage.values)),
+    default=Value(len(Deal.Stage.values)), output_field=IntegerField(),
+)
+DEAL_STATUSES = {"open": Deal.OPEN_STAGES, "won": [Deal.Stage.WON], "lost": [Deal.Stage.LOST]}
+
+
+def sort_key(value: str | None, sorts: dict[str, tuple[str, ...]], default: str) -> str:
+    """The requested sort when it is one the list offers, else the list's default (an unknown
+    value is ignored, never an error)."""
+    return value if value in sorts else default
+
+
+def contacts_matching(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
+    """The contacts lists' `q` (the page, its export and the API): name, email or phone."""
+    q = (q or "").strip()
+    if not q:
+        return qs
+    return qs.matching(q)
+
+
+def deals_matching(qs: QuerySet[Deal], q: str) -> QuerySet[Deal]:
+    """The deals lists' `q` (the page, its export and the API): the deal's or its account's name."""
+    q = (q or "").strip()
+    if not q:
+        return qs
+    return qs.filter(Q(pk__in=Deal.objects.matching(q).values("pk")) | Q(account__in=Account.objects.matching(q)))
+
+
+# Text columns a searched list sorts by as expressions (core.search.matching: a page of matches
+# sorted by an indexed column walks that index testing every row).
+SEARCHED_TEXT_SORTS = {"name", "last_name", "first_name", "email", "role", "account__name"}
+
+
+def searched_order(order: Sequence[str]) -> list[Any]:
+    """`order` with its text columns as Lower() expressions, for a list filtered by `q`."""
+    terms: list[Any] = []
+    for term in order:
+        field = term.removeprefix("-")
+        if field not in SEARCHED_TEXT_SORTS:
+            terms.append(term)
+        elif term.startswith("-"):
+            terms.append(Lower(field).desc())
+        else:
+            terms.append(Lower(field).asc())
+    return terms
+
+
+def contact_list(
+    *, user: Any, q: str = "", role: str = "", owner: Any = None, mine: bool = False, active: bool | None = None,
+    do_not_contact: bool | None = None, archived: bool = False, sort: str = CONTACT_DEFAULT_SORT,
+) -> QuerySet[Contact]:
+    """The contacts list: contacts of accounts the user may see, archived and merged ones (and
+    those of archived or merged accounts) left out unless `archived`."""
+    contacts = Contact.objects.visible_to(user)
+    if not archived:
+        contacts = contacts.live().filter(account__archived_at__isnull=True, account__merged_into__isnull=True)
+    qs: QuerySet[Contact] = contacts.select_related("account", "account__owner")
+    qs = contacts_matching(qs, q)
+    if role:
+        qs = qs.filter(role=role)
+    if owner is not None:
+        qs = qs.filter(account__owner=owner)
+    if mine:
+        qs = qs.filter(account__in=Account.objects.on_team_of(user.pk))
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    if do_not_contact is not None:
+        qs = qs.filter(do_not_contact=do_not_contact)
+    order = CONTACT_SORTS[sort_key(sort, CONTACT_SORTS, CONTACT_DEFAULT_SORT)]
+    return qs.only(*CONTACT_LIST_FIELDS).order_by(*(searched_order(order) if q.strip() else order))
+
+
+def deal_list(
+    *, user: Any, q: str = "", stages: Sequence[str] = (), owner: Any = None, mine: bool = False, status: str = "",
+    close_from: Any = None, close_to: Any = None, amount_min: Decimal | None = None,
+    amount_max: Decimal | None = None, archived: bool = False, sort: str = DEAL_DEFAULT_SORT,
+) -> QuerySet[Deal]:
+    """The deals list: deals on accounts the user may see, those of archived or merged accounts
+    left out unless `archived`."""
+    qs: QuerySet[Deal] = Deal.objects.visible_to(user).select_related("account", "owner")
+    if not archived:
+        qs = qs.filter(account__archived_at__isnull=True, account__merged_into__isnull=True)
+    qs = deals_matching(qs, q)
+    if stages:
+        qs = qs.filter(stage__in=list(stages))
+    if status in DEAL_STATUSES:
+        qs = qs.filter(stage__in=DEAL_STATUSES[status])
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    if mine:
+        qs = qs.filter(owner=user)
+    if close_from is not None:
+        qs = qs.filter(expected_close_date__gte=close_from)
+    if close_to is not None:
+        qs = qs.filter(expected_close_date__lte=close_to)
+    if amount_min is not None:
+        qs = qs.filter(value__gte=amount_min)
+    if amount_max is not None:
+        qs = qs.filter(value__lte=amount_max)
+    order = DEAL_SORTS[sort_key(sort, DEAL_SORTS, DEAL_DEFAULT_SORT)]
+    if order[0].lstrip("-") == "stage_order":
+        qs = qs.annotate(stage_order=STAGE_ORDER)
+    return qs.only(*DEAL_LIST_FIELDS).order_by(*(searched_order(order) if q.strip() else order))

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from crm.views import accounts, activities, contacts, deals, people, reassignment, team
+from crm.views import accounts, activities, contacts, deals, lists, people, reassignment, team
 
 app_name = "crm"
 urlpatterns = [
@@ -18,9 +18,13 @@ urlpatterns = [
     path("accounts/<int:pk>/reassign/", reassignment.account_reassign, name="account_reassign"),
     path("accounts/<int:pk>/deals/new/", deals.deal_create, name="deal_create"),
     path("activities/<int:pk>/", activities.activity_detail, name="activity_detail"),
+    path("contacts/", lists.contact_list, name="contact_list"),
+    path("contacts/export.csv", lists.contact_export, name="contact_export"),
     path("contacts/<int:pk>/edit/", contacts.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/left/", contacts.contact_left, name="contact_left"),
     path("team/<int:pk>/end/", team.team_end, name="team_end"),
+    path("deals/", lists.deal_list, name="deal_list"),
+    path("deals/export.csv", lists.deal_export, name="deal_export"),
     path("deals/pipeline/", deals.pipeline, name="pipeline"),
     path("deals/<int:pk>/", deals.deal_detail, name="deal_detail"),
     path("deals/<int:pk>/edit/", deals.deal_edit, name="deal_edit"),

@@ -31,6 +31,7 @@ from delivery.models import PlanTemplate
 from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
+from saved_views import services as saved_views
 from tests.scenarios import accept_deal, api_for
 
 PERSONAS = ["anonymous", "rep", "presales", "rep2", "delivery", "salesmgr", "deliverymgr", "admin_user"]
@@ -128,6 +129,11 @@ class Ctx:
 
         return AgendaTemplate.objects.order_by("pk").first()
 
+    @cached_property
+    def saved_view(self) -> Any:
+        """rep's own (unshared) view of the deals list."""
+        return saved_views.saved_view_create(by=self.rep, list_name="crm:deal_list", name="Matrix", query="stage=lead")
+
     @property
     def persona_name(self) -> str:
         return self.persona.get_username() if self.persona is not None else ""
@@ -174,6 +180,10 @@ WORK_TOUCHPOINT = (401,  403, 403,     404, 200,     200,     200,        200)
 # Insights rows: managers see every dashboard; reps and pre-sales their own scorecard only.
 OWN_SCORECARD =   (401,  200, 200,     200, 403,     200,     200,        200)
 DASHBOARD =       (401,  403, 403,     403, 403,     200,     200,        200)
+# Saved views: anyone signed in saves their own; only the owner (rep) reads an unshared one or changes it.
+SAVE_VIEW =       (401,  201, 201,     201, 201,     201,     201,        201)
+OWN_VIEW =        (401,  200, 404,     404, 404,     404,     404,        404)
+DELETE_OWN_VIEW = (401,  204, 404,     404, 404,     404,     404,        404)
 
 MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     # (method, path template): (URL with {placeholders} from Ctx, body, expected per persona)
@@ -323,6 +333,16 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("GET", "/api/v1/insights/delivery/"): ("/api/v1/insights/delivery/", None, DASHBOARD),
     # Everyone signed in searches; what each finds is filtered by visibility (test_search_api.py).
     ("GET", "/api/v1/search/"): ("/api/v1/search/?q=Acme", None, READ_ALL),
+    ("GET", "/api/v1/saved-views/"): ("/api/v1/saved-views/", None, READ_ALL),
+    ("POST", "/api/v1/saved-views/"): (
+        "/api/v1/saved-views/", lambda c: {"list": "crm:deal_list", "name": "Won", "query": "stage=won"}, SAVE_VIEW,
+    ),
+    ("GET", "/api/v1/saved-views/{id}/"): ("/api/v1/saved-views/{saved_view.pk}/", None, OWN_VIEW),
+    ("PUT", "/api/v1/saved-views/{id}/"): ("/api/v1/saved-views/{saved_view.pk}/", lambda c: {"name": "Renamed"}, OWN_VIEW),
+    ("PATCH", "/api/v1/saved-views/{id}/"): (
+        "/api/v1/saved-views/{saved_view.pk}/", lambda c: {"name": "Renamed"}, OWN_VIEW,
+    ),
+    ("DELETE", "/api/v1/saved-views/{id}/"): ("/api/v1/saved-views/{saved_view.pk}/", None, DELETE_OWN_VIEW),
 }
 
 

@@ -147,6 +147,11 @@ ROLE_TABLE: dict[str, tuple[str | None, tuple[int, ...]]] = {
     "user_list": (None, (302, 403, 403, 200, 403, 403)),
     "user_deactivate": ("user", (302, 403, 403, 200, 403, 403)),
     "profile": (None, (302, 200, 200, 200, 200, 200)),
+    # The lists and their exports show what each person may see (an outsider's are empty).
+    "contact_list": (None, (302, 200, 200, 200, 200, 200)),
+    "contact_export": (None, (302, 200, 200, 200, 200, 200)),
+    "deal_list": (None, (302, 200, 200, 200, 200, 200)),
+    "deal_export": (None, (302, 200, 200, 200, 200, 200)),
 }
 
 

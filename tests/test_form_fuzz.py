@@ -45,18 +45,19 @@ from flows import actions as flows
 from handover import services as handover_services
 from handover.models import Handover
 from outbox import notices
+from saved_views import services as saved_views
 from tests.scenarios import accept_deal, approve_deal, make_user
 from touchpoints.models import Touchpoint
 
 EXAMPLES = int(os.environ.get("FORM_FUZZ_EXAMPLES", "5"))
-APPS = ("crm", "handover", "delivery", "touchpoints", "insights", "auth", "authtoken")
+APPS = ("crm", "saved_views", "handover", "delivery", "touchpoints", "insights", "auth", "authtoken")
 
 # URLs outside this test: Django's admin, the API (schemathesis) and the developer mail viewer.
 NOT_HERE = ("/admin/", "/api/", "/dev/")
 # URLs that answer a POST without being a form: what they do with one is the same as with a GET.
 CUSTOMERS = {"signer", "surveyed", "portal", "expired"}
 LAST = {"logout", "crm:contact_left", "crm:team_end", "crm:deal_win", "delivery:portal_link_revoke",
-        "crm:user_deactivate"}
+        "crm:user_deactivate", "saved_views:delete"}
 NOT_FORMS = {"crm:home": "redirects to the accounts list", "healthz": "the load balancer's probe"}
 
 
@@ -322,6 +323,9 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         ("signer", f"/c/signoff/{signing.pk}/"), ("surveyed", f"/c/survey/{checkup.pk}/"),
         ("portal", f"/c/portal/{a}/"), ("expired", f"/c/signoff/{stale_stage.pk}/"),
     ]
+    # Saved views: the bar's rename, share and delete forms show for a view of one's own.
+    saved_views.saved_view_create(by=salesmgr, list_name="crm:deal_list", name="Big deals", query="amount_min=10000")
+    pages += [("rep", "/contacts/"), ("rep", "/deals/"), ("salesmgr", "/deals/"), ("salesmgr", "/contacts/")]
     del team_member
     return World(clients=clients, pages=pages)
 
@@ -489,7 +493,8 @@ def edge_failures(world: World, forms: dict[str, PostForm]) -> list[str]:
 
 QUERY_PARAMETERS = ["page", "before", "from_user", "project", "week", "user", "team", "q", "start", "end",
                     "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh",
-                    "archived", "category", "source", "account", "stage", "after", "kind"]
+                    "archived", "category", "source", "account", "stage", "after", "kind", "sort", "role",
+                    "active", "do_not_contact", "status", "close_from", "close_to", "amount_min", "amount_max"]
 HOSTILE_QUERY_VALUES = ["99999999999999999999", "-1", "1e309", "0001-01-01", "9999-12-31", "\x00", "x" * 5000,
                         "csv"]
 
@@ -498,7 +503,8 @@ def test_every_page_survives_hostile_query_parameters(world):
     """The pages' query strings (filters, periods, pages, weeks, cursors) at their edges: never a
     5xx. Each request sets every parameter to the same value, to stay fast."""
     pages = [(who, url) for who, url in world.pages if who not in CUSTOMERS | {"anonymous"}]
-    pages += [("salesmgr", path) for path in ("/accounts/", "/deals/pipeline/", "/problems/", "/users/",
+    pages += [("salesmgr", path) for path in ("/accounts/", "/contacts/", "/deals/", "/contacts/export.csv",
+                                              "/deals/export.csv", "/deals/pipeline/", "/problems/", "/users/",
                                               "/team-calendar/", "/insights/performance/", "/insights/risk/",
                                               "/insights/reassignment/", "/insights/delivery/", "/handovers/",
                                               "/deliveries/", "/my-week/", "/accounts/export.csv",

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "core",
     "outbox",
     "crm",
+    "saved_views",
     "customer_links",
     "handover",
     "delivery",

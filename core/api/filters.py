@@ -12,6 +12,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
+from core import text
+
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
@@ -25,6 +27,35 @@ class IdFilter(django_filters.NumberFilter):
         if value is not None and not -(2**63) <= value < 2**63:
             return qs.none()
         return super().filter(qs, value)
+
+
+class _TrueOrFalseField(forms.Field):
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError("Enter true or false.", code="invalid")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    """A yes/no filter whose other values answer 400 naming the parameter (django-filter's own
+    reads `perhaps` as "no filter", which hides a client's typo)."""
+
+    field_class = _TrueOrFalseField
+
+
+class TextFilter(django_filters.CharFilter):
+    """A one-line text filter (a list's `q`): control characters, which PostgreSQL cannot
+    compare (NUL), answer 400 naming the parameter."""
+
+    field_class = text.SingleLineFormField
 
 
 class SearchFilter(filters.SearchFilter):

@@ -9,8 +9,8 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from core.api.filters import IdFilter
-from crm import roles
+from core.api.filters import IdFilter, TextFilter, TrueOrFalseFilter
+from crm import roles, selectors
 from crm.models import Account, Activity, Contact, Deal
 
 User = get_user_model()
@@ -45,23 +45,84 @@ class AccountFilter(django_filters.FilterSet):
         return queryset.filter(team__user=user, team__ended_at__isnull=True).distinct()
 
 
-class ContactFilter(django_filters.FilterSet):
+class LiveUnlessArchived(django_filters.FilterSet):
+    """Archived and merged rows (and those of archived or merged accounts) are left out unless
+    `archived=true`, as on the list pages."""
+
+    archived = TrueOrFalseFilter(
+        method="filter_archived", help_text="true: include archived and merged rows (left out by default).",
+    )
+    live_filter: dict[str, Any] = {"account__archived_at__isnull": True, "account__merged_into__isnull": True}
+
+    def filter_archived(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
+        return queryset  # applied in filter_queryset, which also runs when the parameter is absent
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("archived"):
+            queryset = queryset.filter(**self.live_filter)
+        return queryset
+
+
+class ContactFilter(LiveUnlessArchived):
+    q = TextFilter(method="filter_q", max_length=100, help_text="Name, email or phone.")
     account = IdFilter(field_name="account_id")
-    is_active = django_filters.BooleanFilter(help_text="false: people who have left the customer.")
+    role = django_filters.ChoiceFilter(choices=Contact.Role.choices)
+    owner = IdFilter(field_name="account__owner_id", help_text="Contacts of accounts owned by this user id.")
+    mine = TrueOrFalseFilter(method="filter_mine", help_text="Only contacts of accounts whose team I am on.")
+    is_active = TrueOrFalseFilter(help_text="false: people who have left the customer.")
+    do_not_contact = TrueOrFalseFilter(help_text="true: people who asked not to be contacted.")
+    live_filter = {
+        **LiveUnlessArchived.live_filter, "archived_at__isnull": True, "merged_into__isnull": True,
+    }
 
     class Meta:
         model = Contact
-        fields = ["account", "is_active"]
+        fields = ["q", "account", "role", "owner", "mine", "is_active", "do_not_contact", "archived"]
+
+    def filter_q(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
+        return selectors.contacts_matching(queryset, value)
+
+    def filter_mine(self, queryset: QuerySet[Contact], name: str, value: bool | None) -> QuerySet[Contact]:
+        if not value:
+            return queryset
+        return queryset.filter(account__in=Account.objects.on_team_of(self.request.user.pk))  # type: ignore[union-attr]
 
 
-class DealFilter(django_filters.FilterSet):
+class DealFilter(LiveUnlessArchived):
+    q = TextFilter(method="filter_q", max_length=100, help_text="The deal's or its account's name.")
     account = IdFilter(field_name="account_id")
     owner = IdFilter(field_name="owner_id")
-    stage = django_filters.ChoiceFilter(choices=Deal.Stage.choices)
+    stage = django_filters.MultipleChoiceFilter(
+        choices=Deal.Stage.choices, help_text="One stage, or several (`stage=lead&stage=proposal`).",
+    )
+    status = django_filters.ChoiceFilter(
+        choices=[("open", "Open"), ("won", "Won"), ("lost", "Lost")], method="filter_status",
+        help_text="open: lead to negotiation; won; lost.",
+    )
+    mine = TrueOrFalseFilter(method="filter_mine", help_text="Only deals I own.")
+    close_from = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="gte",
+                                           help_text="Expected to close on or after this date.")
+    close_to = django_filters.DateFilter(field_name="expected_close_date", lookup_expr="lte",
+                                         help_text="Expected to close on or before this date.")
+    amount_min = django_filters.NumberFilter(field_name="value", lookup_expr="gte", min_value=0,
+                                             max_digits=14, decimal_places=2, help_text="Amount at least.")
+    amount_max = django_filters.NumberFilter(field_name="value", lookup_expr="lte", min_value=0,
+                                             max_digits=14, decimal_places=2, help_text="Amount at most.")
 
     class Meta:
         model = Deal
-        fields = ["account", "stage", "owner"]
+        fields = ["q", "account", "stage", "status", "owner", "mine", "close_from", "close_to", "amount_min",
+                  "amount_max", "archived"]
+
+    def filter_q(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        return selectors.deals_matching(queryset, value)
+
+    def filter_status(self, queryset: QuerySet[Deal], name: str, value: str) -> QuerySet[Deal]:
+        return queryset.filter(stage__in=selectors.DEAL_STATUSES[value]) if value else queryset
+
+    def filter_mine(self, queryset: QuerySet[Deal], name: str, value: bool | None) -> QuerySet[Deal]:
+        return queryset.filter(owner=self.request.user) if value else queryset  # type: ignore[union-attr]
 
 
 class ActivityFilter(django_filters.FilterSet):

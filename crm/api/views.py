@@ -142,7 +142,12 @@ class AccountViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Contacts on accounts you may see"),
+    list=extend_schema(
+        summary="Contacts on accounts you may see",
+        description="The contacts list's filters: `q` matches name, email or phone; archived and merged "
+        "contacts, and those of archived or merged accounts, are left out unless `archived=true`. "
+        "A bad filter value answers 400 naming the parameter.",
+    ),
     retrieve=extend_schema(summary="One contact"),
     create=extend_schema(summary="Add a contact to an account", request=s.ContactCreateSerializer,
                          responses={201: s.ContactSerializer}),
@@ -159,7 +164,7 @@ class ContactViewSet(
     create_serializer_class = s.ContactCreateSerializer
     filterset_class = filters.ContactFilter
     search_fields = ["first_name", "last_name", "email"]
-    ordering_fields = ["last_name", "first_name", "created_at"]
+    ordering_fields = ["last_name", "first_name", "created_at", "role", "email"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:
@@ -184,7 +189,12 @@ class ContactViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Deals on accounts you may see"),
+    list=extend_schema(
+        summary="Deals on accounts you may see",
+        description="The deals list's filters: `q` matches the deal's or its account's name; deals of "
+        "archived or merged accounts are left out unless `archived=true`. A bad filter value answers 400 "
+        "naming the parameter.",
+    ),
     retrieve=extend_schema(summary="One deal with its line items"),
     create=extend_schema(summary="Open a deal", request=s.DealCreateSerializer, responses={201: s.DealSerializer}),
     update=extend_schema(summary="Change an open deal", responses={200: s.DealSerializer, **errors(409)}),
@@ -201,7 +211,7 @@ class DealViewSet(
     create_serializer_class = s.DealCreateSerializer
     filterset_class = filters.DealFilter
     search_fields = ["name", "account__name"]
-    ordering_fields = ["created_at", "value", "expected_close_date", "name"]
+    ordering_fields = ["created_at", "updated_at", "value", "expected_close_date", "name", "stage"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self) -> Any:

@@ -105,3 +105,34 @@ def timeline_item(activity: Any) -> SafeString:
         href=reverse("crm:activity_detail", args=[activity.pk]), subject=activity.subject,
         badge=badge, deal=deal, text=text, who=activity.who, iso=local.isoformat(), when=day_month_year_time(local),
     )
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: template.Context, key: str, label: str, css: str = "", first: str = "") -> SafeString:
+    """A list's column header that sorts by `key` (`?sort=key`, again for `-key`), keeping the
+    other filters in the query string and going back to the first page. `first="-"` makes the
+    first click sort descending (dates, amounts). Needs `sort` in the context."""
+    current = context.get("sort", "")
+    if current == key:
+        target, direction = f"-{key}", "ascending"
+    elif current == f"-{key}":
+        target, direction = key, "descending"
+    else:
+        target, direction = f"{first}{key}", ""
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    params["sort"] = target
+    arrow = {"ascending": " \u2191", "descending": " \u2193"}.get(direction, "")
+    aria = format_html(' aria-sort="{}"', direction) if direction else ""
+    return format_html(
+        '<th class="{}"{}><a class="sort-link" href="?{}">{}<span aria-hidden="true">{}</span></a></th>',
+        css, aria, params.urlencode(), label, arrow,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def query_without_page(context: template.Context) -> str:
+    """The current query string without its page: for links that carry the filters (an export)."""
+    params = context["request"].GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
