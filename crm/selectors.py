@@ -390,7 +390,7 @@ def contacts_matching(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     q = (q or "").strip()
     if not q:
         return qs
-    return qs.matching(q)
+    return qs.filter(pk__in=Contact.objects.matching(q).values("pk"))
 
 
 def deals_matching(qs: QuerySet[Deal], q: str) -> QuerySet[Deal]:
