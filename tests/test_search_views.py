@@ -130,9 +130,17 @@ def test_more_of_a_kind_links_to_its_list_or_to_this_page_with_that_kind(rep, ac
     assert found["accounts"].more_url == reverse("crm:account_list") + "?q=zephyr"
     html = body(response)
     assert "more accounts…" in html and "more contacts…" in html
+    # Contacts and deals have lists of their own, which take the same q.
+    assert found["contacts"].more_url == reverse("crm:contact_list") + "?q=zephyr"
     more = client.get(found["contacts"].more_url)
-    assert more.status_code == 200 and len(groups(more)["contacts"].results) == 7
-    assert list(groups(more)) == ["contacts"]
+    assert more.status_code == 200 and len(more.context["page"].object_list) == 7
+    # The kinds with no list of their own show more of that kind on this page.
+    for i in range(7):
+        services.activity_log(account=account, by=rep, kind="note", subject=f"Zephyr call {i}")
+    timeline = groups(client.get(URL, {"q": "zephyr"}))["activities"]
+    more = client.get(timeline.more_url)
+    assert more.status_code == 200 and list(groups(more)) == ["activities"]
+    assert {f"Zephyr call {i}" for i in range(7)} <= {r.title for r in groups(more)["activities"].results}
 
 
 @pytest.mark.parametrize(
