@@ -74,19 +74,17 @@ def api_for(user: User | None) -> APIClient:
 # --- Delivery: a deal carried through its handover to an accepted delivery project -----------
 
 
-def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
-    """Wins `deal` (if open), records one promise, and walks its handover to approved by sales
-    and found feasible by delivery; returns the handover, ready to accept."""
+def submit_deal(deal: Any, *, rep: User) -> Any:
+    """Wins `deal` (if open), records one promise, and submits its handover for review (unless
+    it is submitted already); returns the handover."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from delivery.models import PlanTemplate, PlanTemplateStage
-    from delivery.plans import create_default_plans
     from handover import services as handover_services
     from handover.models import Handover, Promise
 
-    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    deal.refresh_from_db(fields=["stage"])  # won meanwhile through another copy
     if not Promise.objects.filter(deal=deal).exists():
         handover_services.promise_record(
             deal=deal, by=rep, kind="deliverable", description="Two robot arms installed by 1 March",
@@ -95,11 +93,25 @@ def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> 
     if deal.stage != "won":
         flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
+    if handover.state == Handover.State.SUBMITTED:
+        return handover
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
         meeting_at=timezone.now() - timedelta(hours=2), meeting_held=True, meeting_minutes="Walked through it.",
     )
-    handover_services.handover_submit(handover=handover, by=rep)
+    return handover_services.handover_submit(handover=handover, by=rep)
+
+
+def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
+    """`submit_deal`, then its handover approved by sales and found feasible by delivery;
+    returns the handover, ready to accept."""
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+    from handover import services as handover_services
+    from handover.models import Promise
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    handover = submit_deal(deal, rep=rep)
     for promise in Promise.objects.filter(deal=deal):
         handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
     handover_services.handover_approve(handover=handover, by=salesmgr)
