@@ -551,3 +551,21 @@ def fill_every_part_of_the_page(account: Any, *, rep: Any, rep2: Any, delivery: 
     flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
     flows.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
     crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")
+
+
+def pile_notifications(user: Any, count: int) -> None:
+    """`count` sent notices in `user`'s bell (rows as the sender writes them), for volume."""
+    from django.utils import timezone
+
+    from outbox.models import Notice, Notification
+
+    now, start = timezone.now(), Notice.objects.count()
+    notices = Notice.objects.bulk_create(
+        Notice(kind="handover.review_request", key=f"pile:{user.pk}:{start + i}", target="handover.handover:1", due_at=now,
+               state=Notice.State.SENT, sent_at=now)
+        for i in range(count)
+    )
+    Notification.objects.bulk_create(
+        Notification(notice=notice, user=user, kind=notice.kind, title=f"Review request {i}", link="/handovers/1/")
+        for i, notice in enumerate(notices)
+    )

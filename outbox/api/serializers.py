@@ -33,8 +33,8 @@ class ReadAllSerializer(serializers.Serializer):
 
 class TopicSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
-    help = serializers.CharField()  # type: ignore[assignment]  # the field is named help
+    name = serializers.CharField()
+    description = serializers.CharField()
 
 
 class EmailChoicesSerializer(serializers.Serializer):
@@ -47,4 +47,4 @@ class EmailChoicesSerializer(serializers.Serializer):
     topics = TopicSerializer(many=True, read_only=True)
 
     def to_representation(self, instance: Any) -> Any:
-        return {"email": instance, "topics": [{"key": t.key, "label": t.label, "help": t.help} for t in TOPICS]}
+        return {"email": instance, "topics": [{"key": t.key, "name": t.label, "description": t.help} for t in TOPICS]}
