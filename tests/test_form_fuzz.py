@@ -319,6 +319,8 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         ("rep", f"/deals/{deal.pk}/promises/"),
         ("signer", f"/c/signoff/{signing.pk}/"), ("surveyed", f"/c/survey/{checkup.pk}/"),
         ("portal", f"/c/portal/{a}/"), ("expired", f"/c/signoff/{stale_stage.pk}/"),
+        # The bell: the review and acceptance requests the tick above sent (stale claims).
+        ("salesmgr", "/notifications/"), ("deliverymgr", "/notifications/"), ("rep", "/notifications/email/"),
     ]
     del team_member
     return World(clients=clients, pages=pages)
