@@ -133,3 +133,11 @@ def test_the_email_choices_round_trip(rep):
 def test_the_profile_leads_to_the_email_choices(rep):
     page = client_for(rep).get(reverse("crm:profile")).content.decode()
     assert reverse("notifications:email_choices") in page
+
+
+def test_the_admin_shows_whose_bell_a_notice_reached(review, salesmgr):
+    from django.contrib.auth.models import User
+
+    root = User.objects.create_superuser("root", "root@vendor.example", "pw")
+    page = client_for(root).get(reverse("admin:outbox_notice_change", args=[review.notice_id])).content.decode()
+    assert salesmgr.username in page and review.title in page and 'name="_save"' not in page
