@@ -171,7 +171,12 @@ class Account(models.Model):
         people = getattr(self, "vendor_people_count", None)
         if people is None:
             people = self.team.current().values("user").distinct().count()
-        return contacts <= 1 or people <= 1
+        return is_single_threaded(contacts, people)
+
+
+def is_single_threaded(active_contacts: int, vendor_people: int) -> bool:
+    """At most one active customer contact, or at most one vendor person (product.md 1)."""
+    return active_contacts <= 1 or vendor_people <= 1
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):
@@ -436,6 +441,17 @@ class Deal(FSMModelMixin, models.Model):
     def lose(self, *, reason: str) -> None:
         self.closed_at = timezone.now()
         self.lost_reason = reason
+
+    @transition(field=stage, source=[Stage.WON, Stage.LOST], target=RETURN_VALUE(*OPEN_STAGES))
+    def reopen(self, *, to: str) -> str:
+        """Puts a closed deal back at an open stage: it is neither closed nor sold any more (the
+        event row keeps who sold it and why it was lost)."""
+        if to not in self.OPEN_STAGES:
+            raise TransitionNotAllowed(f"A deal is reopened at an open stage, not at {to!r}.")
+        self.closed_at = None
+        self.sold_by = None
+        self.lost_reason = ""
+        return to
 
 
 class DealLineItem(models.Model):

@@ -31,6 +31,7 @@ from crm.services.deals import (
     deal_create,
     deal_lose,
     deal_move,
+    deal_reopen,
     deal_update,
     deal_win,
     pipeline_totals_rebuild,
@@ -50,7 +51,8 @@ __all__ = [
     "ACCOUNT_CREATE_FIELDS", "ACCOUNT_FIELDS", "CONTACT_FIELDS", "DEAL_FIELDS", "EARLIEST_ACTIVITY",
     "TEAM_ROLES_ADDABLE", "PlanRow", "ReassignmentPlan", "account_create", "account_hand_to_delivery",
     "account_lifecycle_change", "account_reassign", "account_update", "activity_log", "book_plan", "book_reassign",
-    "contact_create", "contact_update", "deal_create", "deal_lose", "deal_move", "deal_update", "deal_win",
+    "contact_create", "contact_update", "deal_create", "deal_lose", "deal_move", "deal_reopen", "deal_update",
+    "deal_win",
     "pipeline_totals_rebuild", "profile_update", "team_member_add", "team_member_end", "team_member_join",
     "user_deactivate", "user_end_access",
 ]

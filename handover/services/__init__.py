@@ -18,12 +18,14 @@ from handover.services.handovers import (
     approve_blockers,
     handover_accept,
     handover_approve,
+    handover_discard_for_deal,
     handover_move_rep,
     handover_open_for_deal,
     handover_reject,
     handover_return,
     handover_submit,
     handover_update,
+    reopen_blocker,
     submit_blockers,
 )
 from handover.services.promises import (
@@ -39,7 +41,8 @@ from handover.services.promises import (
 
 __all__ = [
     "HANDOVER_FIELDS", "PROMISE_FIELDS", "accept_blockers", "add_working_days", "approve_blockers",
-    "handover_accept", "handover_approve", "handover_move_rep", "handover_open_for_deal", "handover_reject",
-    "handover_return", "handover_submit", "handover_update", "promise_mark_outcome", "promise_record",
+    "handover_accept", "handover_approve",
+    "handover_discard_for_deal", "handover_move_rep", "handover_open_for_deal", "handover_reject",
+    "handover_return", "handover_submit", "handover_update", "reopen_blocker", "promise_mark_outcome", "promise_record",
     "promise_reset", "promise_review", "promise_update", "promise_withdraw", "promises_break", "submit_blockers",
 ]
