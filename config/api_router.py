@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api import urls as crm_api
 from delivery.api import urls as delivery_api
 from handover.api import urls as handover_api
+from outbox.api import urls as outbox_api
 from saved_views.api import urls as saved_views_api
 from touchpoints.api import urls as touchpoints_api
 
@@ -14,6 +15,7 @@ crm_api.register(router)
 handover_api.register(router)
 delivery_api.register(router)
 touchpoints_api.register(router)
+outbox_api.register(router)
 saved_views_api.register(router)
 
 app_name = "api"

@@ -60,6 +60,7 @@ urlpatterns = [
     path("dev/mail/", devmail.mail_list, name="dev-mail"),
     path("dev/mail/<str:name>", devmail.mail_detail, name="dev-mail-detail"),
     path("", include("customer_links.urls")),
+    path("", include("outbox.urls")),
     path("", include("crm.urls")),
     path("", include("saved_views.urls")),
     path("", include("handover.urls")),

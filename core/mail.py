@@ -8,7 +8,10 @@ Every app's email builders call `email_message`, so that in every email:
 - the text part is rendered without HTML escaping (customers read "Smith & Jones", not
   "Smith &amp; Jones"); an HTML alternative, when there is one, stays escaped;
 - times are rendered in the recipient's time zone (`zone_of`), as the pages render them, and the
-  templates name the zone (`time_zone` in their context).
+  templates name the zone (`time_zone` in their context);
+- an email to staff names its users (`users`) and the page it opens (`link`), so that the outbox
+  shows the same notice in each user's bell (outbox.notices) and skips the email to a user who
+  chose the bell alone; addresses given in `to` (customers) have no bell.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -69,24 +73,48 @@ def render_html(template_name: str, context: dict[str, Any]) -> str:
     return template.render(Context(context, autoescape=True))
 
 
+class Email(EmailMultiAlternatives):
+    """An email, with what the product's bell needs of it: the staff users it goes to (each one's
+    address is in `to`) and the page on this site it opens (`link`, a path)."""
+
+    def __init__(self, *args: Any, users: Sequence[Any] = (), link: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.users = list(users)
+        self.link = link
+
+
+def site_path(url: str) -> str:
+    """`url` as a path on this site: SITE_URL taken off the front; "" for anything else (another
+    host, a scheme-relative `//host`), so a link shown in the product never leaves it."""
+    if url.startswith(settings.SITE_URL + "/"):
+        url = url[len(settings.SITE_URL):]
+    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else ""
+
+
 def email_message(
     *,
     subject: str,
     template: str,
-    to: list[str],
     context: dict[str, Any],
+    to: Sequence[str] = (),
+    users: Sequence[Any] = (),
+    link: str = "",
     zone: zoneinfo.ZoneInfo | None = None,
     html: bool = False,
-) -> EmailMultiAlternatives:
+) -> Email:
     """An email from `template`.txt (and `template`.html when `html`), rendered in `zone`
-    (the recipient's; UTC when not given), with a one-line subject."""
+    (the recipient's; UTC when not given), with a one-line subject. `to`: addresses (a
+    customer's); `users`: staff, addressed by their email and shown the notice in their bell,
+    which opens `link` (a URL or path on this site)."""
     zone = zone or zoneinfo.ZoneInfo("UTC")
+    addresses = list(dict.fromkeys([*to, *(user.email for user in users)]))
     context = {"site_url": settings.SITE_URL, **context, "time_zone": zone.key}
     with timezone.override(zone):
         body = render_text(f"{template}.txt", context)
         alternative = render_html(f"{template}.html", context) if html else None
-    message = EmailMultiAlternatives(
-        subject=header_text(subject), body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to
+    message = Email(
+        subject=header_text(subject), body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=addresses,
+        users=users, link=site_path(link),
     )
     if alternative is not None:
         message.attach_alternative(alternative, "text/html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
 
 from core.mail import email_message
 from core.time_zones import zone_of
@@ -17,7 +18,8 @@ def ownership_notice(*, to_user: Any, changes: list[OwnershipChange]) -> EmailMu
     subject = (
         f"You now own {changes[0].account.name}" if count == 1 else f"You now own {count} more accounts"
     )
+    link = reverse("crm:account_detail", args=[changes[0].account_id]) if count == 1 else reverse("crm:account_list")
     return email_message(
-        subject=subject, template="crm/email/ownership_notice", to=[to_user.email],
+        subject=subject, template="crm/email/ownership_notice", users=[to_user], link=link,
         context={"user": to_user, "changes": changes}, zone=zone_of(to_user), html=True,
     )

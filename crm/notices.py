@@ -32,7 +32,7 @@ def record_ownership_notice(notice: Notice) -> None:
         unsent.update(notice_failed_at=timezone.now(), notice_error=notice.last_error)
 
 
-@notices.register(OWNERSHIP_NOTICE, outcome=record_ownership_notice)
+@notices.register(OWNERSHIP_NOTICE, outcome=record_ownership_notice, topic="assignments")
 def ownership_notice(notice: Notice) -> list[EmailMessage]:
     """Tells a new owner which accounts are now theirs, with each handover note."""
     changes = list(

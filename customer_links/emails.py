@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMessage
+from django.urls import reverse
 from django.utils import timezone
 
 from core.mail import email_message
@@ -59,7 +60,7 @@ def link_email(notice: Notice, *, link: CustomerLink, raw: str) -> list[EmailMes
 
 
 # The kind keeps the name it had in crm: notices already owed are stored under it.
-@notices.register("crm.link_renewal")
+@notices.register("crm.link_renewal", topic="customer_answers")
 def link_renewal_request(notice: Notice) -> list[EmailMessage]:
     """A customer whose link expired (or was replaced) asks its sender's successor for a new one."""
     link = CustomerLink.objects.select_related("account__owner__profile", "contact").get(pk=notice.data["link"])
@@ -70,7 +71,8 @@ def link_renewal_request(notice: Notice) -> list[EmailMessage]:
     return [
         email_message(
             subject=f"{who} at {link.account.name} asks for a new {link.get_purpose_display().lower()} link",
-            template="crm/email/link_renewal", to=[owner.email],
+            template="crm/email/link_renewal", users=[owner],
+            link=reverse("crm:account_detail", args=[link.account_id]),
             context={"link": link, "owner": owner, "who": who}, zone=zone_of(owner),
         )
     ]

@@ -28,12 +28,15 @@ def _phone(user: Any) -> str:
 
 
 def _message(
-    *, template: str, subject: str, to: list[str], context: dict[str, Any], zone_from: Any = None
+    *, template: str, subject: str, context: dict[str, Any], to: list[str] | None = None,
+    users: list[Any] | None = None, link: str = "", zone_from: Any = None,
 ) -> EmailMessage:
     """`zone_from`: the user whose time zone the email's times are in: the recipient when staff,
-    the delivery owner when a customer (contacts have no time zone of their own)."""
+    the delivery owner when a customer (contacts have no time zone of their own). `to`: a
+    customer's address; `users`: staff, who also see it in their bell, opening `link`."""
     return email_message(
-        subject=subject, template=f"delivery/email/{template}", to=to, context=context, zone=zone_of(zone_from)
+        subject=subject, template=f"delivery/email/{template}", to=to or [], users=users or [], link=link,
+        context=context, zone=zone_of(zone_from),
     )
 
 
@@ -108,7 +111,7 @@ def signoff_reminder(notice: Notice, *, stage: Stage, link: CustomerLink, url: s
     ]
 
 
-@notices.register("delivery.signoff_reminder_owner")
+@notices.register("delivery.signoff_reminder_owner", topic="reminders")
 def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
     stage = _stage(notice.target)
     owner = stage.project.owner
@@ -118,7 +121,7 @@ def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
         _message(
             template="signoff_reminder_owner",
             subject=f"Still waiting for sign-off: {stage.name} at {stage.account.name}",
-            to=[owner.email],
+            users=[owner], link=reverse("delivery:project_detail", args=[stage.project_id]),
             context={"stage": stage, "owner_name": name_of(owner),
                      "url": reverse("delivery:project_detail", args=[stage.project_id])},
             zone_from=owner,
@@ -126,7 +129,7 @@ def signoff_reminder_owner(notice: Notice) -> list[EmailMessage]:
     ]
 
 
-@notices.register("delivery.customer_answered")
+@notices.register("delivery.customer_answered", topic="signoffs")
 def customer_answered(notice: Notice) -> list[EmailMessage]:
     signoff = SignOff.objects.select_related("stage__project__owner__profile", "stage__account", "contact").get(
         pk=notice.data["signoff"]
@@ -143,7 +146,7 @@ def customer_answered(notice: Notice) -> list[EmailMessage]:
                 if signed
                 else f"{signoff.typed_name} asked for changes to {signoff.stage.name}"
             ),
-            to=[owner.email],
+            users=[owner], link=reverse("delivery:project_detail", args=[signoff.stage.project_id]),
             context={"signoff": signoff, "signed": signed, "owner_name": name_of(owner),
                      "url": reverse("delivery:project_detail", args=[signoff.stage.project_id])},
             zone_from=owner,
@@ -151,7 +154,7 @@ def customer_answered(notice: Notice) -> list[EmailMessage]:
     ]
 
 
-@notices.register("delivery.problem_critical")
+@notices.register("delivery.problem_critical", topic="problems")
 def problem_critical(notice: Notice) -> list[EmailMessage]:
     """The delivery owner, the delivery managers and the account's sales rep, at once."""
     problem = Problem.objects.select_related("account", "project__owner", "project__deal__sold_by").get(
@@ -168,14 +171,16 @@ def problem_critical(notice: Notice) -> list[EmailMessage]:
         account=problem.account, role__in=[AccountTeamMember.Role.DELIVERY_OWNER, AccountTeamMember.Role.SALES_REP]
     ).select_related("user")
     users.extend(member.user for member in team)
-    recipients = sorted({u.email for u in users if u.email and u.is_active})
+    recipients = sorted(
+        {u.email: u for u in users if u.email and u.is_active}.values(), key=lambda u: (u.email, u.pk)
+    )
     if not recipients:
         return []
     return [
         _message(
             template="problem_critical",
             subject=f"Critical problem at {problem.account.name}: {problem.title}",
-            to=recipients,
+            users=recipients, link=reverse("delivery:problem_detail", args=[problem.pk]),
             context={"problem": problem, "url": reverse("delivery:problem_detail", args=[problem.pk])},
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
 
 from core.mail import email_message
 from core.time_zones import zone_of
@@ -12,13 +13,20 @@ from handover.models import Handover
 
 
 def _message(
-    *, template: str, subject: str, to: list[str], context: dict[str, Any], zone_from: Any
+    *, template: str, subject: str, context: dict[str, Any], zone_from: Any, to: list[str] | None = None,
+    to_user: Any = None, link: str = "",
 ) -> EmailMultiAlternatives:
-    """`zone_from`: the user whose time zone the email's times are in (the recipient, or for a
-    customer their delivery owner)."""
+    """`to`: a customer's address; `to_user`: a staff member (who also sees it in their bell,
+    opening `link`). `zone_from`: the user whose time zone the email's times are in (the
+    recipient, or for a customer their delivery owner)."""
     return email_message(
-        subject=subject, template=f"handover/email/{template}", to=to, context=context, zone=zone_of(zone_from)
+        subject=subject, template=f"handover/email/{template}", to=to or [],
+        users=[to_user] if to_user is not None else [], link=link, context=context, zone=zone_of(zone_from),
     )
+
+
+def _page(handover: Handover) -> str:
+    return reverse("handover:handover_detail", args=[handover.pk])
 
 
 def customer_introduction(*, handover: Handover, contact: Any) -> EmailMultiAlternatives:
@@ -37,7 +45,7 @@ def accepted_notice(*, handover: Handover, to_user: Any) -> EmailMultiAlternativ
     return _message(
         template="accepted_notice",
         subject=f"Handover accepted: {handover.account.name} — {handover.deal.name}",
-        to=[to_user.email],
+        to_user=to_user, link=_page(handover),
         context={"handover": handover, "user": to_user, "owner": handover.delivery_owner},
         zone_from=to_user,
     )
@@ -47,7 +55,7 @@ def back_notice(*, handover: Handover) -> EmailMultiAlternatives:
     return _message(
         template="back_notice",
         subject=f"Handover {handover.get_state_display().lower()}: {handover.deal.name}",
-        to=[handover.rep.email],
+        to_user=handover.rep, link=_page(handover),
         context={"handover": handover},
         zone_from=handover.rep,
     )
@@ -57,7 +65,29 @@ def escalation(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
     return _message(
         template="escalation",
         subject=f"Overdue handover: {handover.account.name} — {handover.deal.name}",
-        to=[to_user.email],
+        to_user=to_user, link=_page(handover),
+        context={"handover": handover, "user": to_user},
+        zone_from=to_user,
+    )
+
+
+def review_request(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
+    """Tells a sales manager a rep submitted a handover for their review."""
+    return _message(
+        template="review_request",
+        subject=f"Review request: {handover.account.name} — {handover.deal.name}",
+        to_user=to_user, link=_page(handover),
+        context={"handover": handover, "user": to_user},
+        zone_from=to_user,
+    )
+
+
+def acceptance_request(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
+    """Tells a delivery manager a handover approved by sales waits for their acceptance."""
+    return _message(
+        template="acceptance_request",
+        subject=f"Acceptance request: {handover.account.name} — {handover.deal.name}",
+        to_user=to_user, link=_page(handover),
         context={"handover": handover, "user": to_user},
         zone_from=to_user,
     )

@@ -6,7 +6,10 @@
 - The acceptance emails: the customer's introduction to their delivery owner, and notes to the
   rep and the owner, owed by the acceptance and sent at once by `tasks.send_acceptance_emails`;
   their outcome is recorded on the handover, where its page and the admin show a failure.
-- The back notice: the rep is told why their handover came back."""
+- The back notice: the rep is told why their handover came back.
+- The review request (a rep submitted: the sales managers) and the acceptance request (sales
+  approved: the delivery managers), owed by the step and sent at once; moot once the handover
+  moved on."""
 
 from __future__ import annotations
 
@@ -51,22 +54,57 @@ def mark_escalated(notice: Notice) -> dict[str, Any] | None:
     return {"handover": handover}
 
 
-@notices.register("handover.escalation", prepare=mark_escalated)
+@notices.register("handover.escalation", prepare=mark_escalated, topic="escalations")
 def escalation(notice: Notice, *, handover: Handover) -> list[EmailMessage]:
-    managers = list(
+    managers = _managers(roles.DELIVERY_MANAGER)
+    if not managers:
+        logger.warning("Overdue handover %s: no delivery manager has an email", handover.pk)
+        return []
+    # One email per manager: each reads the deadline in their own time zone.
+    return [emails.escalation(handover=handover, to_user=manager) for manager in managers]
+
+
+def _managers(role: str) -> list[Any]:
+    """The active users of `role` with an email, one per address."""
+    managers = (
         get_user_model()
-        .objects.filter(is_active=True, groups__name=roles.DELIVERY_MANAGER)
+        .objects.filter(is_active=True, groups__name=role)
         .exclude(email="")
         .select_related("profile")
         .distinct()
         .order_by("email", "pk")
     )
-    if not managers:
-        logger.warning("Overdue handover %s: no delivery manager has an email", handover.pk)
+    return list({manager.email: manager for manager in managers}.values())
+
+
+REVIEW_REQUEST = "handover.review_request"
+ACCEPTANCE_REQUEST = "handover.acceptance_request"
+
+
+def _handover_in(notice: Notice, state: str) -> Handover | None:
+    return (
+        Handover.objects.select_related("deal", "account", "rep")
+        .filter(pk=notices.target_pk(notice.target), state=state)
+        .first()
+    )
+
+
+@notices.register(REVIEW_REQUEST, topic="review_requests")
+def review_request(notice: Notice) -> list[EmailMessage]:
+    """The sales managers hear a handover waits for their review; moot once reviewed."""
+    handover = _handover_in(notice, Handover.State.SUBMITTED)
+    if handover is None:
         return []
-    # One email per manager: each reads the deadline in their own time zone.
-    by_email = {manager.email: manager for manager in managers}
-    return [emails.escalation(handover=handover, to_user=manager) for manager in by_email.values()]
+    return [emails.review_request(handover=handover, to_user=user) for user in _managers(roles.SALES_MANAGER)]
+
+
+@notices.register(ACCEPTANCE_REQUEST, topic="acceptance")
+def acceptance_request(notice: Notice) -> list[EmailMessage]:
+    """The delivery managers hear a handover waits for their acceptance; moot once answered."""
+    handover = _handover_in(notice, Handover.State.SALES_APPROVED)
+    if handover is None:
+        return []
+    return [emails.acceptance_request(handover=handover, to_user=user) for user in _managers(roles.DELIVERY_MANAGER)]
 
 
 ACCEPTANCE = "handover.acceptance"
@@ -91,7 +129,7 @@ def record_acceptance_emails(notice: Notice) -> None:
         )
 
 
-@notices.register(ACCEPTANCE, outcome=record_acceptance_emails)
+@notices.register(ACCEPTANCE, outcome=record_acceptance_emails, topic="acceptance")
 def acceptance_emails(notice: Notice) -> list[EmailMessage]:
     """The customer's contacts meet their delivery owner; the rep and the owner hear it is accepted."""
     handover = (
@@ -112,7 +150,7 @@ def acceptance_emails(notice: Notice) -> list[EmailMessage]:
     return messages
 
 
-@notices.register("handover.back_notice")
+@notices.register("handover.back_notice", topic="sent_back")
 def back_notice(notice: Notice) -> list[EmailMessage]:
     """Tells the rep their handover was returned or rejected, and why; moot once they resubmitted."""
     handover = (

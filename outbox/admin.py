@@ -7,7 +7,22 @@ from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from outbox import notices
-from outbox.models import Notice
+from outbox.models import Notice, Notification
+
+
+class NotificationInline(admin.TabularInline):
+    """Whose bell the notice reached, whether their email went too, and when they read it."""
+
+    model = Notification
+    fields = readonly_fields = ("user", "title", "link", "emailed", "created_at", "read_at")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Notice)
@@ -22,6 +37,7 @@ class NoticeAdmin(admin.ModelAdmin):
     readonly_fields = ("kind", "key", "target", "data", "due_at", "state", "claimed_at", "attempts", "sent_at",
                        "recipients", "last_error", "created_at")
     fields = readonly_fields
+    inlines = [NotificationInline]
     actions = ["retry"]
 
     @admin.display(description="last error")

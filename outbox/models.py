@@ -1,7 +1,9 @@
-"""The outbox's one table: what the product owes someone, and when."""
+"""The outbox's tables: what the product owes someone and when, each staff user's copy of it in
+the bell, and who chose the bell without the email."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -54,3 +56,57 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.get_state_display()})"
+
+
+class Notification(models.Model):
+    """A sent notice in one staff user's bell: the second channel of the same outbox row. The
+    sender writes it in the transaction that marks the notice sent (outbox.notices.deliver), one
+    per (notice, user), so there is no bell entry without its notice nor a staff email without
+    its entry; `emailed` says whether the email went too (False when the user chose the bell
+    alone for this kind)."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=60)
+    title = models.CharField(max_length=250)
+    # The page the email opens, as a path on this site ("" when it opens none).
+    link = models.CharField(max_length=500, blank=True)
+    emailed = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="notification_latest"),
+            # The header's unread count on every page: a user's unread rows only.
+            models.Index(fields=["user"], name="notification_unread", condition=Q(read_at__isnull=True)),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "user"], name="notification_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def topic_label(self) -> str:
+        from outbox.notices import topic_of
+
+        topic = topic_of(self.kind)
+        return topic.label if topic is not None else ""
+
+
+class EmailOptOut(models.Model):
+    """A user who wants a topic's notices in their bell only, without the email (the default,
+    with no row, is both)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_opt_outs")
+    topic = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "topic"], name="email_opt_out_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: no {self.topic} emails"

@@ -26,6 +26,12 @@ run by the sender just before the builder in the same transaction; what a page s
 send on the row it is about (a link's `emailed_at`, a failure's error) is written by the kind's
 `outcome` hook, which the sender calls when the notice ends sent, skipped or failed.
 
+One source, two channels: an email to staff names its users (`core.mail.email_message(users=...)`),
+and the sender writes each of them a `Notification` (their bell) in the transaction that marks
+the notice sent, once per (notice, user). A user who turned off the email of the kind's topic
+(`outbox.topics`, `EmailOptOut`) gets the bell entry and no email; the others still get theirs,
+and a notice whose every recipient chose the bell alone ends `sent` with no address.
+
 The emails someone is waiting for at once (a new customer link, the acceptance emails, a new
 owner's notice) are owed with `send_by`: claimed in the writing transaction for a task of their
 own, which sends them through `deliver_now` and retries a passing failure with the worker's
@@ -47,7 +53,8 @@ from django.utils import timezone
 
 from core.mail import TRANSIENT_SEND_ERRORS, send_error_text
 from core.targets import target_of, target_pk  # noqa: F401  (notices.target_pk: for the builders)
-from outbox.models import Notice
+from outbox.models import EmailOptOut, Notice, Notification
+from outbox.topics import BY_KEY, Topic
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +84,29 @@ _preparers: dict[str, Preparer] = {}
 # outcome(notice), with the notice in its final state for this attempt (sent, skipped or failed).
 Outcome = Callable[[Notice], None]
 _outcomes: dict[str, Outcome] = {}
+# The topic of each kind that emails staff (outbox.topics): what a user turns the email off by.
+_topics: dict[str, str] = {}
 Producer = Callable[[datetime], int]
 _producers: dict[str, Producer] = {}
 
 
 def register(
-    kind: str, *, prepare: Preparer | None = None, outcome: Outcome | None = None
+    kind: str, *, prepare: Preparer | None = None, outcome: Outcome | None = None, topic: str | None = None
 ) -> Callable[[Builder], Builder]:
     """Decorator: `@notices.register("delivery.signoff_reminder")` on a builder function.
 
     The builder takes the notice, and with `prepare` also the keyword arguments that step
     returned. `prepare` holds the writes that deciding to send makes at send time; `outcome`
     records the end of a send on the row the notice is about. Both run in the sender's
-    transaction, so a send that fails rolls back what `prepare` wrote."""
+    transaction, so a send that fails rolls back what `prepare` wrote. `topic` (a key of
+    `outbox.topics`): a kind that emails staff names the group its users choose its email by."""
+    if topic is not None and topic not in BY_KEY:
+        raise ValueError(f"Unknown topic {topic!r} for {kind!r}; add it to outbox.topics.")
 
     def decorate(builder: Builder) -> Builder:
         _builders[kind] = builder
+        if topic is not None:
+            _topics[kind] = topic
         if prepare is not None:
             _preparers[kind] = prepare
         if outcome is not None:
@@ -100,6 +114,11 @@ def register(
         return builder
 
     return decorate
+
+
+def topic_of(kind: str) -> Topic | None:
+    key = _topics.get(kind)
+    return BY_KEY[key] if key is not None else None
 
 
 def register_producer(name: str) -> Callable[[Producer], Producer]:
@@ -259,14 +278,18 @@ def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
             if builder is None:
                 return _fail(notice, f"No builder registered for {notice.kind!r}.", final=True)
             messages = _build(notice, builder)
-            for message in messages:
+            bell, emails = _in_product(notice, messages)
+            for message in emails:
                 message.send()
             notice.state = Notice.State.SENT if messages else Notice.State.SKIPPED
             notice.sent_at = timezone.now() if messages else None
             notice.attempts += 1
-            notice.recipients = sorted({address for message in messages for address in message.to})
+            notice.recipients = sorted({address for message in emails for address in message.to})
             notice.last_error = ""
             notice.save(update_fields=["state", "sent_at", "attempts", "recipients", "last_error"])
+            # Under the unique (notice, user) a second send could add none; there is none (the
+            # state is checked under the lock), and a failed attempt rolled its entries back.
+            Notification.objects.bulk_create(bell, ignore_conflicts=True)
             _record_outcome(notice)
             return notice.state
     except Exception as error:  # noqa: BLE001 - any send failure ends visible: retried if it may pass, else failed
@@ -291,6 +314,39 @@ def _build(notice: Notice, builder: Builder) -> list[EmailMessage]:
         return builder(notice)
     prepared = prepare(notice)
     return [] if prepared is None else builder(notice, **prepared)
+
+
+def _in_product(notice: Notice, messages: list[EmailMessage]) -> tuple[list[Notification], list[EmailMessage]]:
+    """The bell entries of these messages (one per staff user they name), and the messages
+    still to email: without the addresses of users who turned this kind's email off, and
+    without a message left with no address. No query for an email to customers only."""
+    staff = [(message, user) for message in messages for user in getattr(message, "users", ())]
+    if not staff:
+        return [], messages
+    topic = _topics.get(notice.kind)
+    opted_out = set(
+        EmailOptOut.objects.filter(topic=topic, user__in={user.pk for _, user in staff}).values_list(
+            "user_id", flat=True
+        )
+    ) if topic is not None else set()
+    now = timezone.now()
+    bell: dict[int, Notification] = {}
+    for message, user in staff:
+        bell.setdefault(user.pk, Notification(
+            notice=notice, user_id=user.pk, kind=notice.kind, title=str(message.subject)[:250],
+            link=getattr(message, "link", "")[:500], emailed=user.pk not in opted_out, created_at=now,
+        ))
+    if not opted_out:
+        return list(bell.values()), messages
+    emails = []
+    for message in messages:
+        users = getattr(message, "users", ())
+        wanted = {user.email for user in users if user.pk not in opted_out}
+        unwanted = {user.email for user in users if user.pk in opted_out} - wanted
+        message.to = [address for address in message.to if address not in unwanted]
+        if message.to:
+            emails.append(message)
+    return list(bell.values()), emails
 
 
 def _record_outcome(notice: Notice) -> None:

@@ -76,19 +76,17 @@ def api_for(user: User | None) -> APIClient:
 # --- Delivery: a deal carried through its handover to an accepted delivery project -----------
 
 
-def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
-    """Wins `deal` (if open), records one promise, and walks its handover to approved by sales
-    and found feasible by delivery; returns the handover, ready to accept."""
+def submit_deal(deal: Any, *, rep: User) -> Any:
+    """Wins `deal` (if open), records one promise, and submits its handover for review (unless
+    it is submitted already); returns the handover."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from delivery.models import PlanTemplate, PlanTemplateStage
-    from delivery.plans import create_default_plans
     from handover import services as handover_services
     from handover.models import Handover, Promise
 
-    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    deal.refresh_from_db(fields=["stage"])  # won meanwhile through another copy
     if not Promise.objects.filter(deal=deal).exists():
         handover_services.promise_record(
             deal=deal, by=rep, kind="deliverable", description="Two robot arms installed by 1 March",
@@ -97,11 +95,25 @@ def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> 
     if deal.stage != "won":
         flows.deal_win(deal=deal, by=rep)
     handover = Handover.objects.get(deal=deal)
+    if handover.state == Handover.State.SUBMITTED:
+        return handover
     handover_services.handover_update(
         handover=handover, by=rep, customer_expectations="Line 2 running before the spring peak.",
         meeting_at=timezone.now() - timedelta(hours=2), meeting_held=True, meeting_minutes="Walked through it.",
     )
-    handover_services.handover_submit(handover=handover, by=rep)
+    return handover_services.handover_submit(handover=handover, by=rep)
+
+
+def approve_deal(deal: Any, *, rep: User, salesmgr: User, deliverymgr: User) -> Any:
+    """`submit_deal`, then its handover approved by sales and found feasible by delivery;
+    returns the handover, ready to accept."""
+    from delivery.models import PlanTemplate, PlanTemplateStage
+    from delivery.plans import create_default_plans
+    from handover import services as handover_services
+    from handover.models import Promise
+
+    create_default_plans(PlanTemplate, PlanTemplateStage)  # transactional tests flush the migration's rows
+    handover = submit_deal(deal, rep=rep)
     for promise in Promise.objects.filter(deal=deal):
         handover_services.promise_review(promise=promise, by=salesmgr, verdict="ok")
     handover_services.handover_approve(handover=handover, by=salesmgr)
@@ -559,3 +571,21 @@ def fill_every_part_of_the_page(account: Any, *, rep: Any, rep2: Any, delivery: 
     flows.account_reassign(account=account, to_user=rep2, by=salesmgr, note="Rep moves team.")
     flows.account_reassign(account=account, to_user=rep, by=salesmgr, note="Back.")
     crm_services.activity_log(account=account, by=rep, kind="call", subject="Kick-off", body="Went well.")
+
+
+def pile_notifications(user: Any, count: int) -> None:
+    """`count` sent notices in `user`'s bell (rows as the sender writes them), for volume."""
+    from django.utils import timezone
+
+    from outbox.models import Notice, Notification
+
+    now, start = timezone.now(), Notice.objects.count()
+    notices = Notice.objects.bulk_create(
+        Notice(kind="handover.review_request", key=f"pile:{user.pk}:{start + i}", target="handover.handover:1", due_at=now,
+               state=Notice.State.SENT, sent_at=now)
+        for i in range(count)
+    )
+    Notification.objects.bulk_create(
+        Notification(notice=notice, user=user, kind=notice.kind, title=f"Review request {i}", link="/handovers/1/")
+        for i, notice in enumerate(notices)
+    )

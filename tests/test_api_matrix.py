@@ -134,6 +134,17 @@ class Ctx:
         """rep's own (unshared) view of the deals list."""
         return saved_views.saved_view_create(by=self.rep, list_name="crm:deal_list", name="Matrix", query="stage=lead")
 
+    @cached_property
+    def notification(self) -> Any:
+        """A notification in rep's bell: the back notice of their returned handover, sent."""
+        from outbox import notices
+        from outbox.models import Notice
+
+        handover_services.handover_return(handover=self.submitted, by=self.salesmgr, reason="Vague")
+        notice = Notice.objects.get(kind="handover.back_notice")
+        notices.deliver(notice.pk)
+        return self.rep.notifications.get(notice=notice)
+
     @property
     def persona_name(self) -> str:
         return self.persona.get_username() if self.persona is not None else ""
@@ -184,6 +195,8 @@ DASHBOARD =       (401,  403, 403,     403, 403,     200,     200,        200)
 SAVE_VIEW =       (401,  201, 201,     201, 201,     201,     201,        201)
 OWN_VIEW =        (401,  200, 404,     404, 404,     404,     404,        404)
 DELETE_OWN_VIEW = (401,  204, 404,     404, 404,     404,     404,        404)
+# The bell: each user reaches only their own (the row's notification is rep's).
+OWN_NOTIFICATION = (401, 200, 404,     404, 404,     404,     404,        404)
 
 MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     # (method, path template): (URL with {placeholders} from Ctx, body, expected per persona)
@@ -327,6 +340,15 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ),
     ("GET", "/api/v1/agendas/"): ("/api/v1/agendas/", None, READ_ALL),
     ("GET", "/api/v1/agendas/{id}/"): ("/api/v1/agendas/{agenda.pk}/", None, READ_ALL),
+    ("GET", "/api/v1/notifications/"): ("/api/v1/notifications/?unread=1", None, READ_ALL),
+    ("POST", "/api/v1/notifications/{id}/read/"): (
+        "/api/v1/notifications/{notification.pk}/read/", None, OWN_NOTIFICATION,
+    ),
+    ("POST", "/api/v1/notifications/read-all/"): ("/api/v1/notifications/read-all/", None, READ_ALL),
+    ("GET", "/api/v1/notifications/preferences/"): ("/api/v1/notifications/preferences/", None, READ_ALL),
+    ("PUT", "/api/v1/notifications/preferences/"): (
+        "/api/v1/notifications/preferences/", lambda c: {"email": {"review_requests": False}}, READ_ALL,
+    ),
     ("GET", "/api/v1/insights/performance/"): ("/api/v1/insights/performance/", None, OWN_SCORECARD),
     ("GET", "/api/v1/insights/risk/"): ("/api/v1/insights/risk/", None, DASHBOARD),
     ("GET", "/api/v1/insights/reassignment/"): ("/api/v1/insights/reassignment/", None, DASHBOARD),

@@ -322,6 +322,8 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         ("rep", f"/deals/{deal.pk}/promises/"), ("rep", f"/deals/{lost.pk}/"),
         ("signer", f"/c/signoff/{signing.pk}/"), ("surveyed", f"/c/survey/{checkup.pk}/"),
         ("portal", f"/c/portal/{a}/"), ("expired", f"/c/signoff/{stale_stage.pk}/"),
+        # The bell: the review and acceptance requests the tick above sent (stale claims).
+        ("salesmgr", "/notifications/"), ("deliverymgr", "/notifications/"), ("rep", "/notifications/email/"),
     ]
     # Saved views: the bar's rename, share and delete forms show for a view of one's own.
     saved_views.saved_view_create(by=salesmgr, list_name="crm:deal_list", name="Big deals", query="amount_min=10000")

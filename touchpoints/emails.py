@@ -28,12 +28,15 @@ from touchpoints.models import SurveyResponse, Touchpoint
 
 
 def _message(
-    *, template: str, subject: str, to: list[str], context: dict[str, Any], zone_from: Any = None
+    *, template: str, subject: str, context: dict[str, Any], to: list[str] | None = None,
+    users: list[Any] | None = None, link: str = "", zone_from: Any = None,
 ) -> EmailMessage:
     """`zone_from`: the user whose time zone the email's times are in: the recipient when staff,
-    the touchpoint's owner when a customer (contacts have no time zone of their own)."""
+    the touchpoint's owner when a customer (contacts have no time zone of their own). `to`: a
+    customer's address; `users`: staff, who also see it in their bell, opening `link`."""
     return email_message(
-        subject=subject, template=f"touchpoints/email/{template}", to=to, context=context, zone=zone_of(zone_from)
+        subject=subject, template=f"touchpoints/email/{template}", to=to or [], users=users or [], link=link,
+        context=context, zone=zone_of(zone_from),
     )
 
 
@@ -59,7 +62,7 @@ def _owner_reminder(notice: Notice, *, tomorrow: bool) -> list[EmailMessage]:
         _message(
             template="reminder",
             subject=f"{when}: {touchpoint.title} with {touchpoint.account.name}",
-            to=[touchpoint.owner.email],
+            users=[touchpoint.owner], link=_url(touchpoint),
             context={
                 "touchpoint": touchpoint,
                 "owner_name": name_of(touchpoint.owner),
@@ -71,12 +74,12 @@ def _owner_reminder(notice: Notice, *, tomorrow: bool) -> list[EmailMessage]:
     ]
 
 
-@notices.register("touchpoints.reminder")
+@notices.register("touchpoints.reminder", topic="reminders")
 def reminder(notice: Notice) -> list[EmailMessage]:
     return _owner_reminder(notice, tomorrow=False)
 
 
-@notices.register("touchpoints.reminder_day_before")
+@notices.register("touchpoints.reminder_day_before", topic="reminders")
 def reminder_day_before(notice: Notice) -> list[EmailMessage]:
     """Meetings (review meetings, visits, video calls) are announced the day before too."""
     return _owner_reminder(notice, tomorrow=True)
@@ -106,7 +109,7 @@ def mark_missed(notice: Notice) -> dict[str, Any] | None:
     return None if touchpoint is None else {"touchpoint": touchpoint}
 
 
-@notices.register("touchpoints.missed", prepare=mark_missed)
+@notices.register("touchpoints.missed", prepare=mark_missed, topic="escalations")
 def missed(notice: Notice, *, touchpoint: Touchpoint) -> list[EmailMessage]:
     """Escalates a missed touchpoint once, one email per manager so each reads the due time in
     their own time zone."""
@@ -114,7 +117,7 @@ def missed(notice: Notice, *, touchpoint: Touchpoint) -> list[EmailMessage]:
         _message(
             template="missed",
             subject=f"Missed check-up: {touchpoint.title} at {touchpoint.account.name}",
-            to=[manager.email],
+            users=[manager], link=reverse("crm:account_detail", args=[touchpoint.account_id]),
             context={
                 "touchpoint": touchpoint,
                 "owner_name": name_of(touchpoint.owner),
@@ -171,7 +174,7 @@ def _survey_message(link: CustomerLink, url: str, touchpoint: Touchpoint) -> Ema
     )
 
 
-@notices.register("touchpoints.survey_alert")
+@notices.register("touchpoints.survey_alert", topic="customer_answers")
 def survey_alert(notice: Notice) -> list[EmailMessage]:
     response = SurveyResponse.objects.select_related(
         "touchpoint__account", "touchpoint__project__owner", "touchpoint__owner", "contact", "problem"
@@ -183,14 +186,14 @@ def survey_alert(notice: Notice) -> list[EmailMessage]:
         .exclude(email="")
     )
     users.append(touchpoint.project.owner if touchpoint.project else touchpoint.owner)
-    to = sorted({u.email for u in users if u.email and u.is_active})
+    to = sorted({u.email: u for u in users if u.email and u.is_active}.values(), key=lambda u: (u.email, u.pk))
     if not to:
         return []
     return [
         _message(
             template="survey_alert",
             subject=f"Unhappy customer: {touchpoint.account.name} scored {response.satisfaction}/5",
-            to=to,
+            users=to, link=reverse("crm:account_detail", args=[touchpoint.account_id]),
             context={
                 "response": response,
                 "touchpoint": touchpoint,
@@ -200,7 +203,7 @@ def survey_alert(notice: Notice) -> list[EmailMessage]:
     ]
 
 
-@notices.register("touchpoints.digest")
+@notices.register("touchpoints.digest", topic="digest")
 def digest(notice: Notice) -> list[EmailMessage]:
     """A user's morning list: what is due today and what is overdue."""
     user = get_user_model().objects.select_related("profile").filter(pk=notice.data["user"], is_active=True).first()
@@ -227,7 +230,7 @@ def digest(notice: Notice) -> list[EmailMessage]:
                 "Today: %(count)d check-ups due, %(overdue)d overdue",
                 len(today),
             ) % {"count": len(today), "overdue": len(overdue)},
-            to=[user.email],
+            users=[user], link=reverse("touchpoints:my_week"),
             context={
                 "user": user,
                 "today": today,

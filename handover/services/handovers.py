@@ -233,8 +233,14 @@ def handover_submit(*, handover: Handover, by: Any) -> Handover:
     from_state = handover.state
     fire_transition(handover.submit)
     handover.save()
-    events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    event = events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    _owe_request(handover, event, "handover.review_request")
     return handover
+
+
+def _owe_request(handover: Handover, event: Any, kind: str) -> None:
+    """The managers who act next hear of it at once, once per step (keyed by its event)."""
+    notices.notice_schedule(kind=kind, key=f"{kind}:{handover.pk}:{event.pk}", target=handover, send_now=True)
 
 
 def _reason(reason: str) -> str:
@@ -259,7 +265,8 @@ def handover_approve(*, handover: Handover, by: Any) -> Handover:
     days = settings.KEEPWARM["HANDOVER_ACCEPT_WORKING_DAYS"]
     fire_transition(handover.approve, deadline=add_working_days(timezone.now(), days))
     handover.save()
-    events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    event = events.handover_transition_event(handover=handover, by=by, from_state=from_state)
+    _owe_request(handover, event, "handover.acceptance_request")
     return handover
 
 
