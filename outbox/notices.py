@@ -295,7 +295,8 @@ def _renew(ids: list[int], holder: str) -> int:
 def deliver_claimed(ids: list[int]) -> dict[int, str]:
     """Sends a chunk of claimed notices (a `deliver_notices` task), each in its own transaction,
     under a lease renewed every RENEW_EVERY seconds. Returns each one's state for this attempt;
-    "lost" for a row another sender holds (it was claimed again: this worker was taken for dead)."""
+    "lost" for a row this sender did not hold: sent already (a message delivered again), or held
+    by another sender (claimed again while this worker was taken for dead)."""
     holder = holder_name()
     mine = _take(ids, holder)
     states = dict.fromkeys(ids, "lost")
