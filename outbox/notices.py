@@ -37,8 +37,9 @@ send on the row it is about (a link's `emailed_at`, a failure's error) is writte
 
 The emails someone is waiting for at once (a new customer link, the acceptance emails, a new
 owner's notice) are owed with `send_by`: claimed in the writing transaction for a task of their
-own, which sends them through `deliver_now` and retries a passing failure with the worker's
-short backoff; the dispatcher reclaims them only if that task's message is lost.
+own, which sends them through `deliver_now` (under a lease, like a chunk) and retries a passing
+failure with the worker's short backoff; the sweep claims them again if that task's worker dies
+mid-send, and the dispatcher if that task's message is lost.
 """
 
 from __future__ import annotations
