@@ -264,22 +264,34 @@ def _claim_where(condition: Q, now: datetime, batch: int) -> int:
             return total
 
 
+def _task_id() -> str | None:
+    from celery import current_task
+
+    return current_task.request.id if current_task else None
+
+
 def holder_name() -> str:
     """A sender's name in `claimed_by`: host, process, Celery task id (when in a task) and a
     random part, so two runs of one task (a message delivered again) are told apart."""
-    from celery import current_task
-
-    task_id = current_task.request.id if current_task else None
-    return f"{socket.gethostname()} {os.getpid()} {task_id or '-'} {secrets.token_hex(4)}"[:200]
+    return f"{socket.gethostname()} {os.getpid()} {_task_id() or '-'} {secrets.token_hex(4)}"[:200]
 
 
 def _take(ids: list[int], holder: str) -> list[int]:
     """Takes for `holder`, under a lease, those of these claimed rows that no live sender holds
-    (not yet taken, or their lease ran out); returns them, in the given order."""
+    (not yet taken, or their lease ran out); returns them, in the given order.
+
+    A run of the same task takes its rows back at once, lease or not: Celery delivers a task
+    again when its pool process died (`task_reject_on_worker_lost`), so its earlier run is dead.
+    (Were it alive, the row it is sending is locked, and it sends no other: it no longer holds
+    them.)"""
     now = timezone.now()
-    Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED).filter(
-        Q(claimed_by="") | Q(lease_until__lt=now)
-    ).update(claimed_by=holder, lease_until=now + LEASE)
+    free = Q(claimed_by="") | Q(lease_until__lt=now)
+    task_id = _task_id()
+    if task_id:
+        free |= Q(claimed_by__contains=f" {task_id} ")
+    Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED).filter(free).update(
+        claimed_by=holder, lease_until=now + LEASE
+    )
     taken = set(
         Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED, claimed_by=holder).values_list("pk", flat=True)
     )

@@ -123,6 +123,24 @@ def test_a_claim_whose_lease_is_still_running_is_left_to_its_sender(mailoutbox):
 
 
 @pytest.mark.django_db
+def test_a_task_delivered_again_after_its_pool_process_died_takes_its_rows_back_at_once(mailoutbox):
+    """Killing one prefork child: Celery delivers its task again at once (reject on worker lost);
+    the new run takes the rows its dead run still holds under a running lease, and sends them now.
+    Another task leaves them alone until the lease runs out."""
+    ids = _owe(3)
+    task_id = "5e1f0d2c-task-of-a-killed-child"
+    _taken_by(ids, f"worker-host 31337 {task_id} 0badf00d", lease_left=timedelta(seconds=40))
+
+    assert deliver_notices.apply(args=[ids]).get() == 0  # another task: the lease still runs
+    assert mailoutbox == []
+
+    assert deliver_notices.apply(args=[ids], task_id=task_id).get() == 3
+    assert _subjects(mailoutbox) == {f"Notice {KIND}:{i}": 1 for i in range(3)}
+    assert all(f" {task_id} " in row.claimed_by and "31337" not in row.claimed_by
+               for row in Notice.objects.filter(pk__in=ids))
+
+
+@pytest.mark.django_db
 def test_a_claim_from_before_the_lease_keeps_the_old_timeout(mailoutbox):
     """A row claimed before the deploy (or whose task still waits in the broker) has no lease:
     it is claimed again once CLAIM_TIMEOUT has passed, as before, not sooner."""

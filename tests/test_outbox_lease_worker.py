@@ -4,6 +4,8 @@ worker is started and beat's sweep runs every 15 seconds, as deployed. Every not
 within about a minute of the kill (its lease runs out, the sweep claims it again), none is lost,
 and an email goes twice only if it was written and not yet marked sent when the worker died: at
 most one per pool process. Duplicates are counted by Message-ID, as a receiver would drop them.
+One pool process killed: its task is delivered again at once and takes its rows back, lease or
+not.
 
 Needs PostgreSQL and Redis (the worker is another process), like test_celery_worker.py.
 """
@@ -152,3 +154,53 @@ def test_a_worker_killed_mid_run_loses_nothing_and_its_notices_go_within_a_minut
     assert duplicated <= CONCURRENCY, per_id.most_common(5)  # at most the sends in flight
     assert set(owed.values_list("state", flat=True)) == {Notice.State.SENT}
     assert owed.filter(attempts__gt=1).count() == 0  # a killed attempt is not counted: it never committed
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_pool_process_killed_mid_chunk_is_replaced_and_its_chunk_goes_at_once(tmp_path, processes):
+    """One prefork child killed: Celery delivers its task again at once (reject on worker lost),
+    and the new run takes back the rows the dead one held, well before their lease runs out."""
+    reason = _why_not_runnable()
+    if reason:
+        pytest.skip(reason)
+    queue = f"keepwarm-test-{uuid.uuid4().hex[:12]}"
+    (tmp_path / "keepwarm_lease_kind.py").write_text(BUILDER)
+    mail_dir = tmp_path / "mail"
+    env = _process_env(tmp_path, queue, mail_dir)
+    due = timezone.now() - timedelta(minutes=1)
+    Notice.objects.bulk_create(
+        Notice(kind=KIND, key=f"{KIND}:{i}", target=f"test.lease:{i}", due_at=due) for i in range(COUNT)
+    )
+    owed = Notice.objects.filter(kind=KIND)
+    worker = _worker(env, queue, tmp_path / "worker.log", "only")
+    processes.append(worker)
+    try:
+        with _this_process_sends_to(queue):
+            assert notices.dispatch() == COUNT
+        deadline = time.monotonic() + 60
+        while owed.filter(state=Notice.State.SENT).count() < COUNT // 5:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+            time.sleep(0.05)
+        os.kill(_children(worker.pid)[0], signal.SIGKILL)
+        killed = time.monotonic()
+        # No sweep runs here: only the task delivered again can send the dead child's rows in time.
+        while owed.filter(state=Notice.State.SENT).count() < COUNT:
+            assert time.monotonic() - killed < notices.LEASE.total_seconds() - 5, (
+                Counter(owed.values_list("state", flat=True)), (tmp_path / "worker.log").read_text()[-3000:]
+            )
+            assert worker.poll() is None
+            time.sleep(0.2)
+        recovered = time.monotonic() - killed
+        time.sleep(1)
+    finally:
+        _forget(queue)
+        _forget_unacked(queue)
+
+    per_id = Counter(message["Message-ID"] for message in _emails(mail_dir))
+    print(f"one child killed; all sent {recovered:.1f}s after; {sum(n - 1 for n in per_id.values())} twice")
+    assert len(per_id) == COUNT  # none lost
+    assert sum(n - 1 for n in per_id.values()) <= 1  # at most the dead child's send in flight
+    assert set(owed.values_list("state", flat=True)) == {Notice.State.SENT}
