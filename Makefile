@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test smoke bench bench-notices lint install install-dev migrate seed clean
+.PHONY: help run test smoke bench bench-notices bench-notices-fault lint install install-dev migrate seed clean
 
 help:
 	@echo "make run    serve Keepwarm at http://127.0.0.1:8000 (PORT=8001 for another) with a Celery worker and beat (demo data)"
@@ -25,6 +25,7 @@ help:
 	@echo "make smoke  the production stack run for real: gunicorn, worker, beat, PostgreSQL, Redis, SMTP"
 	@echo "make bench  the benchmark (PostgreSQL and Redis; results in docs/benchmarks.md)"
 	@echo "make bench-notices  only its outbox part: 10,000 reminders due at once, one Celery worker"
+	@echo "make bench-notices-fault  only the outbox under a fault: the worker killed mid-run (lost, duplicated, time)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +86,9 @@ bench: $(DEV_STAMP)
 
 bench-notices: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/notices.sh
+
+bench-notices-fault: $(DEV_STAMP)
+	BENCH_NOTICES_PARTS=fault PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/notices.sh
 
 clean:
 	rm -rf $(VENV) var/static var/broker var/celerybeat-schedule* $(SEEDED)

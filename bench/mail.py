@@ -1,7 +1,8 @@
 """The notices benchmark's email backend: builds each message as an SMTP backend would (the MIME
 text, `message.message()`), then, instead of talking to a server, appends one line per message
-(subject and recipients) to the file named by BENCH_MAIL_LOG. The benchmark counts those lines
-per notice to prove none went twice; the cost measured is ours, not an SMTP server's.
+(subject, recipients and Message-ID, tab-separated) to the file named by BENCH_MAIL_LOG. The
+benchmark counts those lines per notice (and per Message-ID, after a fault) to prove none went
+twice; the cost measured is ours, not an SMTP server's.
 
 One `os.write` of a short line to a file opened with O_APPEND is atomic, so the worker's
 processes can share the file."""
@@ -27,8 +28,9 @@ class CountingBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Any) -> int:
         count = 0
         for message in email_messages:
-            message.message().as_bytes()  # the MIME rendering an SMTP backend does
-            line = f"{message.subject}\t{','.join(message.recipients())}\n".encode()
+            mime = message.message()
+            mime.as_bytes()  # the MIME rendering an SMTP backend does
+            line = f"{message.subject}\t{','.join(message.recipients())}\t{mime['Message-ID']}\n".encode()
             os.write(_fd(), line)
             count += 1
         return count

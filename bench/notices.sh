@@ -6,6 +6,9 @@
 #     the benchmark empties its outbox and touchpoints, so it never uses DATABASE_URL)
 #   REDIS_URL (default redis://127.0.0.1:6379/0)
 #   BENCH_NOTICES=10000  BENCH_NOTICES_POOL=prefork  BENCH_NOTICES_CONCURRENCY=2
+#   BENCH_NOTICES_PARTS="send fault": the plain run (bench/notices.py), then the same with the
+#     worker killed mid-run (bench/notices_fault.py; BENCH_NOTICES_KILL_AT=0.5, the share sent
+#     when it kills); `make bench-notices-fault` runs "fault" only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +28,12 @@ echo "[bench-notices] database: ${URL%%\?*}, broker: ${REDIS_URL}" >&2
 # Five touchpoints per bench account (their owners have emails); reused when already seeded.
 "$PY" manage.py seed_scale --accounts $(( (N + 4) / 5 )) --crm-only -v0
 
-exec "$PY" bench/notices.py --touchpoints "$N"
+status=0
+for part in ${BENCH_NOTICES_PARTS:-send fault}; do
+  case "$part" in
+    send) "$PY" bench/notices.py --touchpoints "$N" || status=1 ;;
+    fault) "$PY" bench/notices_fault.py --touchpoints "$N" || status=1 ;;
+    *) echo "[bench-notices] unknown part: $part (send, fault)" >&2; exit 2 ;;
+  esac
+done
+exit "$status"

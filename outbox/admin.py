@@ -34,8 +34,8 @@ class NoticeAdmin(admin.ModelAdmin):
     list_display = ["key", "kind", "state", "due_at", "attempts", "sent_at", "short_error"]
     list_filter = ["state", "kind"]
     search_fields = ["key", "target"]
-    readonly_fields = ("kind", "key", "target", "data", "due_at", "state", "claimed_at", "attempts", "sent_at",
-                       "recipients", "last_error", "created_at")
+    readonly_fields = ("kind", "key", "target", "data", "due_at", "state", "claimed_at", "claimed_by", "lease_until",
+                       "attempts", "sent_at", "recipients", "last_error", "created_at")
     fields = readonly_fields
     inlines = [NotificationInline]
     actions = ["retry"]

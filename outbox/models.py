@@ -31,6 +31,11 @@ class Notice(models.Model):
     due_at = models.DateTimeField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The sender holding a claimed row: "" while its send waits in the broker, then the worker
+    # that took it ("host pid task-id run") and until when, renewed while that worker is alive
+    # (outbox.notices.LEASE). A claimed row whose lease ran out is the dispatcher's to claim again.
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipients = models.JSONField(default=list, blank=True)
@@ -43,6 +48,7 @@ class Notice(models.Model):
         indexes = [
             models.Index(fields=["due_at"], name="notice_pending_due", condition=Q(state="pending")),
             models.Index(fields=["claimed_at"], name="notice_claimed", condition=Q(state="claimed")),
+            models.Index(fields=["lease_until"], name="notice_leased", condition=Q(state="claimed")),
             models.Index(fields=["target", "state"], name="notice_target_state"),
         ]
         constraints = [

@@ -10,8 +10,17 @@ transaction. So:
 - two dispatchers never claim the same row (skip_locked; the key is unique, so nothing is owed
   twice);
 - a sent notice is never sent again (state `sent` is checked under the row lock);
-- a worker that dies after claiming leaves a `claimed` row, which the dispatcher reclaims once
-  `CLAIM_TIMEOUT` has passed (visible meanwhile, never lost);
+- a sender takes its claimed rows under a short lease (`LEASE`, with its name in `claimed_by`)
+  and renews it while it works through them; a worker that dies leaves `claimed` rows whose
+  lease runs out, and beat's sweep (`reclaim`, every 15 seconds) claims them again within about
+  a minute (visible meanwhile, never lost). A sender checks under the row lock that it still
+  holds the claim before it sends, so a slow sender whose rows were claimed again sends none of
+  them twice; a claim no sender has taken yet (its task waits in the broker, or was lost) is
+  claimed again once `CLAIM_TIMEOUT` has passed, as every claim was before the lease. So each
+  notice is sent at least once, and a second time only when its worker died between writing
+  the email and committing the `sent` mark: duplicates are bounded by the sends in flight, and
+  every email carries a Message-ID made from the notice's key (`message_id`) that stays the same
+  on every attempt, for a receiver to drop a duplicate by;
 - a send that failed for a passing reason (the mail server or the database, `TRANSIENT_SEND_ERRORS`)
   goes back to `pending` with a later due time (exponential backoff), and after `MAX_ATTEMPTS`
   ends `failed`, shown to staff with a retry action; any other failure (a header Django refuses,
@@ -34,18 +43,26 @@ and a notice whose every recipient chose the bell alone ends `sent` with no addr
 
 The emails someone is waiting for at once (a new customer link, the acceptance emails, a new
 owner's notice) are owed with `send_by`: claimed in the writing transaction for a task of their
-own, which sends them through `deliver_now` and retries a passing failure with the worker's
-short backoff; the dispatcher reclaims them only if that task's message is lost.
+own, which sends them through `deliver_now` (under a lease, like a chunk) and retries a passing
+failure with the worker's short backoff; the sweep claims them again if that task's worker dies
+mid-send, and the dispatcher if that task's message is lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import secrets
+import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
@@ -58,7 +75,14 @@ from outbox.topics import BY_KEY, Topic
 
 logger = logging.getLogger(__name__)
 
+# A claim no sender has taken yet (its task waits in the broker) is claimed again after this:
+# a burst of 10,000 takes about a minute to drain, so a shorter wait would queue sends twice.
 CLAIM_TIMEOUT = timedelta(minutes=10)
+# A sender's hold on the rows it took: renewed every RENEW_EVERY while it works through them, so
+# only a dead (or stalled for LEASE - RENEW_EVERY) worker's rows run out. With beat's sweep every
+# 15 seconds, a dead worker's rows are claimed again 30-60 seconds after it died.
+LEASE = timedelta(seconds=45)
+RENEW_EVERY = 15.0  # seconds
 MAX_ATTEMPTS = 6
 BATCH = 500
 # Notices per delivery task. Each task costs a broker round trip and, with Celery's Django fixup,
@@ -215,21 +239,41 @@ def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
     commit, in chunks. Returns how many were claimed."""
     now = now or timezone.now()
     produce(now)
+    return _claim_where(Q(state=Notice.State.PENDING, due_at__lte=now) | _stale(now), now, batch)
+
+
+def reclaim(now: datetime | None = None, batch: int = BATCH) -> int:
+    """Beat's quick sweep (every 15 seconds, between the dispatcher's ticks): claims again only
+    the rows whose sender's lease ran out (its worker died) and queues their sends. One index
+    scan over the claimed rows; no producer runs."""
+    now = now or timezone.now()
+    return _claim_where(_stale(now), now, batch)
+
+
+def _stale(now: datetime) -> Q:
+    """Claimed rows to claim again: a taken row whose lease ran out, or a row no sender took
+    within CLAIM_TIMEOUT (rows claimed before the lease existed included)."""
+    return Q(state=Notice.State.CLAIMED, lease_until__lt=now) | Q(
+        state=Notice.State.CLAIMED, lease_until__isnull=True, claimed_at__lt=now - CLAIM_TIMEOUT
+    )
+
+
+def _claim_where(condition: Q, now: datetime, batch: int) -> int:
     total = 0
     while True:
         with transaction.atomic():
             ids = list(
                 Notice.objects.select_for_update(skip_locked=True)
-                .filter(
-                    Q(state=Notice.State.PENDING, due_at__lte=now)
-                    | Q(state=Notice.State.CLAIMED, claimed_at__lt=now - CLAIM_TIMEOUT)
-                )
+                .filter(condition)
                 .order_by("due_at", "pk")
                 .values_list("pk", flat=True)[:batch]
             )
             if not ids:
                 return total
-            Notice.objects.filter(pk__in=ids).update(state=Notice.State.CLAIMED, claimed_at=now)
+            # Locked rows are skipped: a row its sender is sending right now is never claimed again.
+            Notice.objects.filter(pk__in=ids).update(
+                state=Notice.State.CLAIMED, claimed_at=now, claimed_by="", lease_until=None
+            )
             from outbox.tasks import deliver_notices
 
             for start in range(0, len(ids), CHUNK):
@@ -237,6 +281,64 @@ def dispatch(now: datetime | None = None, batch: int = BATCH) -> int:
         total += len(ids)
         if len(ids) < batch:
             return total
+
+
+def _task_id() -> str | None:
+    from celery import current_task
+
+    return current_task.request.id if current_task else None
+
+
+def holder_name() -> str:
+    """A sender's name in `claimed_by`: host, process, Celery task id (when in a task) and a
+    random part, so two runs of one task (a message delivered again) are told apart."""
+    return f"{socket.gethostname()} {os.getpid()} {_task_id() or '-'} {secrets.token_hex(4)}"[:200]
+
+
+def _take(ids: list[int], holder: str) -> list[int]:
+    """Takes for `holder`, under a lease, those of these claimed rows that no live sender holds
+    (not yet taken, or their lease ran out); returns them, in the given order.
+
+    A run of the same task takes its rows back at once, lease or not: Celery delivers a task
+    again when its pool process died (`task_reject_on_worker_lost`), so its earlier run is dead.
+    (Were it alive, the row it is sending is locked, and it sends no other: it no longer holds
+    them.)"""
+    now = timezone.now()
+    free = Q(claimed_by="") | Q(lease_until__lt=now)
+    task_id = _task_id()
+    if task_id:
+        free |= Q(claimed_by__contains=f" {task_id} ")
+    Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED).filter(free).update(
+        claimed_by=holder, lease_until=now + LEASE
+    )
+    taken = set(
+        Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED, claimed_by=holder).values_list("pk", flat=True)
+    )
+    return [pk for pk in ids if pk in taken]
+
+
+def _renew(ids: list[int], holder: str) -> int:
+    """One UPDATE: `holder` keeps the rows it still holds among these for another LEASE."""
+    return Notice.objects.filter(pk__in=ids, state=Notice.State.CLAIMED, claimed_by=holder).update(
+        lease_until=timezone.now() + LEASE
+    )
+
+
+def deliver_claimed(ids: list[int]) -> dict[int, str]:
+    """Sends a chunk of claimed notices (a `deliver_notices` task), each in its own transaction,
+    under a lease renewed every RENEW_EVERY seconds. Returns each one's state for this attempt;
+    "lost" for a row this sender did not hold: sent already (a message delivered again), or held
+    by another sender (claimed again while this worker was taken for dead)."""
+    holder = holder_name()
+    mine = _take(ids, holder)
+    states = dict.fromkeys(ids, "lost")
+    renewed = time.monotonic()
+    for position, pk in enumerate(mine):
+        if time.monotonic() - renewed >= RENEW_EVERY:
+            _renew(mine[position:], holder)
+            renewed = time.monotonic()
+        states[pk] = deliver(pk, holder=holder)
+    return states
 
 
 def _locked(notice_id: int) -> Notice | None:
@@ -255,7 +357,7 @@ def _try_lock(notice_id: int) -> Notice | None:
     return rows[0] if rows else None
 
 
-def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
+def deliver(notice_id: int, *, worker_retries: bool = False, holder: str | None = None) -> str:
     """Sends one claimed notice. Returns its final state for this attempt.
 
     The lock, the kind's `prepare` step, the builder's reads, the send, the `sent` mark and the
@@ -266,12 +368,18 @@ def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
 
     With `worker_retries` (a kind's own task that has retries left, `deliver_now`), a failure
     retrying may cure is recorded, the notice stays claimed by that task, and the error is
-    raised again for the task to retry."""
+    raised again for the task to retry.
+
+    With `holder`, it sends only while that sender still holds the claim (checked under the row
+    lock, which the dispatcher's sweep skips): "lost" when the lease ran out and the row was
+    claimed again for another sender (which may have sent it since)."""
     try:
         with transaction.atomic():
             notice = _locked(notice_id)
             if notice is None:
                 return "locked"
+            if holder is not None and notice.claimed_by != holder:
+                return "lost"
             if notice.state != Notice.State.CLAIMED:
                 return notice.state
             builder = _builders.get(notice.kind)
@@ -299,6 +407,8 @@ def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
             notice = _locked(notice_id)
             if notice is None or notice.state != Notice.State.CLAIMED:
                 return "locked" if notice is None else notice.state  # another worker took it meanwhile
+            if holder is not None and notice.claimed_by != holder:
+                return "lost"
             if transient and worker_retries:
                 _hold(notice, send_error_text(error))
             else:
@@ -310,10 +420,35 @@ def deliver(notice_id: int, *, worker_retries: bool = False) -> str:
 
 def _build(notice: Notice, builder: Builder) -> list[EmailMessage]:
     prepare = _preparers.get(notice.kind)
-    if prepare is None:
-        return builder(notice)
-    prepared = prepare(notice)
-    return [] if prepared is None else builder(notice, **prepared)
+    prepared = {} if prepare is None else prepare(notice)
+    messages = [] if prepared is None else builder(notice, **prepared)
+    _stamp_message_ids(notice, messages)
+    return messages
+
+
+def delivery_id(key: str, recipient: str, occurrence: int = 1) -> str:
+    """The id of one delivery of the notice owed under `key` to `recipient` (its `occurrence`-th
+    to them), the same on every attempt: what a receiver drops a duplicate by. The email's
+    Message-ID is made from it; an outbound webhook would send it as Standard Webhooks'
+    `webhook-id` header. A hash, so the key (ids, dates) does not show."""
+    return hashlib.sha256(f"{key}\0{recipient}\0{occurrence}".encode()).hexdigest()[:32]
+
+
+def message_id(key: str, recipients: list[str], occurrence: int = 1) -> str:
+    """The Message-ID of the email of notice `key` to `recipients`: `<delivery id@site's host>`."""
+    domain = urlsplit(settings.SITE_URL).hostname or "keepwarm.invalid"
+    return f"<{delivery_id(key, ','.join(sorted(recipients)), occurrence)}@{domain}>"
+
+
+def _stamp_message_ids(notice: Notice, messages: list[EmailMessage]) -> None:
+    """Gives each message of a notice its stable Message-ID (per recipients: a builder that drops
+    one recipient's email on a later attempt changes no other's), unless the builder set one."""
+    seen: Counter[str] = Counter()
+    for message in messages:
+        recipients = sorted(message.recipients())
+        seen[",".join(recipients)] += 1
+        if not any(name.lower() == "message-id" for name in message.extra_headers):
+            message.extra_headers["Message-ID"] = message_id(notice.key, recipients, seen[",".join(recipients)])
 
 
 def _in_product(notice: Notice, messages: list[EmailMessage]) -> tuple[list[Notification], list[EmailMessage]]:
@@ -362,16 +497,20 @@ def deliver_now(key: str, *, worker_retries: bool) -> bool:
     pk = Notice.objects.filter(key=key, state=Notice.State.CLAIMED).values_list("pk", flat=True).first()
     if pk is None:
         return False
-    return deliver(pk, worker_retries=worker_retries) == Notice.State.SENT
+    holder = holder_name()
+    if not _take([pk], holder):
+        return False  # its task's worker was taken for dead: another sender holds it now
+    return deliver(pk, worker_retries=worker_retries, holder=holder) == Notice.State.SENT
 
 
 def _hold(notice: Notice, error: str) -> None:
     """A failed attempt that the calling task retries: counted and shown, still claimed (a fresh
-    claim time, so the dispatcher leaves it to the task's retry)."""
+    claim time and no lease, so the dispatcher leaves it to the task's retry for CLAIM_TIMEOUT)."""
     notice.attempts += 1
     notice.last_error = error[:2000]
     notice.claimed_at = timezone.now()
-    notice.save(update_fields=["attempts", "last_error", "claimed_at"])
+    notice.claimed_by, notice.lease_until = "", None
+    notice.save(update_fields=["attempts", "last_error", "claimed_at", "claimed_by", "lease_until"])
 
 
 def _fail(notice: Notice, error: str, *, final: bool = False) -> str:
@@ -382,8 +521,9 @@ def _fail(notice: Notice, error: str, *, final: bool = False) -> str:
     else:
         notice.state = Notice.State.PENDING
         notice.due_at = timezone.now() + timedelta(minutes=2**notice.attempts)
-    notice.claimed_at = None if notice.state == Notice.State.PENDING else notice.claimed_at
-    notice.save(update_fields=["attempts", "last_error", "state", "due_at", "claimed_at"])
+    if notice.state == Notice.State.PENDING:
+        notice.claimed_at, notice.claimed_by, notice.lease_until = None, "", None
+    notice.save(update_fields=["attempts", "last_error", "state", "due_at", "claimed_at", "claimed_by", "lease_until"])
     if notice.state == Notice.State.FAILED:
         _record_outcome(notice)
     return notice.state
