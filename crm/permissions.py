@@ -99,3 +99,14 @@ def require_can_reassign(user: Any) -> None:
 def require_can_manage_users(user: Any) -> None:
     if not roles.has_role(user, roles.ADMINISTRATOR, roles.SALES_MANAGER):
         raise PermissionDenied("Only administrators and sales managers deactivate users.")
+
+
+def require_can_merge(user: Any) -> None:
+    """Merging accounts or contacts moves whole histories: the managers who reassign accounts."""
+    if not roles.can_reassign(user):
+        raise PermissionDenied("Only sales managers and administrators merge accounts and contacts.")
+
+
+def require_can_archive(user: Any, account: Account) -> None:
+    """Archiving and restoring an account or a contact: whoever may edit the account."""
+    require_can_edit_account(user, account)
