@@ -156,6 +156,7 @@ class AccountFilterForm(forms.Form):
         choices=[("", "Any"), ("single", "Single-threaded"), ("multi", "Multi-threaded")],
     )
     mine = forms.BooleanField(required=False, label="Mine only")
+    archived = forms.BooleanField(required=False, label="Archived")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

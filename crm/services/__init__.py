@@ -40,8 +40,10 @@ from crm.services.deals import (
 )
 from crm.services.merging import (
     account_merge_begin,
+    account_merge_check,
     account_merge_finish,
     contact_merge_begin,
+    contact_merge_check,
     contact_merge_finish,
     rows_pointing_at,
 )
@@ -59,10 +61,10 @@ from crm.services.users import profile_update, user_deactivate, user_end_access
 __all__ = [
     "ACCOUNT_CREATE_FIELDS", "ACCOUNT_FIELDS", "CONTACT_FIELDS", "DEAL_FIELDS", "EARLIEST_ACTIVITY",
     "TEAM_ROLES_ADDABLE", "PlanRow", "ReassignmentPlan", "account_archive", "account_create",
-    "account_hand_to_delivery", "account_lifecycle_change", "account_merge_begin", "account_merge_finish",
-    "account_reassign", "account_restore", "account_update", "activity_log", "book_plan", "book_reassign",
-    "contact_archive", "contact_create", "contact_merge_begin", "contact_merge_finish", "contact_restore",
-    "contact_update", "deal_create", "deal_lose", "deal_move", "deal_update", "deal_win", "pipeline_totals_rebuild",
-    "profile_update", "rows_pointing_at", "team_member_add", "team_member_end", "team_member_join",
-    "user_deactivate", "user_end_access",
+    "account_hand_to_delivery", "account_lifecycle_change", "account_merge_begin", "account_merge_check",
+    "account_merge_finish", "account_reassign", "account_restore", "account_update", "activity_log", "book_plan",
+    "book_reassign", "contact_archive", "contact_create", "contact_merge_begin", "contact_merge_check",
+    "contact_merge_finish", "contact_restore", "contact_update", "deal_create", "deal_lose", "deal_move",
+    "deal_update", "deal_win", "pipeline_totals_rebuild", "profile_update", "rows_pointing_at", "team_member_add",
+    "team_member_end", "team_member_join", "user_deactivate", "user_end_access",
 ]

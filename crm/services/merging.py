@@ -50,24 +50,32 @@ def _lock_pair(model: Any, first: Any, second: Any) -> tuple[Any, Any]:
     return rows[first.pk], rows[second.pk]
 
 
-def account_merge_begin(*, account: Account, into: Account, by: Any) -> tuple[Account, Account]:
-    """Checks and locks, in the flow's transaction: managers only, both visible, not into
-    itself, neither a tombstone, the survivor not archived. Returns (merged, survivor) locked."""
+def account_merge_check(*, account: Account, into: Account | None, by: Any) -> None:
+    """Why this merge cannot be done, as the error to show (nothing otherwise): managers only,
+    both visible, not into itself, neither a tombstone, the survivor not archived. The
+    confirmation page asks it first; `account_merge_begin` asks it again on the locked rows."""
     permissions.require_can_merge(by)
-    if into is None or not Account.objects.visible_to(by).filter(pk=into.pk).exists():
+    visible = Account.objects.visible_to(by)
+    if into is None or not visible.filter(pk=into.pk).exists():
         raise ValidationError({"into": "Choose an account you can see."})
-    if not Account.objects.visible_to(by).filter(pk=account.pk).exists():
+    if not visible.filter(pk=account.pk).exists():
         raise ValidationError({"account": "Choose an account you can see."})
     if account.pk == into.pk:
         raise ValidationError({"into": "An account cannot be merged into itself: choose another one."})
+    if account.merged_into_id is not None:
+        raise Conflict(f"{account.name} was already merged into another account (#{account.merged_into_id}).")
+    if into.merged_into_id is not None:
+        raise ValidationError({"into": f"{into.name} was merged into another account "
+                                       f"(#{into.merged_into_id}): merge into that one."})
+    if into.archived_at is not None:
+        raise ValidationError({"into": f"{into.name} is archived: restore it before merging into it."})
+
+
+def account_merge_begin(*, account: Account, into: Account, by: Any) -> tuple[Account, Account]:
+    """The checks on both accounts locked, in the flow's transaction. Returns (merged, survivor)."""
+    permissions.require_can_merge(by)
     merged, survivor = _lock_pair(Account, account, into)
-    if merged.merged_into_id is not None:
-        raise Conflict(f"{merged.name} was already merged into another account (#{merged.merged_into_id}).")
-    if survivor.merged_into_id is not None:
-        raise ValidationError({"into": f"{survivor.name} was merged into another account "
-                                       f"(#{survivor.merged_into_id}): merge into that one."})
-    if survivor.archived_at is not None:
-        raise ValidationError({"into": f"{survivor.name} is archived: restore it before merging into it."})
+    account_merge_check(account=merged, into=survivor, by=by)
     return merged, survivor
 
 
@@ -115,23 +123,28 @@ def _team_joins_survivor(*, merged: Account, survivor: Account, by: Any, now: An
         seated.add(member.user_id)
 
 
-def contact_merge_begin(*, contact: Contact, into: Contact, by: Any) -> tuple[Contact, Contact]:
+def contact_merge_check(*, contact: Contact, into: Contact | None, by: Any) -> None:
     """Managers only; two contacts of the same account (contacts of two accounts come together
-    by merging the accounts first); neither a tombstone. Locks the account, then both contacts."""
+    by merging the accounts first); neither a tombstone."""
     permissions.require_can_merge(by)
-    visible = Contact.objects.visible_to(by)
-    if into is None or not visible.filter(pk=into.pk).exists():
+    if into is None or not Contact.objects.visible_to(by).filter(pk=into.pk).exists():
         raise ValidationError({"into": "Choose a contact you can see."})
     if contact.pk == into.pk:
         raise ValidationError({"into": "A contact cannot be merged into itself: choose another one."})
     if contact.account_id != into.account_id:
         raise ValidationError({"into": "Choose a contact of the same account (merge the accounts first)."})
+    if contact.merged_into_id is not None:
+        raise Conflict(f"{contact.full_name} was already merged into another contact (#{contact.merged_into_id}).")
+    if into.merged_into_id is not None:
+        raise ValidationError({"into": f"{into.full_name} was merged into another contact: merge into that one."})
+
+
+def contact_merge_begin(*, contact: Contact, into: Contact, by: Any) -> tuple[Contact, Contact]:
+    """The checks on both contacts locked (their account first, as every contact writer does)."""
+    permissions.require_can_merge(by)
     Account.objects.select_for_update().get(pk=contact.account_id)
     merged, survivor = _lock_pair(Contact, contact, into)
-    if merged.merged_into_id is not None:
-        raise Conflict(f"{merged.full_name} was already merged into another contact (#{merged.merged_into_id}).")
-    if survivor.merged_into_id is not None:
-        raise ValidationError({"into": f"{survivor.full_name} was merged into another contact: merge into that one."})
+    contact_merge_check(contact=merged, into=survivor, by=by)
     return merged, survivor
 
 
