@@ -152,8 +152,8 @@ class Account(models.Model):
     )
     # What a new account is compared with before it is created (crm.duplicate_keys): written by
     # `refresh_duplicate_keys` in the services and by the bulk seeders, read by crm.duplicates.
-    name_key = models.CharField(max_length=200, blank=True, editable=False)
-    domain_key = models.CharField(max_length=300, blank=True, editable=False)
+    name_key = SingleLineCharField(max_length=200, blank=True, editable=False)
+    domain_key = SingleLineCharField(max_length=300, blank=True, editable=False)
 
     objects = AccountQuerySet.as_manager()
 

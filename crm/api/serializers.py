@@ -164,21 +164,21 @@ class AccountCreateSerializer(AccountSerializer):
 class DuplicateCandidateSerializer(serializers.Serializer):
     """An existing record a new one resembles (only those the caller may see)."""
 
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    url = serializers.CharField(help_text="The record's API address.")
-    archived = serializers.BooleanField()
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True, help_text="The record's API address.")
+    archived = serializers.BooleanField(read_only=True)
 
 
 class DuplicatesSerializer(serializers.Serializer):
-    candidates = DuplicateCandidateSerializer(many=True)
+    candidates = DuplicateCandidateSerializer(many=True, read_only=True)
     hidden_candidates = serializers.BooleanField(
-        help_text="Whether records you may not see match too (they are never listed): ask a sales manager.",
+        read_only=True, help_text="Whether records you may not see match too (they are never listed): ask a sales manager.",
     )
 
 
 class DuplicateConflictSerializer(DuplicatesSerializer):
-    detail = serializers.CharField()
+    detail = serializers.CharField(read_only=True)
 
 
 class DuplicatesQuerySerializer(serializers.Serializer):
@@ -189,8 +189,8 @@ class DuplicatesQuerySerializer(serializers.Serializer):
 class TombstoneSerializer(serializers.Serializer):
     """A merged record's detail: where it went (the Location header has its address)."""
 
-    detail = serializers.CharField()
-    merged_into = serializers.IntegerField()
+    detail = serializers.CharField(read_only=True)
+    merged_into = serializers.IntegerField(read_only=True)
 
 
 class MergeSerializer(serializers.Serializer):
