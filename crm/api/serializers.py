@@ -173,7 +173,8 @@ class DuplicateCandidateSerializer(serializers.Serializer):
 class DuplicatesSerializer(serializers.Serializer):
     candidates = DuplicateCandidateSerializer(many=True, read_only=True)
     hidden_candidates = serializers.BooleanField(
-        read_only=True, help_text="Whether records you may not see match too (they are never listed): ask a sales manager.",
+        read_only=True,
+        help_text="Whether records you may not see match too (they are never listed): ask a sales manager.",
     )
 
 
