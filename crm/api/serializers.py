@@ -58,10 +58,11 @@ class _RequestUserMixin:
 
 @extend_schema_field(OpenApiTypes.INT)
 class VisibleAccountField(_RequestUserMixin, serializers.PrimaryKeyRelatedField):
-    """An account the requesting user sees; anything else reads as "does not exist" (no leak)."""
+    """An account the requesting user sees; anything else reads as "does not exist" (no leak).
+    A merged account (a tombstone) is not one to add to: its survivor is."""
 
     def get_queryset(self) -> Any:
-        return Account.objects.visible_to(self._user())
+        return Account.objects.visible_to(self._user()).filter(merged_into__isnull=True)
 
 
 @extend_schema_field(OpenApiTypes.INT)
