@@ -158,3 +158,20 @@ def test_a_merged_contacts_edit_page_leads_to_the_account(account, alice_again, 
     flows.contact_merge(contact=alice_again, into=account.contacts.get(email="alice@acme.example"), by=salesmgr)
     response = client_for(salesmgr).get(crm_url("contact_edit", alice_again.pk))
     assert response.status_code == 302 and response["Location"] == crm_url("account_detail", account.pk)
+
+
+def test_a_tombstones_edit_pages_lead_to_the_survivor(account, twin, salesmgr):
+    flows.account_merge(account=twin, into=account, by=salesmgr)
+    client = client_for(salesmgr)
+    for name in ("account_edit", "contact_create"):
+        response = client.post(crm_url(name, twin.pk), {"name": "Renamed", "first_name": "X", "lifecycle": "prospect"})
+        assert response.status_code == 302 and response["Location"] == crm_url("account_detail", twin.pk)
+    assert Account.objects.get(pk=twin.pk).name == "ACME Robotics SA"
+    assert not Contact.objects.filter(first_name="X").exists()
+
+
+def test_marking_a_merged_contact_as_left_says_why_not(account, alice_again, salesmgr):
+    flows.contact_merge(contact=alice_again, into=account.contacts.get(email="alice@acme.example"), by=salesmgr)
+    response = client_for(salesmgr).post(crm_url("contact_left", alice_again.pk), follow=True)
+    assert "was merged into another record" in response.content.decode()
+    assert Contact.objects.get(pk=alice_again.pk).is_active

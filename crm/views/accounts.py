@@ -78,6 +78,8 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = permissions.get_account_for(request.user, pk)
     permissions.require_can_edit_account(request.user, account)
+    if account.merged_into_id is not None:
+        return redirect("crm:account_detail", pk=account.pk)  # which leads to the survivor
     form = AccountForm(posted(request), instance=Account.objects.get(pk=account.pk))
     if request.method == "POST" and form.is_valid():
         try:

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.exceptions import Conflict
 from core.http import posted
 from crm import duplicates, permissions, services
 from crm.forms import ContactForm, add_service_errors
@@ -20,6 +21,8 @@ from flows import actions as flows
 def contact_create(request: HttpRequest, pk: int) -> HttpResponse:
     account = permissions.get_account_for(request.user, pk)
     permissions.require_can_edit_account(request.user, account)
+    if account.merged_into_id is not None:
+        return redirect("crm:account_detail", pk=account.pk)  # which leads to the survivor
     form = ContactForm(posted(request))
     found = None
     if request.method == "POST" and form.is_valid():
@@ -68,6 +71,8 @@ def contact_left(request: HttpRequest, pk: int) -> HttpResponse:
         flows.contact_update(contact=contact, by=request.user, is_active=False, is_primary=False)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    except Conflict as exc:  # merged into another contact
+        messages.error(request, str(exc))
     else:
         messages.success(request, f"{contact.full_name} marked as having left the organisation.")
     return redirect("crm:account_detail", pk=contact.account_id)
