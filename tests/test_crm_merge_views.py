@@ -175,3 +175,10 @@ def test_marking_a_merged_contact_as_left_says_why_not(account, alice_again, sal
     response = client_for(salesmgr).post(crm_url("contact_left", alice_again.pk), follow=True)
     assert "was merged into another record" in response.content.decode()
     assert Contact.objects.get(pk=alice_again.pk).is_active
+
+
+def test_the_merge_search_refuses_a_control_character_and_says_so(account, twin, salesmgr):
+    response = client_for(salesmgr).get(crm_url("account_merge", twin.pk), {"q": "acme\x00"})
+    assert response.status_code == 200
+    assert response.context["search"].errors["q"]
+    assert response.context["q"] == ""

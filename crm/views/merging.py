@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from core.exceptions import Conflict
 from crm import duplicates, permissions, services
 from crm.duplicate_keys import name_key
+from crm.forms import MergeSearchForm
 from crm.models import Account, Contact
 from crm.views.shared import int_or_none
 from flows import actions as flows
@@ -52,8 +53,9 @@ def account_merge(request: HttpRequest, pk: int) -> HttpResponse:
     if account.merged_into_id is not None:
         messages.error(request, f"{account.name} was already merged into another account.")
         return redirect("crm:account_detail", pk=account.pk)
-    q = (request.GET.get("q") or "").strip()[:100]
-    context: dict[str, Any] = {"account": account, "q": q, "errors": []}
+    search = MergeSearchForm(request.GET)
+    q = (search.cleaned_data.get("q") or "").strip() if search.is_valid() else ""
+    context: dict[str, Any] = {"account": account, "q": q, "errors": [], "search": search}
     if request.method == "POST":
         into = Account.objects.visible_to(request.user).select_related("owner").filter(
             pk=int_or_none(request.POST.get("into")) or 0

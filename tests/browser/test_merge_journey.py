@@ -75,3 +75,18 @@ def test_an_archived_account_shows_its_banner_and_comes_back(page: Any, account:
     page.click("#restore-account")
     expect(page.locator("#archived-banner")).to_have_count(0)
     expect(page.locator(".messages")).to_contain_text("Acme Robotics restored.")
+
+
+def test_a_manager_merges_a_duplicate_contact(page: Any, account: Any, salesmgr: Any, rep: Any) -> None:
+    twin = services.contact_create(account=account, by=rep, first_name="Alice", last_name="M.",
+                                   email="ALICE@acme.example", phone="+33 4 72 00 00 00")
+    log_in(page, "salesmgr")
+    page.goto(f"/contacts/{twin.pk}/merge/")
+    expect(page.locator("h1")).to_contain_text("Merge Alice M. into another contact")
+    screenshot(page, "contact_merge")
+    page.click("text=Next: see what moves")  # Alice Martin, with the same email, is chosen already
+    screenshot(page, "contact_merge_confirm")
+    page.click("#confirm-merge")
+    page.wait_for_url(f"**/accounts/{account.pk}/")
+    expect(page.locator("#timeline-list")).to_contain_text("Merged contact Alice M.")
+    expect(page.locator("aside")).to_contain_text("+33 4 72 00 00 00")  # Alice Martin took the phone number
