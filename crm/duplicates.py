@@ -39,8 +39,7 @@ def account_duplicates(*, user: Any, name: str = "", website: str = "", exclude:
     if key := name_key(name):
         keys |= Q(name_key=key)
     if key := domain_key(website):
-        # Spelled out so PostgreSQL sees the partial index's condition (account_domain_key).
-        keys |= Q(domain_key=key) & ~Q(domain_key="")
+        keys |= Q(domain_key=key)  # PostgreSQL uses the partial index account_domain_key
     if not keys:
         return Duplicates()
     matches = Account.objects.filter(keys, merged_into__isnull=True)
