@@ -20,7 +20,8 @@ urlpatterns = [
     *handover_api.extra_urlpatterns,
     *delivery_api.extra_urlpatterns,
     *touchpoints_api.extra_urlpatterns,
-    # insights is wired by its dotted name: nothing imports it (import-linter).
+    # insights and search are wired by their dotted names: nothing imports them (import-linter).
     path("insights/", include("insights.api.urls")),
+    path("search/", include("search.api.urls")),
     path("", include(router.urls)),
 ]

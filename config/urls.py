@@ -65,6 +65,8 @@ urlpatterns = [
     path("", include("delivery.urls")),
     path("", include("touchpoints.urls")),
     path("", include("insights.urls")),
+    # search is wired by its dotted name too: nothing imports it.
+    path("", include("search.urls")),
 ]
 
 if settings.DEBUG:  # pragma: no cover

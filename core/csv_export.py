@@ -6,20 +6,26 @@ A text cell that a spreadsheet would run as a formula (=, +, -, @ first) gets a 
 (CSV injection); a number never does.
 
 `streamed_csv` writes rows as they come from an iterator (a queryset's `.iterator()`), through
-Django's StreamingHttpResponse, so 100,000 rows never sit in memory.
+Django's StreamingHttpResponse, so 100,000 rows never sit in memory. The body is written after
+the view has returned, when the middleware has already put the request's time zone away: the
+file's datetimes are written in the zone that was active when the response was made (the
+user's), which `streamed_csv` keeps for the whole body.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
+
+# Rows read from the database at a time by an export's `.iterator(chunk_size=EXPORT_CHUNK)`.
+EXPORT_CHUNK = 2000
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,15 +38,16 @@ def is_number(value: str) -> bool:
     return True
 
 
-def cell(value: Any) -> str:
-    """One value as CSV text: None is empty, datetimes are local ISO minutes, dates ISO,
-    decimals plain, booleans yes/no; text that would run as a formula is quoted."""
+def cell(value: Any, *, zone: tzinfo | None = None) -> str:
+    """One value as CSV text: None is empty, datetimes are ISO minutes in `zone` (the current
+    zone by default), dates ISO, decimals plain, booleans yes/no; text that would run as a
+    formula is quoted."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        local = timezone.localtime(value, zone) if timezone.is_aware(value) else value
         return local.isoformat(timespec="minutes")
     if isinstance(value, date):
         return value.isoformat()
@@ -71,17 +78,21 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+def csv_lines(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, zone: tzinfo | None = None
+) -> Iterator[str]:
     writer = csv.writer(_Echo())
     # A byte-order mark, so that Excel opens UTF-8 accents correctly.
     yield "\ufeff" + writer.writerow([cell(h) for h in header])
     for row in rows:
-        yield writer.writerow([cell(v) for v in row])
+        yield writer.writerow([cell(v, zone=zone) for v in row])
 
 
 def streamed_csv(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> StreamingHttpResponse:
-    """A CSV download written row by row as `rows` yields them."""
-    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+    """A CSV download written row by row as `rows` yields them, its datetimes in the zone
+    active now (the request's), however late the body is written."""
+    zone = timezone.get_current_timezone()
+    response = StreamingHttpResponse(csv_lines(header, rows, zone=zone), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

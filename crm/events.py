@@ -109,6 +109,19 @@ def deal_stage_changed_event(*, deal: Deal, by: Any, from_stage: str, reason: st
     )
 
 
+def deal_reopened_event(*, deal: Deal, by: Any, from_stage: str, reason: str = "") -> Activity:
+    labels = dict(Deal.Stage.choices)
+    return event_record(
+        account=deal.account,
+        deal=deal,
+        event_type="deal.reopened",
+        subject=f"Deal {deal.name} reopened by {name_of(by)}: {labels[from_stage]} -> {labels[deal.stage]}",
+        body=reason,
+        actor=by,
+        data={"from": from_stage, "to": deal.stage},
+    )
+
+
 def deal_owner_changed_event(*, deal: Deal, by: Any, from_user_id: int | None) -> Activity:
     return event_record(
         account=deal.account, deal=deal, event_type="deal.owner_changed",

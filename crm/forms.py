@@ -156,7 +156,7 @@ class AccountFilterForm(forms.Form):
         choices=[("", "Any"), ("single", "Single-threaded"), ("multi", "Multi-threaded")],
     )
     mine = forms.BooleanField(required=False, label="Mine only")
-    archived = forms.BooleanField(required=False, label="Archived")
+    archived = forms.BooleanField(required=False, label="Show archived")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -264,6 +264,18 @@ def line_items_from(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
 
 class DealMoveForm(forms.Form):
     to = forms.ChoiceField(label="Move to", choices=[(s.value, s.label) for s in Deal.OPEN_STAGES])
+    # The stage the page showed the deal at: a move from a stale page is refused, not applied.
+    from_stage = forms.ChoiceField(choices=Deal.Stage.choices, required=False, widget=forms.HiddenInput)
+
+
+class DealReopenForm(forms.Form):
+    to = forms.ChoiceField(
+        label="Reopen at", choices=[(s.value, s.label) for s in Deal.OPEN_STAGES], initial=Deal.Stage.NEGOTIATION,
+    )
+    reason = text.MultiLineFormField(
+        required=False, max_length=2000, widget=Textarea(attrs={"rows": 2}), label="Why reopen it?",
+        help_text="Optional; it goes on the timeline.",
+    )
 
 
 class DealLoseForm(forms.Form):

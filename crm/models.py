@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, Upper
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, TransitionNotAllowed, transition
 
+from core import search
 from core.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
 from core.time_zones import validate_time_zone
 from crm import roles
@@ -59,6 +60,12 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.user_id}"
+
+
+# The fields `matching` looks in; each has a trigram index on PostgreSQL (migration 0010, which
+# keeps them out of Meta.indexes: SQLite cannot build them).
+ACCOUNT_SEARCH_FIELDS = ("name", "city", "industry")
+CONTACT_SEARCH_FIELDS = ("first_name", "last_name", "email", "title")
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -112,6 +119,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
     def live(self) -> AccountQuerySet:
         """Neither archived nor merged into another account: what lists and search show by default."""
         return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
+    def matching(self, query: str) -> AccountQuerySet:
+        """Accounts whose name, city or industry holds every word of `query` (a typo in a name
+        too, on PostgreSQL): the accounts list's search and the search app's."""
+        return search.matching(self, query, fields=ACCOUNT_SEARCH_FIELDS, similar=("name",))
 
 
 def visible_through_account(qs: Any, user: Any) -> Any:
@@ -186,7 +198,12 @@ class Account(models.Model):
         people = getattr(self, "vendor_people_count", None)
         if people is None:
             people = self.team.current().values("user").distinct().count()
-        return contacts <= 1 or people <= 1
+        return is_single_threaded(contacts, people)
+
+
+def is_single_threaded(active_contacts: int, vendor_people: int) -> bool:
+    """At most one active customer contact, or at most one vendor person (product.md 1)."""
+    return active_contacts <= 1 or vendor_people <= 1
 
 
 class ContactQuerySet(models.QuerySet["Contact"]):
@@ -203,6 +220,13 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def live(self) -> ContactQuerySet:
         """Neither archived nor merged into another contact: what lists and search show by default."""
         return self.filter(archived_at__isnull=True, merged_into__isnull=True)
+
+    def matching(self, query: str) -> ContactQuerySet:
+        """Contacts by name (a typo too, on PostgreSQL), email or job title, or by phone number
+        in any notation ("+49 30 1234", "030-1234" and "(030) 1234" find the same person)."""
+        return search.matching(
+            self, query, fields=CONTACT_SEARCH_FIELDS, similar=("first_name", "last_name"), phone="phone"
+        )
 
 
 class Contact(models.Model):
@@ -377,6 +401,10 @@ class DealQuerySet(models.QuerySet["Deal"]):
     def open(self) -> DealQuerySet:
         return self.filter(stage__in=Deal.OPEN_STAGES)
 
+    def matching(self, query: str) -> DealQuerySet:
+        """Deals whose name holds every word of `query` (or a typo of it, on PostgreSQL)."""
+        return search.matching(self, query, fields=("name",), similar=("name",))
+
 
 class Deal(FSMModelMixin, models.Model):
     """A sale in progress. `won` freezes who sold it; the pipeline is a django-fsm state."""
@@ -459,6 +487,17 @@ class Deal(FSMModelMixin, models.Model):
     def lose(self, *, reason: str) -> None:
         self.closed_at = timezone.now()
         self.lost_reason = reason
+
+    @transition(field=stage, source=[Stage.WON, Stage.LOST], target=RETURN_VALUE(*OPEN_STAGES))
+    def reopen(self, *, to: str) -> str:
+        """Puts a closed deal back at an open stage: it is neither closed nor sold any more (the
+        event row keeps who sold it and why it was lost)."""
+        if to not in self.OPEN_STAGES:
+            raise TransitionNotAllowed(f"A deal is reopened at an open stage, not at {to!r}.")
+        self.closed_at = None
+        self.sold_by = None
+        self.lost_reason = ""
+        return to
 
 
 class DealLineItem(models.Model):

@@ -96,6 +96,19 @@ def can_sell_on(user: Any, account: Account) -> bool:
     return roles.has_role(user, roles.SALES_REP, roles.PRESALES) and is_on_team(user, account, *SELLING_TEAM_ROLES)
 
 
+def accounts_sold_on(user: Any, account_ids: set[int]) -> set[int]:
+    """Which of these accounts' deals the user may work (can_sell_on for many at once, in at
+    most one query): the pipeline board lets them drag those cards and no others."""
+    if not account_ids or roles.has_role(user, roles.SALES_MANAGER, roles.ADMINISTRATOR):
+        return set(account_ids)
+    if not roles.has_role(user, roles.SALES_REP, roles.PRESALES):
+        return set()
+    seats = AccountTeamMember.objects.current().filter(
+        user=user, role__in=SELLING_TEAM_ROLES, account_id__in=account_ids,
+    )
+    return set(seats.values_list("account_id", flat=True))
+
+
 def require_can_sell_on(user: Any, account: Account) -> None:
     if not can_sell_on(user, account):
         raise PermissionDenied("Only the account's sales team and sales managers work its deals.")

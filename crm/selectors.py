@@ -6,11 +6,14 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 
+from core.counting import COUNT_CAP, capped_count
 from core.names import person_fields, person_name
 from core.time_zones import zone_named
 from crm import account_page_cache, roles
@@ -30,16 +33,15 @@ def account_list(
     *, user: Any, search: str = "", owner: Any = None, lifecycle: str = "", single_threaded: bool | None = None,
     mine: bool = False, archived: bool = False,
 ) -> QuerySet[Account]:
-    """The accounts list: visible accounts, filtered, with owner and thread counts annotated."""
+    """The accounts list (and its CSV export): visible accounts, filtered, with owner and thread
+    counts annotated. Archived accounts too with `archived`; merged ones (tombstones that
+    redirect to their survivor) never."""
     qs = Account.objects.visible_to(user).select_related("owner")
-    # Archived and merged accounts are hidden unless asked for (archived ones only, then).
-    qs = qs.filter(archived_at__isnull=False, merged_into__isnull=True) if archived else qs.live()
+    qs = qs.filter(merged_into__isnull=True) if archived else qs.live()
     if mine:
         qs = qs.filter(team__user=user, team__ended_at__isnull=True).distinct()
     if search:
-        qs = qs.filter(
-            Q(name__icontains=search) | Q(city__icontains=search) | Q(industry__icontains=search)
-        )
+        qs = qs.matching(search)
     if owner is not None:
         qs = qs.filter(owner=owner)
     if lifecycle:
@@ -50,6 +52,10 @@ def account_list(
         qs = qs.multi_threaded()
     else:
         qs = qs.with_thread_counts()
+    if search:
+        # Sorted by an expression, not the name index (see core.search.matching): the matches
+        # are found through the trigram indexes, then sorted (case aside).
+        return qs.order_by(Lower("name"), "pk")
     return qs.order_by("name", "pk")
 
 
@@ -173,41 +179,114 @@ class DealCard:
     currency: str
     account_name: str
     owner_name: str  # as crm_ui's `person` names a user: full name, else username
+    account_id: int
+    created_at: datetime  # the column's order: newest first, then the highest pk
+
+
+# Cards per column on the board, and per "Show more".
+PIPELINE_PAGE = 12
 
 
 @dataclass
 class PipelineColumn:
     stage: str
     label: str
-    deals: list[DealCard]  # the latest of the stage
+    deals: list[DealCard]  # the latest of the stage (or the next ones after a cursor)
     count: int
     # (currency, amount) pairs: values in different currencies are never added together.
     totals: list[tuple[str, Decimal]]
+    more: int = 0  # cards of the stage after these, counted up to COUNT_CAP + 1
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in Deal.OPEN_STAGES
+
+    @property
+    def cursor(self) -> int | None:
+        """Where "Show more" continues: the last card shown."""
+        return self.deals[-1].pk if self.deals else None
+
+    @property
+    def more_label(self) -> str:
+        return f"{COUNT_CAP:,}+" if self.more > COUNT_CAP else f"{self.more:,}"
 
 
 def _deal_cards(deals: QuerySet[Deal]) -> list[DealCard]:
     rows = deals.values_list(
-        "pk", "name", "value", "currency", "account__name", "owner__first_name", "owner__last_name", "owner__username"
+        "pk", "name", "value", "currency", "account__name", "owner__first_name", "owner__last_name", "owner__username",
+        "account_id", "created_at",
     )
     return [
-        DealCard(pk, name, value, currency, account_name, person_name(first, last, username))
-        for pk, name, value, currency, account_name, first, last, username in rows
+        DealCard(pk, name, value, currency, account_name, person_name(first, last, username), account_id, created_at)
+        for pk, name, value, currency, account_name, first, last, username, account_id, created_at in rows
     ]
 
 
-def pipeline(*, user: Any, owner: Any = None, per_stage: int = 12) -> list[PipelineColumn]:
-    """The deal pipeline: per stage, the count, the value per currency and the latest deals.
+def _pipeline_base(user: Any, owner: Any) -> QuerySet[Deal]:
+    base = Deal.objects.visible_to(user)
+    return base.filter(owner=owner) if owner is not None else base
+
+
+def _stage_after(base: QuerySet[Deal], stage: str, after: DealCard | int | None) -> QuerySet[Deal]:
+    """The stage's deals in the board's order, after the card `after` (a card shown, or the id of
+    one: a keyset on the order's columns, which the stage index serves, so a later page costs
+    what the first one does). An id the user cannot see starts from the top."""
+    qs = base.filter(stage=stage).order_by("-created_at", "-pk")
+    if isinstance(after, int):
+        pivot = base.filter(pk=after).values_list("created_at", flat=True).first()
+        if pivot is None:
+            return qs
+        after_key = (pivot, after)
+    elif after is not None:
+        after_key = (after.created_at, after.pk)
+    else:
+        return qs
+    created_at, pk = after_key
+    return qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+
+
+def _page_of(qs: QuerySet[Deal], per_stage: int) -> tuple[list[DealCard], bool]:
+    # One card more than shown, to know whether there are more.
+    cards = _deal_cards(qs[: per_stage + 1])
+    return cards[:per_stage], len(cards) > per_stage
+
+
+def pipeline(
+    *, user: Any, owner: Any = None, per_stage: int = PIPELINE_PAGE, stage: str | None = None, after: int | None = None,
+) -> list[PipelineColumn]:
+    """The deal pipeline: per stage, the count, the value per currency and the latest deals
+    (for `stage`, those after the card `after`: a page without script pages through a column),
+    in one query for the totals and one per stage."""
+    base = _pipeline_base(user, owner)
+    kept_totals = owner is None and roles.sees_all_accounts(user)
+    columns = []
+    for column in pipeline_totals(user=user, owner=owner):
+        value = column.stage
+        # Counts summed from the same deals just now: a stage without any needs no query (the
+        # stage index would be walked to its end looking for one of the user's deals).
+        if kept_totals or column.count:
+            paged = after if value == stage else None
+            column.deals, has_more = _page_of(_stage_after(base, value, paged), per_stage)
+            if has_more:
+                column.more = (
+                    max(column.count - len(column.deals), 1) if paged is None
+                    else capped_count(_stage_after(base, value, column.deals[-1]), COUNT_CAP)
+                )
+        columns.append(column)
+    return columns
+
+
+def pipeline_totals(*, user: Any, owner: Any = None) -> list[PipelineColumn]:
+    """Each column's count and value per currency without its cards, in one query: what the board
+    shows again after a card moved.
 
     Users who see every deal read the totals the deal services keep (a few rows, whatever the
     number of deals); everyone else sums their own, which is bounded by their book."""
-    base = Deal.objects.visible_to(user)
-    if owner is not None:
-        base = base.filter(owner=owner)
-    kept_totals = owner is None and roles.sees_all_accounts(user)
-    if kept_totals:
+    if owner is None and roles.sees_all_accounts(user):
         rows = PipelineTotal.objects.values("stage", "currency", "deal_count", "value_total")
         sums = [(r["stage"], r["currency"], r["deal_count"], r["value_total"]) for r in rows]
     else:
+        base = _pipeline_base(user, owner)
         deal_rows = base.order_by().values("stage", "currency").annotate(n=Count("pk"), total=Sum("value"))
         sums = [(r["stage"], r["currency"], r["n"], r["total"] or Decimal(0)) for r in deal_rows]
     counts: dict[str, int] = defaultdict(int)
@@ -216,14 +295,23 @@ def pipeline(*, user: Any, owner: Any = None, per_stage: int = 12) -> list[Pipel
         if n:
             counts[stage] += n
             totals[stage].append((currency, total))
-    latest = base.order_by("-created_at", "-pk")
-    columns = []
-    for stage, label in Deal.Stage.choices:
-        # Counts summed from the same deals just now: a stage without any needs no query (the
-        # stage index would be walked to its end looking for one of the user's deals).
-        deals = _deal_cards(latest.filter(stage=stage)[:per_stage]) if kept_totals or counts[stage] else []
-        columns.append(PipelineColumn(stage=stage, label=label, deals=deals, count=counts[stage], totals=totals[stage]))
-    return columns
+    return [
+        PipelineColumn(stage=stage, label=label, deals=[], count=counts[stage], totals=totals[stage])
+        for stage, label in Deal.Stage.choices
+    ]
+
+
+def pipeline_more(
+    *, user: Any, stage: str, after: int | None, owner: Any = None, per_stage: int = PIPELINE_PAGE,
+) -> PipelineColumn:
+    """The next cards of one column after the card `after` ("Show more"), with how many remain
+    after them (capped): a few queries, wherever in the column the page is."""
+    base = _pipeline_base(user, owner)
+    deals, has_more = _page_of(_stage_after(base, stage, after), per_stage)
+    column = PipelineColumn(stage=stage, label=Deal.Stage(stage).label, deals=deals, count=0, totals=[])
+    if has_more:
+        column.more = capped_count(_stage_after(base, stage, column.deals[-1]), COUNT_CAP)
+    return column
 
 
 def user_zone(user: Any) -> zoneinfo.ZoneInfo:

@@ -7,6 +7,7 @@ app_name = "crm"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="crm:account_list"), name="home"),
     path("accounts/", accounts.account_list, name="account_list"),
+    path("accounts/export.csv", accounts.account_export, name="account_export"),
     path("accounts/new/", accounts.account_create, name="account_create"),
     path("accounts/<int:pk>/", accounts.account_detail, name="account_detail"),
     path("accounts/<int:pk>/edit/", accounts.account_edit, name="account_edit"),
@@ -32,6 +33,7 @@ urlpatterns = [
     path("deals/<int:pk>/move/", deals.deal_move, name="deal_move"),
     path("deals/<int:pk>/win/", deals.deal_win, name="deal_win"),
     path("deals/<int:pk>/lose/", deals.deal_lose, name="deal_lose"),
+    path("deals/<int:pk>/reopen/", deals.deal_reopen, name="deal_reopen"),
     path("reassign/book/", reassignment.book_reassign, name="book_reassign"),
     path("users/", people.user_list, name="user_list"),
     path("users/<int:pk>/deactivate/", people.user_deactivate, name="user_deactivate"),

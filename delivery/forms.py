@@ -185,7 +185,8 @@ class ProblemFilterForm(forms.Form):
         queryset=User.objects.none(), required=False, empty_label="Any", widget=FastSelect, label="Account owner"
     )
     # Set by the account page's "all problems" link; kept in the URL like the other filters.
-    account = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    # At most a 64-bit id: a larger number is refused here rather than overflow the database.
+    account = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -57,6 +57,26 @@ def active_first(projects: QuerySet[Project]) -> QuerySet[Project]:
     return projects.order_by(active, F("next_due").asc(nulls_last=True), "-started_at", "-pk")
 
 
+def problem_list(
+    *, user: Any, q: str = "", state: str = "", severity: str = "", category: str = "", source: str = "",
+    owner: Any = None, account: int | None = None,
+) -> QuerySet[Problem]:
+    """The problems list (and its CSV export): the problems the user may see, filtered, newest
+    first."""
+    problems = Problem.objects.visible_to(user).select_related(
+        "account", "account__owner", "project__deal", "raised_by"
+    )
+    choices = {"state": state, "severity": severity, "category": category, "source": source}
+    problems = problems.filter(**{name: value for name, value in choices.items() if value})
+    if q:
+        problems = problems.filter(account__name__icontains=q)
+    if owner is not None:
+        problems = problems.filter(account__owner=owner)
+    if account:
+        problems = problems.filter(account_id=account)
+    return problems.order_by("-raised_at", "-pk")
+
+
 @dataclass
 class AccountProject:
     """A project as the account page's Delivery section shows it: `with_progress`'s stage

@@ -13,6 +13,7 @@ urlpatterns = [
     path("stages/<int:pk>/edit/", stages.stage_edit, name="stage_edit"),
     path("stages/<int:pk>/request-signoff/", stages.stage_request_signoff, name="stage_request_signoff"),
     path("problems/", problems.problem_list, name="problem_list"),
+    path("problems/export.csv", problems.problem_export, name="problem_export"),
     path("accounts/<int:pk>/problems/new/", problems.problem_create, name="problem_create"),
     path("problems/<int:pk>/", problems.problem_detail, name="problem_detail"),
     path("problems/<int:pk>/resolve/", problems.problem_resolve, name="problem_resolve"),

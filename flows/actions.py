@@ -36,6 +36,26 @@ def deal_win(*, deal: Deal, by: Any) -> Deal:
     return deal
 
 
+@transaction.atomic
+def deal_reopen(*, deal: Deal, by: Any, to: str, reason: str = "") -> Deal:
+    """A won or lost deal goes back to an open stage; a won one's handover draft is discarded
+    with it, and once that handover was submitted the whole reopening is refused (and rolled
+    back: the deal stays won with its handover)."""
+    deal = crm.deal_reopen(deal=deal, by=by, to=to, reason=reason)
+    handover_services.handover_discard_for_deal(deal=deal, by=by)
+    return deal
+
+
+def deal_reopen_blocker(*, deal: Deal) -> str:
+    """Why `deal_reopen` would refuse this deal ("" when it would not), for the page to offer the
+    button or say why not. The flow checks it again under its locks."""
+    if deal.is_open:
+        return "The deal is open."
+    if deal.stage == Deal.Stage.WON:
+        return handover_services.reopen_blocker(deal)
+    return ""
+
+
 # --- Handing over to delivery -----------------------------------------------------------------
 
 

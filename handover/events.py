@@ -68,6 +68,17 @@ def handover_created_event(*, handover: Handover, by: Any) -> Activity:
     )
 
 
+def handover_discarded_event(*, handover: Handover, by: Any) -> Activity:
+    return event_record(
+        account=handover.account,
+        deal=handover.deal,
+        event_type="handover.discarded",
+        actor=by,
+        subject=f"Handover draft for {handover.deal.name} discarded: the deal was reopened",
+        data={"handover": handover.pk, "from": handover.state},
+    )
+
+
 def handover_updated_event(*, handover: Handover, by: Any, changed: list[str]) -> Activity:
     return event_record(
         account=handover.account,

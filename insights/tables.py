@@ -1,23 +1,37 @@
 """Every dashboard table is built once here, as rows of cells, and both the page and its CSV
-export render that one object: the CSV has exactly the rows and columns the page shows, with raw
-values (numbers without separators, ISO dates) instead of the display text. The page draws it
-with the insights/_table.html template."""
+export render that one object: the CSV has exactly the rows the page shows, with raw values
+(numbers without separators, ISO dates) instead of the display text. The page draws it with the
+insights/_table.html template.
+
+The CSV is written for a spreadsheet, through core.csv_export (its `cell` writes each value and
+neutralises formulas): labels rather than codes (a reason reads "Departure", not `departure`),
+and no amount glued to its currency. A money column is declared with its kind:
+
+- `ONE_CURRENCY` (a deal's value): two CSV columns, the amount as a plain number under the
+  column's label, then its currency under "Currency".
+- `BY_CURRENCY` (a sum over deals in several currencies, such as a person's value won): one CSV
+  column per currency present in the table, "Value won (EUR)", "Value won (USD)", each holding
+  that currency's amount (empty where there is none), so that each column adds up in a
+  spreadsheet and no row is repeated (one row per currency would double every other figure of
+  the row). A table with no amount at all keeps one empty column under the label.
+"""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.csv_export import amount_cells, streamed_csv
 from crm.templatetags.crm_ui import money
+from delivery.models import Problem
 from insights import selectors as s
 
 DASH = "—"
@@ -33,15 +47,16 @@ class Cell:
     numeric: bool = False
     wrap: bool = False  # a numeric cell that may break between its parts (several currencies)
     sub: str = ""  # a second, muted line on the page (the CSV has its own column for it)
+    amounts: dict[str, Decimal] | None = None  # a money cell's amounts by currency (the CSV splits them)
 
     @property
-    def csv_value(self) -> str:
-        value = self.text if self.raw is None else self.raw
-        if isinstance(value, datetime):
-            return timezone.localtime(value).isoformat(timespec="minutes")
-        if isinstance(value, date):
-            return value.isoformat()
-        return str(value)
+    def csv_value(self) -> Any:
+        """What the CSV writes (through core.csv_export.cell): the raw value, else the text."""
+        return self.text if self.raw is None else self.raw
+
+
+ONE_CURRENCY = "one"  # an amount in one currency: amount and currency columns
+BY_CURRENCY = "several"  # amounts in several currencies: a column per currency
 
 
 @dataclass
@@ -49,6 +64,7 @@ class Column:
     label: str
     numeric: bool = False
     csv_only: bool = False  # shown on the page as another cell's second line, not as a column
+    money: str = ""  # ONE_CURRENCY or BY_CURRENCY for a money column (module docstring)
 
 
 @dataclass
@@ -76,31 +92,42 @@ class Table:
     def page_footer(self) -> list[Cell] | None:
         return self._on_page(self.footer) if self.footer else None
 
-    def csv_rows(self) -> list[list[str]]:
-        body = [[c.label for c in self.columns]]
-        body += [[cell.csv_value for cell in row] for row in self.rows]
-        if self.footer:
-            body.append([cell.csv_value for cell in self.footer])
+    def csv_rows(self) -> list[list[Any]]:
+        """The header, the rows and the footer as the CSV has them, money columns split."""
+        lines = [*self.rows, *([self.footer] if self.footer else [])]
+        currencies = {
+            i: sorted({code for row in lines for code in (row[i].amounts or {})})
+            for i, column in enumerate(self.columns) if column.money == BY_CURRENCY
+        }
+        header: list[Any] = []
+        for i, column in enumerate(self.columns):
+            if column.money == ONE_CURRENCY:
+                header += [column.label, "Currency"]
+            elif column.money == BY_CURRENCY:
+                header += [f"{column.label} ({code})" for code in currencies[i]] or [column.label]
+            else:
+                header.append(column.label)
+        body = [header]
+        for row in lines:
+            values: list[Any] = []
+            for i, (cell, column) in enumerate(zip(row, self.columns, strict=True)):
+                amounts = cell.amounts or {}
+                if column.money == ONE_CURRENCY:
+                    code, amount = next(iter(amounts.items()), ("", None))
+                    values += amount_cells(amount, code)
+                elif column.money == BY_CURRENCY:
+                    values += [amounts.get(code) for code in currencies[i]] or [None]
+                else:
+                    values.append(cell.csv_value)
+            body.append(values)
         return body
 
 
-def csv_response(table: Table, *, dashboard: str, stamp: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    name = slugify(f"keepwarm-{dashboard}-{table.name}-{stamp}")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    writer = csv.writer(response)
-    for row in table.csv_rows():
-        # A spreadsheet would run a cell starting with = + - @ as a formula (CSV injection).
-        writer.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") and not _is_number(v) else v for v in row])
-    return response
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+def csv_response(table: Table, *, dashboard: str, stamp: str) -> HttpResponseBase:
+    """The table as a CSV download (core.csv_export writes each cell, formulas neutralised)."""
+    header, *rows = table.csv_rows()
+    name = slugify(f"keepwarm-{dashboard}-{table.name}-{stamp}") + ".csv"
+    return streamed_csv(name, header, rows)
 
 
 # --- Cell makers ------------------------------------------------------------------------------
@@ -115,11 +142,11 @@ def num(value: float | int | None, suffix: str = "") -> Cell:
 
 def values(amounts: dict[str, Decimal]) -> Cell:
     if not amounts:
-        return Cell(DASH, raw="", numeric=True)
+        return Cell(DASH, raw="", numeric=True, amounts={})
     items = sorted(amounts.items())
     # Each amount stays on one line; several currencies may wrap between them.
     text = " · ".join(money(v, c).replace(" ", "\u00a0") for c, v in items)
-    return Cell(text, raw="; ".join(f"{v} {c}" for c, v in items), numeric=True, wrap=len(items) > 1)
+    return Cell(text, amounts=dict(items), numeric=True, wrap=len(items) > 1)
 
 
 def when(value: datetime | None) -> Cell:
@@ -156,7 +183,8 @@ def person_link(name: str, pk: int | None, query: str) -> Cell:
 # --- Performance ------------------------------------------------------------------------------
 
 PERFORMANCE_COLUMNS = [
-    Column("Person"), Column("Role", csv_only=True), Column("Deals won", True), Column("Value won", True),
+    Column("Person"), Column("Role", csv_only=True), Column("Deals won", True),
+    Column("Value won", True, money=BY_CURRENCY),
     Column("Promises made", True), Column("Kept", True), Column("Broken", True), Column("Reset", True),
     Column("Withdrawn", True), Column("Kept rate", True), Column("Problems traced", True),
     Column("Won deals worked on", True), Column("Problems per won deal", True), Column("Returned by sales", True),
@@ -206,12 +234,12 @@ def trend_table(points: list[s.MonthPoint]) -> Table:
 def person_deals_table(page: s.PersonPage) -> Table:
     return Table(
         name="deals", title="Deals won",
-        columns=[Column("Deal"), Column("Account"), Column("Won on"), Column("Value", True), Column("Sold by"),
-                 Column("Part")],
+        columns=[Column("Deal"), Column("Account"), Column("Won on"), Column("Value", True, money=ONE_CURRENCY),
+                 Column("Sold by"), Column("Part")],
         rows=[[link(d["name"], path("crm:deal_detail", d["id"])),
                account_link(d["account"], d["account_id"]), day(d["closed_at"]),
-               Cell(money(d["value"], d["currency"]), raw=f"{d['value']} {d['currency']}", numeric=True),
-               Cell(d["sold_by"]), Cell("Sold it" if d["part"] == "sold" else "Made a promise", raw=d["part"])]
+               Cell(money(d["value"], d["currency"]), amounts={d["currency"]: d["value"]}, numeric=True),
+               Cell(d["sold_by"]), Cell("Sold it" if d["part"] == "sold" else "Made a promise")]
               for d in page.deals],
         empty="No deal won in this period.",
     )
@@ -226,7 +254,7 @@ def person_promises_table(page: s.PersonPage) -> Table:
         rows=[[Cell(p["description"][:140]), Cell(p["kind"]),
                link(p["deal"], path("handover:deal_promises", p["deal_id"])),
                account_link(p["account"], p["account_id"]), Cell(p["sold_by"]), day(p["made_at"]),
-               Cell(p["state_label"], raw=p["state"], tone=tone.get(p["state"], "muted"))]
+               Cell(p["state_label"], tone=tone.get(p["state"], "muted"))]
               for p in page.promises],
         empty="No promise made in this period.",
     )
@@ -238,8 +266,8 @@ def person_problems_table(page: s.PersonPage) -> Table:
         columns=[Column("Problem"), Column("Account"), Column("Category"), Column("Severity"), Column("State"),
                  Column("Raised"), Column("Counted")],
         rows=[[link(p["title"], path("delivery:problem_detail", p["id"])),
-               account_link(p["account"], p["account_id"]), Cell(p["category_label"], raw=p["category"]),
-               Cell(p["severity"].capitalize(), raw=p["severity"]), Cell(p["state"].capitalize(), raw=p["state"]),
+               account_link(p["account"], p["account_id"]), Cell(p["category_label"]),
+               Cell(Problem.Severity(p["severity"]).label), Cell(Problem.State(p["state"]).label),
                day(p["raised_at"]),
                Cell("Yes" if p["counted"] else "No: customer-side change", raw="yes" if p["counted"] else "no")]
               for p in page.problems],
@@ -289,7 +317,7 @@ def changes_table(data: s.Reassignment) -> Table:
         columns=[Column("When"), Column("Account"), Column("From"), Column("To"), Column("Reason"), Column("By"),
                  Column("Note")],
         rows=[[when(c.changed_at), account_link(c.account, c.account_id), Cell(c.from_user), Cell(c.to_user),
-               Cell(c.reason_label, raw=c.reason), Cell(c.assigned_by or DASH, raw=c.assigned_by),
+               Cell(c.reason_label), Cell(c.assigned_by or DASH, raw=c.assigned_by),
                Cell(c.note[:160], raw=c.note)] for c in data.changes],
         empty="No change of owner in this period.",
         note=_capped(len(data.changes), data.change_count),
@@ -364,7 +392,7 @@ def categories_table(data: s.DeliveryBoard) -> Table:
         name="problems", title="Problems raised in the period, by category",
         columns=[Column("Category"), Column("Raised", True), Column("Still open", True), Column("Resolved", True),
                  Column("Median hours to resolve", True)],
-        rows=[[Cell(r.label, raw=r.category), num(r.raised), num(r.open), num(r.resolved),
+        rows=[[Cell(r.label), num(r.raised), num(r.open), num(r.resolved),
                num(r.median_hours_to_resolve)] for r in data.problems_by_category],
         footer=[Cell("All categories"), num(sum(r.raised for r in data.problems_by_category)),
                 num(sum(r.open for r in data.problems_by_category)),

@@ -20,7 +20,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -82,7 +83,7 @@ def _respond(
     request: HttpRequest, template: str, context: dict[str, Any], tables: Callable[[], list[t.Table]], *,
     dashboard: str, filters: Filters, figures: str | None = None, snap: snapshots.Snapshot[Any] | None = None,
     charts_for: Callable[[], dict[str, Any]] = dict, varies_on: tuple[Any, ...] = (),
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The page, or one of its tables as CSV (`?format=csv&table=<name>`, the first by default).
     With `figures` (a template), the page's figures are rendered by it, once per snapshot
     (figures_html): the tables and charts are only built when they are rendered."""
@@ -113,7 +114,7 @@ def _respond(
 
 @login_required
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HttpRequest) -> HttpResponseBase:
     """Managers land on the performance dashboard, reps and pre-sales on their own page."""
     if permissions.sees_everyone(request.user):
         return redirect("insights:performance")
@@ -124,7 +125,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def performance(request: HttpRequest) -> HttpResponse:
+def performance(request: HttpRequest) -> HttpResponseBase:
     permissions.require_scorecards(request.user)
     form, filters = filters_from(request.GET)
     snap = snapshots.performance_figures(
@@ -174,7 +175,7 @@ def _trend_charts(trend: list[MonthPoint], prefix: str) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def person(request: HttpRequest, pk: int) -> HttpResponse:
+def person(request: HttpRequest, pk: int) -> HttpResponseBase:
     someone = permissions.get_person_for(request.user, pk)
     form, filters = filters_from(request.GET)
     page = person_page(period=filters.period, viewer=request.user, person=someone)
@@ -192,7 +193,7 @@ def person(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def reassignment(request: HttpRequest) -> HttpResponse:
+def reassignment(request: HttpRequest) -> HttpResponseBase:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
     snap = snapshots.reassignment_figures(
@@ -222,7 +223,7 @@ def reassignment(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def risk(request: HttpRequest) -> HttpResponse:
+def risk(request: HttpRequest) -> HttpResponseBase:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
     # The page lists the riskiest RISK_PAGE_ROWS (a snapshot of those alone, quick to read back);
@@ -262,7 +263,7 @@ def _reminder_days() -> int:
 
 @login_required
 @require_GET
-def delivery(request: HttpRequest) -> HttpResponse:
+def delivery(request: HttpRequest) -> HttpResponseBase:
     permissions.require_dashboards(request.user)
     form, filters = filters_from(request.GET)
     snap = snapshots.delivery_figures(filters=filters, viewer=request.user, fresh=snapshots.wants_fresh(request.GET))

@@ -296,4 +296,4 @@ def page_tables(response: Any) -> dict[str, list[list[str]]]:
 
 def csv_rows(response: Any) -> list[list[str]]:
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig"))))

@@ -9,6 +9,8 @@ build with these; a test that needs a scenario the fixtures do not give calls a 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import secrets
 import threading
@@ -207,6 +209,24 @@ def queries(client: Client, path: str, **params: Any) -> int:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(path, params)
     assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def csv_of(response: Any) -> list[dict[str, str]]:
+    """A CSV download's rows, by column label (the file read as a spreadsheet would, BOM aside)."""
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.getvalue().decode("utf-8-sig"))))
+
+
+def export_queries(client: Client, path: str, **params: Any) -> int:
+    """How many queries a CSV download takes, its streamed body included (written after the
+    view returns, so counted while it is read)."""
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path, params)
+        assert response.status_code == 200
+        assert response.streaming
+        b"".join(response.streaming_content)
     return len(ctx.captured_queries)
 
 

@@ -243,6 +243,10 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("POST", "/api/v1/deals/{id}/move/"): ("/api/v1/deals/{deal.pk}/move/", lambda c: {"stage": "proposal"}, SELL),
     ("POST", "/api/v1/deals/{id}/win/"): ("/api/v1/deals/{deal.pk}/win/", None, SELL),
     ("POST", "/api/v1/deals/{id}/lose/"): ("/api/v1/deals/{deal.pk}/lose/", lambda c: {"reason": "Budget"}, SELL),
+    # The deal won, its handover a draft: reopening discards the draft.
+    ("POST", "/api/v1/deals/{id}/reopen/"): (
+        "/api/v1/deals/{handover.deal_id}/reopen/", lambda c: {"to": "negotiation"}, SELL,
+    ),
     ("GET", "/api/v1/activities/"): ("/api/v1/activities/", None, READ_ALL),
     ("POST", "/api/v1/activities/"): (
         "/api/v1/activities/", lambda c: {"account": c.account.pk, "kind": "note", "subject": "Hi"}, CREATE_ON_ACCT,
@@ -353,6 +357,8 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("GET", "/api/v1/insights/risk/"): ("/api/v1/insights/risk/", None, DASHBOARD),
     ("GET", "/api/v1/insights/reassignment/"): ("/api/v1/insights/reassignment/", None, DASHBOARD),
     ("GET", "/api/v1/insights/delivery/"): ("/api/v1/insights/delivery/", None, DASHBOARD),
+    # Everyone signed in searches; what each finds is filtered by visibility (test_search_api.py).
+    ("GET", "/api/v1/search/"): ("/api/v1/search/?q=Acme", None, READ_ALL),
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+import zoneinfo
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from core.csv_export import amount_cells, cell, streamed_csv
 
@@ -39,3 +41,14 @@ def test_a_download_streams_rows_as_the_iterator_yields_them() -> None:
     assert list(csv.reader(io.StringIO(body))) == [["Id", "Name"], ["0", "name 0"], ["1", "name 1"], ["2", "name 2"]]
     assert response["Content-Disposition"] == 'attachment; filename="x.csv"'
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_streamed_files_times_are_in_the_zone_active_when_the_response_was_made() -> None:
+    # The middleware deactivates the user's zone when the view returns, before the body is written.
+    moment = datetime(2026, 12, 4, 12, 30, tzinfo=UTC)
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Paris")):
+        response = streamed_csv("x.csv", ["When"], iter([[moment]]))
+    with timezone.override(zoneinfo.ZoneInfo("America/New_York")):
+        body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert body.splitlines()[1] == "2026-12-04T13:30+01:00"
+    assert cell(moment, zone=zoneinfo.ZoneInfo("Asia/Tokyo")) == "2026-12-04T21:30+09:00"

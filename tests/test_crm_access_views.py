@@ -104,7 +104,8 @@ def test_presales_cannot_change_the_team(presales: User, rep2: User, account: Ac
 
 
 @pytest.mark.parametrize("name", ["activity_log", "contact_left", "team_end", "deal_move", "deal_win", "deal_lose",
-                                  "account_archive", "account_restore", "contact_archive", "contact_restore"])
+                                  "account_archive", "account_restore", "contact_archive", "contact_restore",
+                                  "deal_reopen"])
 def test_action_urls_answer_405_to_get(rep: User, rep_objects: dict[str, Any], name: str) -> None:
     kind = {"activity_log": "account", "contact_left": "contact", "team_end": "member", "account_archive": "account",
             "account_restore": "account", "contact_archive": "contact", "contact_restore": "contact"}.get(name, "deal")
@@ -127,6 +128,7 @@ PERSONAS = ["anonymous", "rep", "outsider", "salesmgr", "deliverymgr", "delivery
 ROLE_TABLE: dict[str, tuple[str | None, tuple[int, ...]]] = {
     "home": (None, (302, 302, 302, 302, 302, 302)),
     "account_list": (None, (302, 200, 200, 200, 200, 200)),
+    "account_export": (None, (302, 200, 200, 200, 200, 200)),
     "account_create": (None, (302, 200, 200, 200, 403, 403)),
     "account_detail": ("account", (302, 200, 404, 200, 200, 404)),
     "account_edit": ("account", (302, 200, 404, 200, 200, 404)),
@@ -146,6 +148,7 @@ ROLE_TABLE: dict[str, tuple[str | None, tuple[int, ...]]] = {
     "deal_move": ("deal", (302, 405, 405, 405, 405, 405)),
     "deal_win": ("deal", (302, 405, 405, 405, 405, 405)),
     "deal_lose": ("deal", (302, 405, 405, 405, 405, 405)),
+    "deal_reopen": ("deal", (302, 405, 405, 405, 405, 405)),
     "book_reassign": (None, (302, 403, 403, 200, 403, 403)),
     "user_list": (None, (302, 403, 403, 200, 403, 403)),
     "user_deactivate": ("user", (302, 403, 403, 200, 403, 403)),

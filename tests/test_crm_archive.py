@@ -21,10 +21,9 @@ pytestmark = pytest.mark.django_db
 def test_an_archived_account_leaves_the_list_and_comes_back_when_restored(account, rep):
     services.account_archive(account=account, by=rep)
     assert account not in selectors.account_list(user=rep)
-    assert list(selectors.account_list(user=rep, archived=True)) == [account]
+    assert account in selectors.account_list(user=rep, archived=True)  # "Show archived"
     services.account_restore(account=account, by=rep)
     assert account in selectors.account_list(user=rep)
-    assert list(selectors.account_list(user=rep, archived=True)) == []
 
 
 def test_archive_and_restore_are_on_the_timeline(account, rep):

@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from crm.models import Account
 
-BEFORE = [("crm", "0009_archive_and_merge")]
+BEFORE = [("crm", "0010_search_indexes")]
 
 
 def _migrate(targets: list[tuple[str, str | None]]) -> Any:

@@ -15,7 +15,7 @@ def exported(*values: str) -> list[str]:
     table = Table(name="t", title="T", columns=[Column(label=f"c{i}") for i in range(len(values))],
                   rows=[[Cell(text=v, raw=v) for v in values]])
     response = csv_response(table, dashboard="test", stamp="now")
-    return list(csv.reader(io.StringIO(response.content.decode())))[1]
+    return list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig"))))[1]
 
 
 @pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"])

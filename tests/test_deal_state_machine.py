@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -13,6 +14,7 @@ from core.exceptions import Conflict
 from crm import services
 from crm.models import Activity, Deal
 from flows import actions as flows
+from handover.models import Handover
 from tests.scenarios import make_user
 
 STAGES = [s for s, _ in Deal.Stage.choices]
@@ -50,6 +52,19 @@ def test_random_action_sequences_keep_the_pipeline_invariants():
         def lose(self) -> None:
             self._close(lambda: services.deal_lose(deal=self.deal, by=rep, reason="No budget"), "lost")
 
+        @rule(to=st.sampled_from(STAGES))
+        def reopen(self, to: str) -> None:
+            # A won deal's handover is a draft here (nobody submits it), so it can be reopened.
+            legal = self.expected in ("won", "lost") and to in Deal.OPEN_STAGES
+            try:
+                flows.deal_reopen(deal=self.deal, by=rep, to=to)
+            except (Conflict, ValidationError):
+                assert not legal
+            else:
+                assert legal
+                self.expected = to
+                self.events += 1
+
         def _close(self, action, target: str) -> None:  # type: ignore[no-untyped-def]
             legal = self.expected in Deal.OPEN_STAGES
             try:
@@ -68,6 +83,8 @@ def test_random_action_sequences_keep_the_pipeline_invariants():
             assert (deal.closed_at is not None) == (deal.stage in ("won", "lost"))
             assert (deal.sold_by_id is not None) == (deal.stage == "won")
             assert Activity.objects.filter(deal=deal, event_type__startswith="deal.").count() == self.events
+            # A handover exactly while the deal is won (reopening discards the draft).
+            assert Handover.objects.filter(deal=deal).exists() == (deal.stage == "won")
 
     DealMachine.TestCase.settings = settings(
         max_examples=25, stateful_step_count=12, deadline=None,

@@ -225,6 +225,8 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
             {"kind": "product", "name": "Robot arm", "quantity": 1, "unit_price": "1000"}])
 
     open_deal = new_deal("Open deal")
+    lost = new_deal("Lost deal")
+    crm_services.deal_lose(deal=lost, by=rep, reason="Budget frozen")  # its page has the reopen form
     draft = new_deal("Draft handover")
     flows.deal_win(deal=draft, by=rep)
     submitted = new_deal("Submitted handover")
@@ -322,7 +324,7 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         ("delivery", f"/stages/{stages[2].pk}/request-signoff/"), ("delivery", f"/accounts/{a}/problems/new/"),
         ("delivery", f"/problems/{open_problem.pk}/"), ("delivery", f"/problems/{resolved.pk}/"),
         ("delivery", f"/accounts/{a}/"), ("delivery", "/my-week/"), ("delivery", "/calendar/"),
-        ("rep", f"/deals/{deal.pk}/promises/"),
+        ("rep", f"/deals/{deal.pk}/promises/"), ("rep", f"/deals/{lost.pk}/"),
         ("rep", f"/accounts/{shelved.pk}/"), ("salesmgr", f"/accounts/{a}/merge/"),
         ("salesmgr", f"/contacts/{contact.pk}/merge/"),
         ("signer", f"/c/signoff/{signing.pk}/"), ("surveyed", f"/c/survey/{checkup.pk}/"),
@@ -494,7 +496,8 @@ def edge_failures(world: World, forms: dict[str, PostForm]) -> list[str]:
 
 
 QUERY_PARAMETERS = ["page", "before", "from_user", "project", "week", "user", "team", "q", "start", "end",
-                    "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh"]
+                    "format", "table", "mine", "owner", "lifecycle", "threads", "state", "severity", "fresh",
+                    "archived", "category", "source", "account", "stage", "after", "kind"]
 HOSTILE_QUERY_VALUES = ["99999999999999999999", "-1", "1e309", "0001-01-01", "9999-12-31", "\x00", "x" * 5000,
                         "csv"]
 
@@ -506,13 +509,18 @@ def test_every_page_survives_hostile_query_parameters(world):
     pages += [("salesmgr", path) for path in ("/accounts/", "/deals/pipeline/", "/problems/", "/users/",
                                               "/team-calendar/", "/insights/performance/", "/insights/risk/",
                                               "/insights/reassignment/", "/insights/delivery/", "/handovers/",
-                                              "/deliveries/", "/my-week/")]
+                                              "/deliveries/", "/my-week/", "/accounts/export.csv",
+                                              "/problems/export.csv", "/my-week/export.csv",
+                                              "/team-calendar/export.csv", "/search/")]
     failures = []
     for who, url in pages:
         client = world.clients[who]()
         for value in HOSTILE_QUERY_VALUES:
             try:
-                status = client.get(url, dict.fromkeys(QUERY_PARAMETERS, value)).status_code
+                response = client.get(url, dict.fromkeys(QUERY_PARAMETERS, value))
+                if response.streaming:  # a CSV export writes its rows as its body is read
+                    b"".join(response.streaming_content)
+                status = response.status_code
             except Exception as exc:  # the view raised: a 500 in production
                 failures.append(f"{url}?...={value[:20]!r} raised {exc!r}")
                 continue

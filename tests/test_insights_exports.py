@@ -3,11 +3,14 @@ the API holds the page's figures (on the hand-built history, tests/insights_worl
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 
+from crm.models import Account, Deal, OwnershipChange
 from delivery.models import Problem
+from handover.models import Promise
 from tests.insights_world import END, START, World, csv_rows, now, page_tables, world_for
 from tests.scenarios import api_for, client_for
 
@@ -36,8 +39,8 @@ def _names_the_same_row(table: str, in_csv: str, on_page: str) -> bool:
     display text (Jan 2027, 1 Jan 2027 09:00) with at times a second line (the person's role)."""
     if table == "trend":
         return datetime.strptime(on_page, "%b %Y").replace(tzinfo=UTC).strftime("%Y-%m") == in_csv
-    if table == "problems":  # categories: the code in the CSV, the label on the page
-        return Problem.Category(in_csv).label == on_page
+    if table == "problems":  # categories: the label on both
+        return in_csv == on_page
     if table == "changes":
         shown = datetime.strptime(on_page, "%d %b %Y %H:%M").replace(tzinfo=UTC)  # the site's zone is UTC
         return shown.strftime("%Y-%m-%dT%H:%M") == in_csv[:16]
@@ -65,12 +68,19 @@ def test_every_csv_has_the_pages_rows_with_the_same_filters(world):
     header = people[0]
     assert [r[0] for r in people[1:]] == ["Presales", "Rep", "Rep2", "Team total"]
     rep = dict(zip(header, people[2], strict=True))
-    assert (rep["Role"], rep["Deals won"], rep["Value won"], rep["Kept rate"]) == (
-        "Sales rep", "2", "48000.00 EUR; 5000.00 USD", "50.0",
+    # Value won: one amount column per currency (insights.tables), each a plain number.
+    assert (rep["Role"], rep["Deals won"], rep["Value won (EUR)"], rep["Value won (USD)"], rep["Kept rate"]) == (
+        "Sales rep", "2", "48000.00", "5000.00", "50.0",
     )
+    assert "Value won" not in header
+    presales = dict(zip(header, people[1], strict=True))
+    assert (presales["Value won (EUR)"], presales["Value won (USD)"]) == ("", "")
+    total = dict(zip(header, people[-1], strict=True))
+    assert (total["Value won (EUR)"], total["Value won (USD)"]) == ("57000.00", "5000.00")
     with now():
         december = csv_rows(client.get("/insights/performance/?start=2026-12-01&end=2026-12-31&format=csv"))
-    assert dict(zip(header, december[2], strict=True))["Deals won"] == "1"  # only the pilot
+    # Its own header: the currency columns are those of its rows.
+    assert dict(zip(december[0], december[2], strict=True))["Deals won"] == "1"  # only the pilot
     with now():
         teamed = csv_rows(client.get(f"/insights/performance/?{PERIOD}&team={world.salesmgr.pk}&format=csv"))
     assert [r[0] for r in teamed[1:]] == ["Rep", "Team total"]
@@ -84,7 +94,9 @@ def test_the_person_page_and_its_csv(world):
         page = page_tables(response)
         deals = csv_rows(client.get(f"/insights/people/{world.presales.pk}/?{PERIOD}&format=csv&table=deals"))
     assert [row[0] for row in page["deals"]] == ["Acme line 2"]
-    assert deals[1][0] == "Acme line 2" and deals[1][-1] == "promise"
+    deal = dict(zip(deals[0], deals[1], strict=True))
+    assert (deal["Deal"], deal["Part"]) == ("Acme line 2", "Made a promise")
+    assert (deal["Value"], deal["Currency"]) == ("48000.00", "EUR")
     assert [row[0] for row in page["problems"]] == ["Arm 2 misaligned", "PLC link missing"]
 
 
@@ -120,7 +132,54 @@ def test_the_api_holds_the_pages_figures(world):
     with now():
         categories = csv_rows(client.get(f"/insights/delivery/?{PERIOD}&format=csv&table=problems"))
         board = api.get(f"/api/v1/insights/delivery/?{PERIOD}").json()
-    assert [(c["category"], str(c["raised"])) for c in board["problems_by_category"]] == [
+    assert [(Problem.Category(c["category"]).label, str(c["raised"])) for c in board["problems_by_category"]] == [
         (r[0], r[1]) for r in categories[1:-1]
     ]
     assert board["waiting"][0]["hours_left"] == 22.0 and board["waiting"][0]["overdue"] is False
+
+
+# An amount glued to its currency, as the CSVs had it (`106160.00 EUR`).
+AMOUNT_WITH_CURRENCY = re.compile(r"^-?\d+(\.\d+)? [A-Z]{3}$")
+CODED = (OwnershipChange.Reason, Promise.State, Promise.Kind, Promise.Source, Problem.Category, Problem.Severity,
+         Problem.State, Problem.Source, Deal.Stage, Account.Lifecycle)
+
+
+def test_no_dashboard_csv_has_an_amount_glued_to_its_currency_or_a_raw_code(world):
+    with now():
+        client, api = client_for(world.salesmgr), api_for(world.salesmgr)
+        risk_codes = {x["code"] for r in api.get("/api/v1/insights/risk/").json()["rows"] for x in r["reasons"]}
+    codes = {value for choices in CODED for value, label in choices.choices if value != label}
+    codes |= risk_codes | {"sold", "promise"}  # and a person's part in a deal
+    assert {"handover", "territory", "single_thread"} <= codes
+    urls = [f"/insights/{dashboard}/?{PERIOD}&format=csv&table={name}" for dashboard, names in TABLES.items()
+            for name in names]
+    urls += [f"/insights/people/{person.pk}/?{PERIOD}&format=csv&table={name}"
+             for person in (world.rep, world.presales)
+             for name in ("scorecard", "trend", "deals", "promises", "problems")]
+    seen = 0
+    for url in urls:
+        with now():
+            rows = csv_rows(client.get(url))
+        for row in rows:
+            for value in row:
+                seen += 1
+                assert not AMOUNT_WITH_CURRENCY.match(value), (url, value)
+                assert not any(AMOUNT_WITH_CURRENCY.match(part) for part in value.split("; ")), (url, value)
+                assert value not in codes, (url, value)
+    assert seen > 200
+
+
+def test_money_columns_are_an_amount_and_a_currency_or_one_column_per_currency(world):
+    with now():
+        client = client_for(world.salesmgr)
+        deals = csv_rows(client.get(f"/insights/people/{world.rep.pk}/?{PERIOD}&format=csv&table=deals"))
+        people = csv_rows(client.get(f"/insights/performance/?{PERIOD}&format=csv"))
+        changes = csv_rows(client.get(f"/insights/reassignment/?{PERIOD}&format=csv&table=changes"))
+    header = deals[0]
+    assert header[header.index("Value") + 1] == "Currency"
+    for row in deals[1:]:
+        amount, currency = row[header.index("Value")], row[header.index("Currency")]
+        assert float(amount) > 0 and re.fullmatch(r"[A-Z]{3}", currency)
+    assert [h for h in people[0] if h.startswith("Value won")] == ["Value won (EUR)", "Value won (USD)"]
+    reasons = {dict(zip(changes[0], row, strict=True))["Reason"] for row in changes[1:]}
+    assert reasons == {"Handover to delivery", "Territory change"}

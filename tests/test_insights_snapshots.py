@@ -133,7 +133,7 @@ def test_the_risk_page_lists_the_riskiest_and_the_csv_lists_them_all(project, sa
     monkeypatch.setattr(insights_views, "RISK_PAGE_ROWS", 0)
     page = client_for(salesmgr).get("/insights/risk/").content.decode()
     assert "The 0 riskiest of 1 customer in their first 90 days" in page
-    rows = client_for(salesmgr).get("/insights/risk/?format=csv").content.decode().strip().splitlines()
+    rows = client_for(salesmgr).get("/insights/risk/?format=csv").getvalue().decode("utf-8-sig").strip().splitlines()
     assert len(rows) == 2 and project.account.name in rows[1]
 
 

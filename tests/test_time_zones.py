@@ -93,7 +93,7 @@ def test_each_user_sees_the_same_event_at_their_local_time_on_every_page(
     dashboard = client.get(reverse("insights:reassignment")).content.decode()
     assert local.strftime("%d %b %Y %H:%M") in dashboard
     assert f"Times in {zone.key}" in dashboard
-    csv = client.get(reverse("insights:reassignment"), {"format": "csv", "table": "changes"}).content.decode()
+    csv = client.get(reverse("insights:reassignment"), {"format": "csv", "table": "changes"}).getvalue().decode("utf-8-sig")
     assert local.isoformat(timespec="minutes") in csv
 
 

@@ -31,7 +31,7 @@ from tests.scenarios import client_for
 from touchpoints.events import scheduled_subject
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ["config", "crm", "handover", "delivery", "touchpoints", "insights"]
+APPS = ["config", "crm", "handover", "delivery", "touchpoints", "insights", "search"]
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 

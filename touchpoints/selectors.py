@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from core.names import person_fields
 from crm import roles
@@ -82,21 +82,28 @@ def mark_timing(touchpoint: Touchpoint, now: datetime, zone: zoneinfo.ZoneInfo) 
     return touchpoint
 
 
-def week_of(*, viewer: Any, owner: Any, now: datetime, zone: zoneinfo.ZoneInfo) -> Week:
+def week_rows(*, viewer: Any, owner: Any, now: datetime, zone: zoneinfo.ZoneInfo) -> QuerySet[Touchpoint]:
     """`owner`'s touchpoints as `viewer` sees them: every open one due before the end of next
-    week (however overdue), and the closed ones of this week and next. One query."""
-    today = now.astimezone(zone).date()
-    start = week_start(today)
-    tomorrow = _midnight(today + timedelta(days=1), zone)
-    next_monday = _midnight(start + timedelta(days=7), zone)
+    week (however overdue), and the closed ones of this week and next (the week page's rows,
+    and its CSV export's)."""
+    start = week_start(now.astimezone(zone).date())
     end = _midnight(start + timedelta(days=14), zone)
-    rows = list(
+    return (
         Touchpoint.objects.visible_to(viewer)
         .filter(owner=owner, due_at__lt=end)
         .filter(Q(state=Touchpoint.State.SCHEDULED) | Q(due_at__gte=_midnight(start, zone)))
         .select_related("account", "contact", "owner", "completed_by")
-        .order_by("due_at", "pk")[: WEEK_LIMIT + 1]
+        .order_by("due_at", "pk")
     )
+
+
+def week_of(*, viewer: Any, owner: Any, now: datetime, zone: zoneinfo.ZoneInfo) -> Week:
+    """`week_rows` grouped as the week page shows them. One query."""
+    today = now.astimezone(zone).date()
+    start = week_start(today)
+    tomorrow = _midnight(today + timedelta(days=1), zone)
+    next_monday = _midnight(start + timedelta(days=7), zone)
+    rows = list(week_rows(viewer=viewer, owner=owner, now=now, zone=zone)[: WEEK_LIMIT + 1])
     week = Week(today=today, start=start, capped=len(rows) > WEEK_LIMIT)
     for touchpoint in rows[:WEEK_LIMIT]:
         mark_timing(touchpoint, now, zone)
@@ -136,18 +143,11 @@ def team_calendar(*, viewer: Any, start: date, team: str, zone: zoneinfo.ZoneInf
     """The week from Monday `start` as a grid of people x days. Two queries: the people of the
     team, then their touchpoints of the week (scheduled, done, missed)."""
     days = [start + timedelta(days=i) for i in range(7)]
-    people_qs = get_user_model().objects.filter(is_active=True)
-    people_qs = people_qs.filter(groups__name__in=TEAMS.get(team) or roles.ALL_ROLES).distinct()
-    people = list(people_qs.order_by("first_name", "last_name", "username"))
-    touchpoints = Touchpoint.objects.visible_to(viewer).filter(
-        due_at__gte=_midnight(start, zone), due_at__lt=_midnight(start + timedelta(days=7), zone),
-        state__in=SHOWN_STATES,
-    )
-    if team in TEAMS:
-        touchpoints = touchpoints.filter(owner__in=[p.pk for p in people])
+    people = list(_team_people(team).order_by("first_name", "last_name", "username"))
+    touchpoints = calendar_rows(viewer=viewer, start=start, team=team, zone=zone, people=[p.pk for p in people])
     rows_by_owner: dict[int, CalendarRow] = {p.pk: CalendarRow(p, [[] for _ in days]) for p in people}
     counts = {state: 0 for state in SHOWN_STATES}
-    listed = list(touchpoints.select_related("account", "owner", "contact").order_by("due_at", "pk")[:CALENDAR_LIMIT])
+    listed = list(touchpoints[:CALENDAR_LIMIT])
     for touchpoint in listed:
         row = rows_by_owner.get(touchpoint.owner_id)
         if row is None:  # someone without a role any more (or deactivated) still owns it: show them
@@ -160,6 +160,29 @@ def team_calendar(*, viewer: Any, start: date, team: str, zone: zoneinfo.ZoneInf
         "counts": counts,
         "capped": len(listed) >= CALENDAR_LIMIT,
     }
+
+
+def _team_people(team: str) -> QuerySet[Any]:
+    """The active people of a team (of every role without one)."""
+    people = get_user_model().objects.filter(is_active=True)
+    return people.filter(groups__name__in=TEAMS.get(team) or roles.ALL_ROLES).distinct()
+
+
+def calendar_rows(
+    *, viewer: Any, start: date, team: str, zone: zoneinfo.ZoneInfo, people: list[int] | None = None
+) -> QuerySet[Touchpoint]:
+    """The team calendar's touchpoints of the week from Monday `start` (scheduled, done,
+    missed), of the team's people when a team is chosen (`people`, their ids when already read),
+    in due order: the grid's rows, and its CSV export's."""
+    touchpoints = Touchpoint.objects.visible_to(viewer).filter(
+        due_at__gte=_midnight(start, zone), due_at__lt=_midnight(start + timedelta(days=7), zone),
+        state__in=SHOWN_STATES,
+    )
+    if team in TEAMS:
+        if people is None:
+            people = list(_team_people(team).values_list("pk", flat=True))
+        touchpoints = touchpoints.filter(owner__in=people)
+    return touchpoints.select_related("account", "owner", "contact").order_by("due_at", "pk")
 
 
 # --- The account page's agenda ----------------------------------------------------------------

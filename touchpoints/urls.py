@@ -6,7 +6,9 @@ app_name = "touchpoints"
 urlpatterns = [
     # Staff pages
     path("my-week/", views.my_week, name="my_week"),
+    path("my-week/export.csv", views.my_week_export, name="my_week_export"),
     path("team-calendar/", views.team_calendar, name="team_calendar"),
+    path("team-calendar/export.csv", views.team_calendar_export, name="team_calendar_export"),
     path("touchpoints/<int:pk>/complete/", views.touchpoint_complete, name="touchpoint_complete"),
     path("touchpoints/<int:pk>/skip/", views.touchpoint_skip, name="touchpoint_skip"),
     path("touchpoints/<int:pk>/cancel/", views.touchpoint_cancel, name="touchpoint_cancel"),

@@ -10,7 +10,7 @@ in the signed-in user's time zone (their profile).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,8 +18,10 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,9 +29,11 @@ from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
 from core.exceptions import Conflict
 from core.http import is_htmx
 from core.http import next_url as _next
+from core.names import name_of, person_fields
 from crm.forms import add_service_errors
 from touchpoints import permissions, selectors, services
 from touchpoints.forms import OutcomeForm, ReasonForm, RescheduleForm, row_auto_id
@@ -107,6 +111,40 @@ def my_week(request: HttpRequest) -> HttpResponse:
             "next": request.get_full_path(),
         },
     )
+
+
+TOUCHPOINT_CSV_HEADER = [
+    "Check-up", "Kind", "State", "Channel", "Account", "Contact", "Due", "Assigned to", "Closed", "Satisfaction",
+]
+
+
+def _touchpoint_csv(name: str, touchpoints: QuerySet[Touchpoint]) -> HttpResponseBase:
+    """Check-ups as CSV, labels rather than codes, times in the viewer's zone (streamed_csv keeps
+    it), streamed in chunks."""
+    rows = touchpoints.select_related(None).select_related("account", "contact", "owner").only(
+        "title", "kind", "state", "channel", "due_at", "closed_at", "satisfaction", "account__name",
+        "contact__first_name", "contact__last_name", *person_fields("owner"),
+    )
+
+    def lines() -> Iterator[list[Any]]:
+        for t in rows.iterator(chunk_size=EXPORT_CHUNK):
+            yield [
+                t.title, t.get_kind_display(), t.get_state_display(), t.get_channel_display(), t.account.name,
+                t.contact.full_name if t.contact else "", t.due_at, name_of(t.owner), t.closed_at, t.satisfaction,
+            ]
+
+    return streamed_csv(filename(name), TOUCHPOINT_CSV_HEADER, lines())
+
+
+@login_required
+@require_GET
+def my_week_export(request: HttpRequest) -> HttpResponseBase:
+    """The week page's check-ups as CSV: the same person (a manager may pick another's week, 403
+    for others), the same rows, without the page's display cap."""
+    owner = _week_owner(request)
+    rows = selectors.week_rows(viewer=request.user, owner=owner, now=timezone.now(),
+                               zone=timezone.get_current_timezone())
+    return _touchpoint_csv(f"week-{owner.get_username()}", rows)
 
 
 # --- Actions on one touchpoint --------------------------------------------------------------
@@ -235,6 +273,14 @@ def _week_from(value: str | None, today: date) -> date:
     return selectors.week_start(day)
 
 
+def _calendar_filters(request: HttpRequest) -> tuple[date, str]:
+    """The team calendar's week (Monday) and team from the query string; unreadable ones are
+    today's week and everyone."""
+    start = _week_from(request.GET.get("week"), timezone.localdate())
+    team = request.GET.get("team") or ""
+    return start, team if team in TEAMS else ""
+
+
 @login_required
 @require_GET
 def team_calendar(request: HttpRequest) -> HttpResponse:
@@ -242,10 +288,7 @@ def team_calendar(request: HttpRequest) -> HttpResponse:
     permissions.require_can_see_others_weeks(user)
     zone = timezone.get_current_timezone()
     today = timezone.localdate()
-    start = _week_from(request.GET.get("week"), today)
-    team = request.GET.get("team") or ""
-    if team not in TEAMS:
-        team = ""
+    start, team = _calendar_filters(request)
     grid = selectors.team_calendar(viewer=user, start=start, team=team, zone=zone)
     return render(
         request, "touchpoints/team_calendar.html",
@@ -292,3 +335,14 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
     # the CSRF check rightly refuses. The feed URL is never in this page's address anyway.
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+@login_required
+@require_GET
+def team_calendar_export(request: HttpRequest) -> HttpResponseBase:
+    """The team calendar's check-ups as CSV: managers only (403 for others), the same week and
+    team, without the grid's display cap."""
+    permissions.require_can_see_others_weeks(request.user)
+    start, team = _calendar_filters(request)
+    rows = selectors.calendar_rows(viewer=request.user, start=start, team=team, zone=timezone.get_current_timezone())
+    return _touchpoint_csv(f"team-calendar-{team or 'everyone'}-{start.isoformat()}", rows)

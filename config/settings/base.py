@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # search: trigram and full-text lookups, indexes (only used on PostgreSQL)
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "touchpoints",
     "flows",
     "insights",
+    "search",  # the header search; beside insights, imported by none
     "demo",  # seed_demo and seed_scale; on top of every app
 ]
 

@@ -26,7 +26,7 @@ class AccountFilter(django_filters.FilterSet):
     mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only accounts whose team I am on.")
     archived = django_filters.BooleanFilter(
         method="filter_archived",
-        help_text="true: archived accounts only; false or left out: live ones (merged accounts are never listed).",
+        help_text="true: archived accounts too; false or left out: live ones only (merged accounts are never listed).",
     )
 
     class Meta:
@@ -36,7 +36,7 @@ class AccountFilter(django_filters.FilterSet):
     def filter_archived(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
         # The view's queryset is live() unless archived=true (so leaving the filter out hides them).
         if value is True:
-            return queryset.filter(archived_at__isnull=False, merged_into__isnull=True)
+            return queryset.filter(merged_into__isnull=True)
         return queryset
 
     def filter_single_threaded(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:

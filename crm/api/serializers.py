@@ -424,10 +424,24 @@ class DealMoveSerializer(ServiceOnly, serializers.Serializer):
         choices=Deal.Stage.choices,
         help_text="An open stage; a deal is closed with win or lose (moving to won/lost answers 409).",
     )
+    from_stage = serializers.ChoiceField(
+        choices=Deal.Stage.choices, required=False,
+        help_text="The stage you saw the deal at: if it moved since, nothing changes and the answer is 409.",
+    )
 
 
 class DealLoseSerializer(ServiceOnly, serializers.Serializer):
     reason = MultiLineSerializerField(max_length=2000, help_text="Why the deal was lost.")
+
+
+class DealReopenSerializer(ServiceOnly, serializers.Serializer):
+    to = serializers.ChoiceField(
+        choices=[(stage.value, stage.label) for stage in Deal.OPEN_STAGES], help_text="The open stage it goes back to.",
+    )
+    reason = MultiLineSerializerField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="Why it is reopened (optional; on the timeline).",
+    )
 
 
 # --- Activities -----------------------------------------------------------------------------

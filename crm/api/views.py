@@ -396,7 +396,8 @@ class DealViewSet(
         deal = self.get_object()
         self.check_can_write(deal)
         data = self._body(s.DealMoveSerializer)
-        return Response(self.get_serializer(services.deal_move(deal=deal, by=request.user, to=data["stage"])).data)
+        moved = services.deal_move(deal=deal, by=request.user, to=data["stage"], from_stage=data.get("from_stage"))
+        return Response(self.get_serializer(moved).data)
 
     @extend_schema(summary="Win the deal (records closed_at and freezes who sold it)", request=None,
                    responses={200: s.DealSerializer, **errors(409)})
@@ -412,6 +413,19 @@ class DealViewSet(
         self.check_can_write(deal)
         data = self._body(s.DealLoseSerializer)
         return Response(self.get_serializer(services.deal_lose(deal=deal, by=request.user, **data)).data)
+
+    @extend_schema(
+        summary="Reopen a won or lost deal at an open stage",
+        description="A lost deal can always be reopened; a won one only while its handover is a draft not yet "
+        "submitted (the draft is discarded). Otherwise 409 with the reason.",
+        request=s.DealReopenSerializer, responses={200: s.DealSerializer, **errors(409)},
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        deal = self.get_object()
+        self.check_can_write(deal)
+        data = self._body(s.DealReopenSerializer)
+        return Response(self.get_serializer(flows.deal_reopen(deal=deal, by=request.user, **data)).data)
 
 
 # --- Activities -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("crm", "0009_archive_and_merge"),
+        ("crm", "0010_search_indexes"),
     ]
 
     operations = [

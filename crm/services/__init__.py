@@ -34,6 +34,7 @@ from crm.services.deals import (
     deal_create,
     deal_lose,
     deal_move,
+    deal_reopen,
     deal_update,
     deal_win,
     pipeline_totals_rebuild,
@@ -65,6 +66,6 @@ __all__ = [
     "account_merge_finish", "account_reassign", "account_restore", "account_update", "activity_log", "book_plan",
     "book_reassign", "contact_archive", "contact_create", "contact_merge_begin", "contact_merge_check",
     "contact_merge_finish", "contact_restore", "contact_update", "deal_create", "deal_lose", "deal_move",
-    "deal_update", "deal_win", "pipeline_totals_rebuild", "profile_update", "rows_pointing_at", "team_member_add",
-    "team_member_end", "team_member_join", "user_deactivate", "user_end_access",
+    "deal_reopen", "deal_update", "deal_win", "pipeline_totals_rebuild", "profile_update", "rows_pointing_at",
+    "team_member_add", "team_member_end", "team_member_join", "user_deactivate", "user_end_access",
 ]

@@ -177,12 +177,24 @@ def _transition(deal: Deal, action: Any, **kwargs: Any) -> None:
         raise Conflict(str(exc) or f"This deal is {stage}; that move is not possible.") from None
 
 
+def _require_still_at(deal: Deal, from_stage: str | None) -> None:
+    """A move made from a page that showed the deal at `from_stage` (the board, the deal page)
+    is refused once someone else moved it meanwhile: the person decided on what they saw."""
+    if from_stage is not None and from_stage != deal.stage:
+        raise Conflict(
+            f"{deal.name} was moved to {deal.get_stage_display()} meanwhile; it has not been moved again. "
+            "Reload to see where it is now."
+        )
+
+
 @transaction.atomic
-def deal_move(*, deal: Deal, by: Any, to: str) -> Deal:
+def deal_move(*, deal: Deal, by: Any, to: str, from_stage: str | None = None) -> Deal:
+    """`from_stage`: the stage the mover saw the deal at, if the move must not overrule a newer one."""
     deal = _lock_deal(deal)
     permissions.require_can_sell_on(by, deal.account)
     if to not in Deal.Stage.values:
         raise ValidationError({"stage": f"Unknown stage {to!r}."})
+    _require_still_at(deal, from_stage)
     from_stage = deal.stage
     _transition(deal, deal.move, to=to)
     deal.save()
@@ -221,4 +233,32 @@ def deal_lose(*, deal: Deal, by: Any, reason: str) -> Deal:
     deal.save()
     _pipeline_move(deal=deal, from_stage=from_stage, from_currency=deal.currency, from_value=deal.value)
     events.deal_stage_changed_event(deal=deal, by=by, from_stage=from_stage, reason=reason)
+    return deal
+
+
+@transaction.atomic
+def deal_reopen(*, deal: Deal, by: Any, to: str, reason: str = "") -> Deal:
+    """Puts a won or lost deal back at an open stage, with the reason if one is given. A won
+    deal's handover is the handover app's: reopening one goes through flows.deal_reopen, which
+    discards its draft (or refuses once it was submitted)."""
+    deal = _lock_deal(deal)
+    permissions.require_can_sell_on(by, deal.account)
+    if to not in Deal.OPEN_STAGES:
+        raise ValidationError({"to": f"Reopen at an open stage (lead, qualified, proposal, negotiation), not {to!r}."})
+    reason = (reason or "").strip()
+    if len(reason) > 2000:
+        raise ValidationError({"reason": "Keep the reason under 2000 characters."})
+    from_stage = deal.stage
+    if from_stage not in (Deal.Stage.WON, Deal.Stage.LOST):
+        raise Conflict(f"{deal.name} is open ({deal.get_stage_display()}): only a won or lost deal is reopened.")
+    _transition(deal, deal.reopen, to=to)
+    deal.save()
+    _pipeline_move(deal=deal, from_stage=from_stage, from_currency=deal.currency, from_value=deal.value)
+    events.deal_reopened_event(deal=deal, by=by, from_stage=from_stage, reason=reason)
+    if from_stage == Deal.Stage.WON and not deal.account.deals.filter(stage=Deal.Stage.WON).exists():
+        # The account became a customer by winning; with no won deal left it is a prospect again
+        # (an account further along, onboarding or active, stays where it is).
+        account_lifecycle_change(
+            account=deal.account, to=Account.Lifecycle.PROSPECT, by=by, only_from=(Account.Lifecycle.CUSTOMER,),
+        )
     return deal

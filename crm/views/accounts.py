@@ -3,21 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
 from core.http import allowed, posted
+from core.names import person_fields, person_name
 from core.pagination import CappedPaginator
 from crm import duplicates, permissions, roles, selectors, services
 from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
-from crm.models import Account
+from crm.models import Account, is_single_threaded
 from crm.signals import account_page_sections
 from crm.views.shared import int_or_none
 
@@ -25,9 +29,8 @@ ACCOUNTS_PER_PAGE = 50
 TIMELINE_PAGE = selectors.TIMELINE_PAGE
 
 
-@login_required
-@require_GET
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_filters(request: HttpRequest) -> tuple[AccountFilterForm, dict[str, Any]]:
+    """The accounts list's filters from the query string, for the page and its CSV alike."""
     form = AccountFilterForm(request.GET or None)
     filters: dict[str, Any] = {}
     if form.is_bound:
@@ -42,6 +45,13 @@ def account_list(request: HttpRequest) -> HttpResponse:
             "mine": bool(data.get("mine")),
             "archived": bool(data.get("archived")),
         }
+    return form, filters
+
+
+@login_required
+@require_GET
+def account_list(request: HttpRequest) -> HttpResponse:
+    form, filters = account_filters(request)
     accounts = selectors.account_list(user=request.user, **filters)
     page = CappedPaginator(accounts, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
@@ -49,6 +59,38 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "crm/account_list.html",
         {"form": form, "page": page, "filtered": any(filters.values()) if filters else False},
     )
+
+
+ACCOUNT_CSV_HEADER = [
+    "Account", "Stage", "Owner", "Single-threaded", "Active contacts", "Vendor people", "Industry", "Website",
+    "City", "Country", "Archived", "Created",
+]
+
+
+@login_required
+@require_GET
+def account_export(request: HttpRequest) -> HttpResponseBase:
+    """The accounts list's rows as CSV: the same filters (invalid ones ignored, as the page
+    does), the same selector, every matching row rather than a page of them, streamed. Rows are
+    read as tuples (no model instances): the file of 100,000 accounts is written at the speed
+    of the database."""
+    _form, filters = account_filters(request)
+    accounts = selectors.account_list(user=request.user, **filters).values_list(
+        "pk", "name", "lifecycle", *person_fields("owner"), "active_contact_count", "vendor_people_count",
+        "industry", "website", "city", "country", "archived_at", "created_at",
+    )
+    lifecycles = dict(Account.Lifecycle.choices)
+
+    def rows() -> Iterator[list[Any]]:
+        for (_pk, name, lifecycle, username, first_name, last_name, contacts, people, industry, website, city,
+             country, archived_at, created_at) in accounts.iterator(chunk_size=EXPORT_CHUNK):
+            yield [
+                name, lifecycles.get(lifecycle, lifecycle), person_name(first_name, last_name, username),
+                is_single_threaded(contacts, people), contacts, people, industry, website, city, country,
+                archived_at is not None, created_at,
+            ]
+
+    return streamed_csv(filename("accounts"), ACCOUNT_CSV_HEADER, rows())
 
 
 @login_required

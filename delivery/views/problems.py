@@ -3,56 +3,92 @@ reopening it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.csv_export import EXPORT_CHUNK, filename, streamed_csv
 from core.exceptions import Conflict
 from core.http import posted
+from core.names import name_of, person_fields
 from core.pagination import CappedPaginator
 from crm.forms import add_service_errors
 from crm.models import Activity
 from crm.permissions import get_account_for
-from delivery import permissions, services
+from delivery import permissions, selectors, services
 from delivery.forms import ProblemFilterForm, ProblemForm, ReopenForm, ResolveForm
 from delivery.models import Problem, Project
 from delivery.views.shared import ROWS_PER_PAGE, conflict
 from handover.models import Promise
 
 
-@login_required
-@require_GET
-def problem_list(request: HttpRequest) -> HttpResponse:
+def problem_filters(request: HttpRequest) -> tuple[ProblemFilterForm, dict[str, Any]]:
+    """The problems list's filters from the query string, for the page and its CSV alike."""
     form = ProblemFilterForm(request.GET or None)
-    problems = Problem.objects.visible_to(request.user).select_related(
-        "account", "account__owner", "project__deal", "raised_by"
-    )
-    filtered = False
+    filters: dict[str, Any] = {}
     if form.is_bound:
         form.is_valid()  # invalid fields are reported and ignored; valid ones still filter
         data = getattr(form, "cleaned_data", {})
-        for name in ("state", "severity", "category", "source"):
-            if data.get(name):
-                problems = problems.filter(**{name: data[name]})
-                filtered = True
-        if (data.get("q") or "").strip():
-            problems = problems.filter(account__name__icontains=data["q"].strip())
-            filtered = True
-        if data.get("owner"):
-            problems = problems.filter(account__owner=data["owner"])
-            filtered = True
-        if data.get("account"):
-            problems = problems.filter(account_id=data["account"])
-            filtered = True
-    page = CappedPaginator(problems.order_by("-raised_at", "-pk"), ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "delivery/problem_list.html", {"form": form, "page": page, "filtered": filtered})
+        filters = {name: data.get(name) or "" for name in ("state", "severity", "category", "source")}
+        filters.update(q=(data.get("q") or "").strip(), owner=data.get("owner"), account=data.get("account"))
+    return form, filters
+
+
+@login_required
+@require_GET
+def problem_list(request: HttpRequest) -> HttpResponse:
+    form, filters = problem_filters(request)
+    problems = selectors.problem_list(user=request.user, **filters)
+    page = CappedPaginator(problems, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request, "delivery/problem_list.html", {"form": form, "page": page, "filtered": any(filters.values())}
+    )
+
+
+PROBLEM_CSV_HEADER = [
+    "Problem", "Category", "Severity", "State", "Raised from", "Account", "Account owner", "Delivery of",
+    "Promises traced", "Promised by", "Raised", "Raised by", "Resolved", "Closed",
+]
+
+
+@login_required
+@require_GET
+def problem_export(request: HttpRequest) -> HttpResponseBase:
+    """The problems list's rows as CSV: the same filters (invalid ones ignored, as the page
+    does), every matching row, streamed; each problem's promises come with its chunk of rows."""
+    _form, filters = problem_filters(request)
+    promises = Promise.objects.select_related("made_by").only("description", *person_fields("made_by"))
+    problems = (
+        selectors.problem_list(user=request.user, **filters)
+        .only(
+            "title", "category", "severity", "state", "source", "raised_by_label", "raised_at", "resolved_at",
+            "closed_at", "account__name", *person_fields("account__owner", "raised_by"), "project__deal__name",
+        )
+        .prefetch_related(Prefetch("promises", queryset=promises.order_by("made_at", "pk")))
+    )
+    def rows() -> Iterator[list[Any]]:
+        for p in problems.iterator(chunk_size=EXPORT_CHUNK):
+            traced = list(p.promises.all())
+            yield [
+                p.title, p.get_category_display(), p.get_severity_display(), p.get_state_display(),
+                p.get_source_display(),
+                p.account.name, name_of(p.account.owner), p.project.deal.name if p.project else "",
+                "; ".join(promise.description for promise in traced),
+                "; ".join(dict.fromkeys(name_of(promise.made_by) for promise in traced)),
+                p.raised_at, name_of(p.raised_by) if p.raised_by else p.raised_by_label, p.resolved_at, p.closed_at,
+            ]
+
+    return streamed_csv(filename("problems"), PROBLEM_CSV_HEADER, rows())
 
 
 @login_required

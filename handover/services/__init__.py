@@ -19,12 +19,14 @@ from handover.services.handovers import (
     approve_blockers,
     handover_accept,
     handover_approve,
+    handover_discard_for_deal,
     handover_move_rep,
     handover_open_for_deal,
     handover_reject,
     handover_return,
     handover_submit,
     handover_update,
+    reopen_blocker,
     submit_blockers,
 )
 from handover.services.merging import handovers_move_to_account, promises_move_to_contact
@@ -41,8 +43,9 @@ from handover.services.promises import (
 
 __all__ = [
     "HANDOVER_FIELDS", "PROMISE_FIELDS", "accept_blockers", "add_working_days", "approve_blockers",
-    "handover_accept", "handover_approve", "handover_move_rep", "handover_open_for_deal", "handover_reject",
-    "handover_return", "handover_submit", "handover_update", "handovers_move_to_account", "promise_mark_outcome",
-    "promise_record", "promise_reset", "promise_review", "promise_update", "promise_withdraw", "promises_break",
-    "promises_move_to_contact", "submit_blockers",
+    "handover_accept", "handover_approve", "handover_discard_for_deal", "handover_move_rep",
+    "handover_open_for_deal", "handover_reject", "handover_return", "handover_submit", "handover_update",
+    "handovers_move_to_account", "promise_mark_outcome", "promise_record", "promise_reset", "promise_review",
+    "promise_update", "promise_withdraw", "promises_break", "promises_move_to_contact", "reopen_blocker",
+    "submit_blockers",
 ]

@@ -75,10 +75,46 @@ def handover_open_for_deal(*, deal: Deal, by: Any) -> Handover:
     return handover
 
 
+def reopen_blocker(deal: Deal) -> str:
+    """Why the deal's handover keeps the won deal from being reopened ("" when nothing does)."""
+    handover = Handover.objects.filter(deal=deal).only("state", "submitted_at", "deal").first()
+    return _reopen_blocker(handover) if handover is not None else ""
+
+
+def _reopen_blocker(handover: Handover) -> str:
+    if handover.state == Handover.State.DRAFT and handover.submitted_at is None:
+        return ""
+    return (
+        f"Its handover is {handover.get_state_display().lower()}: a won deal can be reopened only while "
+        "its handover is a draft not yet submitted."
+    )
+
+
+@transaction.atomic
+def handover_discard_for_deal(*, deal: Deal, by: Any) -> None:
+    """The draft of a deal being reopened is discarded: it was prepared for a sale that is not
+    one any more, and winning the deal again drafts a fresh one. Only a draft never submitted
+    goes; once sales or delivery have seen it (submitted, returned, approved, rejected, accepted)
+    the deal cannot be reopened, and this refuses. Called by the reopening flow; a deal without
+    a handover has nothing to discard."""
+    existing = Handover.objects.filter(deal=deal).values_list("pk", flat=True).first()
+    if existing is None:
+        return
+    handover = _lock(Handover(pk=existing, account_id=deal.account_id))
+    permissions.require_can_prepare_handover(by, handover)
+    blocker = _reopen_blocker(handover)
+    if blocker:
+        raise Conflict(blocker)
+    events.handover_discarded_event(handover=handover, by=by)
+    handover.delete()  # its contacts and attendees go with it
+
+
 def _lock(handover: Handover) -> Handover:
     """Account, then deal, then handover: the order reassignment and the deal services use."""
     Account.objects.select_for_update().filter(pk=handover.account_id).values_list("pk").get()
-    Handover.objects.select_for_update().filter(pk=handover.pk).values_list("pk").get()
+    if Handover.objects.select_for_update().filter(pk=handover.pk).values_list("pk").first() is None:
+        # Discarded while the caller waited (its deal was reopened): a state, not a missing page.
+        raise Conflict("This handover was discarded: its deal was reopened. Nothing was changed.")
     return Handover.objects.select_related("deal", "account", "rep", "delivery_owner").get(pk=handover.pk)
 
 

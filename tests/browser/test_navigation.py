@@ -105,6 +105,9 @@ def test_every_role_finds_its_pages_in_one_row_or_one_menu(page: Any, world: Any
             # One row: every link at the same height, no menu button.
             tops = page.eval_on_selector_all("nav.mainnav a", "els => els.map(e => e.offsetTop)")
             assert len(set(tops)) == 1, f"the navigation wraps onto {len(set(tops))} rows at {url}"
+            # and no link is scrolled out of sight (the header search box leaves them room)
+            hidden = page.eval_on_selector("nav.mainnav", "n => n.scrollWidth - n.clientWidth")
+            assert hidden <= 1, f"{hidden}px of the navigation are out of sight at {url}"
             assert not toggle.is_visible()
         else:
             # A menu: the links are hidden until it opens, then all of them show.
