@@ -26,7 +26,7 @@ def test_a_manager_merges_a_duplicate_account_and_the_timeline_shows_it(
     expect(page.locator("h1")).to_contain_text("Merge ACME Robotics SA into another account")
     # The likely duplicate is offered; a search by name finds it too
     page.fill("#merge-q", "acme rob")
-    page.click("text=Search")
+    page.click(".merge-search button[type=submit]")
     page.check(f"input[name=into][value='{account.pk}']")
     screenshot(page, "account_merge")
     page.click("text=Next: see what moves")
