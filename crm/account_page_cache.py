@@ -36,7 +36,7 @@ from crm.models import AccountTeamMember, Contact, Deal, OwnershipChange
 
 # Bump when the cached rows' shape changes (another column read, another list), so a deploy
 # never reads entries written by the previous code.
-SCHEMA = 1
+SCHEMA = 2
 # Entries expire anyway, so a cache that outlives the database (a re-seeded demo) or missed a
 # bump while it was down heals itself.
 TIMEOUT_SECONDS = 600

@@ -129,3 +129,30 @@ def deal_owner_changed_event(*, deal: Deal, by: Any, from_user_id: int | None) -
         data={"from": from_user_id, "to": deal.owner_id},
     )
 
+
+
+def account_archived_event(*, account: Account, by: Any, restored: bool = False) -> Activity:
+    verb = "restored" if restored else "archived"
+    return event_record(
+        account=account, event_type=f"account.{verb}", subject=f"Account {account.name} {verb}", actor=by,
+    )
+
+
+def account_merged_event(*, account: Account, merged: Account, survivor: Account, by: Any,
+                         moved: dict[str, int]) -> Activity:
+    """Written on both: the survivor's timeline and the tombstone's say the same thing."""
+    return event_record(
+        account=account, event_type="account.merged",
+        subject=f"Merged {merged.name} (#{merged.pk}) into {survivor.name} (#{survivor.pk}) by {name_of(by)}",
+        actor=by, data={"merged": merged.pk, "into": survivor.pk, "moved": moved},
+    )
+
+
+def contact_merged_event(*, account: Account, merged: Any, survivor: Any, by: Any,
+                         moved: dict[str, int]) -> Activity:
+    return event_record(
+        account=account, event_type="contact.merged",
+        subject=f"Merged contact {merged.full_name} (#{merged.pk}) into {survivor.full_name} (#{survivor.pk}) "
+        f"by {name_of(by)}",
+        actor=by, data={"contact": survivor.pk, "merged": merged.pk, "into": survivor.pk, "moved": moved},
+    )

@@ -165,6 +165,12 @@ class AccountFilterForm(forms.Form):
         )
 
 
+class MergeSearchForm(forms.Form):
+    """The merge page's search for the account that stays (GET)."""
+
+    q = text.SingleLineFormField(required=False, max_length=100, label="Find the account that stays")
+
+
 # --- Contacts and team ----------------------------------------------------------------------
 
 

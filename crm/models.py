@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Upper
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, TransitionNotAllowed, transition
 
@@ -22,6 +22,7 @@ from core import search
 from core.text import MultiLineTextField, SingleLineCharField, SingleLineEmailField, SingleLineURLField
 from core.time_zones import validate_time_zone
 from crm import roles
+from crm.duplicate_keys import domain_key, name_key
 
 User = settings.AUTH_USER_MODEL
 
@@ -170,6 +171,10 @@ class Account(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="merged_from"
     )
+    # What a new account is compared with before it is created (crm.duplicate_keys): written by
+    # `refresh_duplicate_keys` in the services and by the bulk seeders, read by crm.duplicates.
+    name_key = SingleLineCharField(max_length=200, blank=True, editable=False)
+    domain_key = SingleLineCharField(max_length=300, blank=True, editable=False)
 
     objects = AccountQuerySet.as_manager()
 
@@ -178,10 +183,20 @@ class Account(models.Model):
         indexes = [
             models.Index(fields=["owner", "name", "id"], name="account_owner_name"),
             models.Index(fields=["name", "id"], name="account_name"),
+            models.Index(fields=["name_key"], name="account_name_key"),
+            models.Index(fields=["domain_key"], name="account_domain_key", condition=~Q(domain_key="")),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def refresh_duplicate_keys(self) -> None:
+        self.name_key = name_key(self.name)
+        self.domain_key = domain_key(self.website)
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.merged_into_id is not None
 
     @property
     def is_single_threaded(self) -> bool:
@@ -269,6 +284,8 @@ class Contact(models.Model):
             # The contacts list's default sort (by name) and its "newest" sort.
             models.Index(fields=["last_name", "first_name", "id"], name="contact_name"),
             models.Index(fields=["created_at", "id"], name="contact_created"),
+            # The duplicates check compares emails case aside (`email__iexact`, UPPER on PostgreSQL).
+            models.Index(Upper("email"), name="contact_email_ci"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -283,6 +300,10 @@ class Contact(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.merged_into_id is not None
 
     @property
     def can_be_emailed(self) -> bool:

@@ -26,6 +26,22 @@ def get_account_for(user: Any, pk: Any) -> Account:
     return get_visible_or_404(Account.objects.visible_to(user).select_related("owner"), pk)
 
 
+def survivor_of_tombstone(user: Any, pk: Any) -> Account | None:
+    """The account a merged one now lives in (following merges of merges), when the user may
+    see it: the tombstone's team moved with it, so a tombstone is reached through its survivor."""
+    try:
+        account = Account.objects.filter(pk=int(pk)).only("merged_into").first()
+    except (ValueError, TypeError, OverflowError):
+        return None
+    for _ in range(10):  # a chain of merges is short; a cycle cannot be made (a survivor is live)
+        if account is None or account.merged_into_id is None:
+            break
+        account = Account.objects.filter(pk=account.merged_into_id).only("merged_into").first()
+    if account is None or account.merged_into_id is not None or account.pk == int(pk):
+        return None
+    return Account.objects.visible_to(user).filter(pk=account.pk).first()
+
+
 def get_contact_for(user: Any, pk: Any) -> Contact:
     return get_visible_or_404(Contact.objects.visible_to(user).select_related("account"), pk)
 
@@ -112,3 +128,14 @@ def require_can_reassign(user: Any) -> None:
 def require_can_manage_users(user: Any) -> None:
     if not roles.has_role(user, roles.ADMINISTRATOR, roles.SALES_MANAGER):
         raise PermissionDenied("Only administrators and sales managers deactivate users.")
+
+
+def require_can_merge(user: Any) -> None:
+    """Merging accounts or contacts moves whole histories: the managers who reassign accounts."""
+    if not roles.can_reassign(user):
+        raise PermissionDenied("Only sales managers and administrators merge accounts and contacts.")
+
+
+def require_can_archive(user: Any, account: Account) -> None:
+    """Archiving and restoring an account or a contact: whoever may edit the account."""
+    require_can_edit_account(user, account)

@@ -38,7 +38,7 @@ def account_list(
     mine: bool = False, archived: bool = False,
 ) -> QuerySet[Account]:
     """The accounts list (and its CSV export): visible accounts, filtered, with owner and thread
-    counts annotated. Archived accounts only with `archived`; merged ones (tombstones that
+    counts annotated. Archived accounts too with `archived`; merged ones (tombstones that
     redirect to their survivor) never."""
     qs = Account.objects.visible_to(user).select_related("owner")
     qs = qs.filter(merged_into__isnull=True) if archived else qs.live()
@@ -67,6 +67,7 @@ def account_list(
 class AccountPage:
     account: Account
     contacts: list[Contact]
+    archived_contacts: list[Contact]
     team: list[AccountTeamMember]
     past_team: list[AccountTeamMember]
     ownership: list[OwnershipChange]
@@ -91,15 +92,18 @@ def account_page(
     The contacts, deals, team and ledger come from the account page cache
     (crm.account_page_cache) while no write bumped its version; the timeline, which every event
     of every app adds to, is read each time."""
-    contacts, deals, members, ownership = account_page_cache.cached(account.pk, lambda: _account_rows(account))
+    every_contact, deals, members, ownership = account_page_cache.cached(account.pk, lambda: _account_rows(account))
     # Cached rows carry the account as it was when they were read: they get this one.
-    for contact in contacts:
+    for contact in every_contact:
         contact.account = account
+    # Archived contacts are out of the list (`Contact.objects.live()`), kept apart to restore.
+    contacts = [c for c in every_contact if c.archived_at is None]
     for deal in deals:
         deal.account = account
     return AccountPage(
         account=account,
         contacts=contacts,
+        archived_contacts=[c for c in every_contact if c.archived_at is not None],
         team=[m for m in members if m.ended_at is None],
         past_team=[m for m in members if m.ended_at is not None],
         ownership=ownership,
@@ -112,7 +116,7 @@ def _account_rows(
     account: Account,
 ) -> tuple[list[Contact], Sequence[Deal], list[AccountTeamMember], list[OwnershipChange]]:
     """Each query reads the columns the page shows (crm/account_detail.html)."""
-    contacts = list(account.contacts.all())
+    contacts = list(account.contacts.filter(merged_into__isnull=True))
     deals = list(
         account.deals.select_related("owner", "sold_by")
         .only(

@@ -20,3 +20,7 @@ account_page_sections = Signal()
 # reach them (the contact left, asked not to be contacted, or changed email), so the app that
 # keeps those links revokes the live ones. kwargs: contact
 contact_address_lapsed = Signal()
+# Sent inside a merge of two accounts (flows.account_merge), after every row moved to the
+# survivor, so caches above crm (insights' dashboard snapshots) forget what they showed.
+# kwargs: merged, survivor, by
+accounts_merged = Signal()

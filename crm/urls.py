@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from crm.views import accounts, activities, contacts, deals, lists, people, reassignment, team
+from crm.views import accounts, activities, archive, contacts, deals, lists, merging, people, reassignment, team
 
 app_name = "crm"
 urlpatterns = [
@@ -16,12 +16,18 @@ urlpatterns = [
     path("accounts/<int:pk>/contacts/new/", contacts.contact_create, name="contact_create"),
     path("accounts/<int:pk>/team/add/", team.team_add, name="team_add"),
     path("accounts/<int:pk>/reassign/", reassignment.account_reassign, name="account_reassign"),
+    path("accounts/<int:pk>/merge/", merging.account_merge, name="account_merge"),
+    path("accounts/<int:pk>/archive/", archive.account_archive, name="account_archive"),
+    path("accounts/<int:pk>/restore/", archive.account_restore, name="account_restore"),
     path("accounts/<int:pk>/deals/new/", deals.deal_create, name="deal_create"),
     path("activities/<int:pk>/", activities.activity_detail, name="activity_detail"),
     path("contacts/", lists.contact_list, name="contact_list"),
     path("contacts/export.csv", lists.contact_export, name="contact_export"),
     path("contacts/<int:pk>/edit/", contacts.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/left/", contacts.contact_left, name="contact_left"),
+    path("contacts/<int:pk>/merge/", merging.contact_merge, name="contact_merge"),
+    path("contacts/<int:pk>/archive/", archive.contact_archive, name="contact_archive"),
+    path("contacts/<int:pk>/restore/", archive.contact_restore, name="contact_restore"),
     path("team/<int:pk>/end/", team.team_end, name="team_end"),
     path("deals/", lists.deal_list, name="deal_list"),
     path("deals/export.csv", lists.deal_export, name="deal_export"),

@@ -192,3 +192,19 @@ def links_revoke_for_contact(contact: Contact) -> int:
     return CustomerLink.objects.filter(contact=contact, revoked_at__isnull=True, used_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+
+
+def links_move_to_account(*, from_account: Account, to_account: Account) -> int:
+    """A merge (flows.account_merge): the merged account's links go to the survivor, so a
+    sign-off or survey link already emailed still works (its target, a stage or a check-up,
+    moves too); its live portal links are revoked, since their target is the tombstone: the
+    survivor's portal link is the one to send. Returns the portal links revoked."""
+    revoked = link_revoke_live(purpose=CustomerLink.Purpose.PORTAL, target=CustomerLink.target_of(from_account))
+    CustomerLink.objects.filter(account=from_account).update(account=to_account)
+    return revoked
+
+
+def links_move_to_contact(*, from_contact: Contact, to_contact: Contact) -> int:
+    """A merge of contacts (flows.contact_merge): the links emailed to the merged contact name
+    the survivor (the same person); they stay live."""
+    return CustomerLink.objects.filter(contact=from_contact).update(contact=to_contact)

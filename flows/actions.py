@@ -15,8 +15,9 @@ from typing import Any, cast
 from django.db import transaction
 
 from crm import services as crm
-from crm.models import Contact, Deal, OwnershipChange
+from crm.models import Account, Contact, Deal, OwnershipChange
 from crm.services import ReassignmentPlan
+from customer_links import services as customer_links
 from customer_links.models import CustomerLink
 from delivery import services as delivery
 from delivery.models import Project, SignOff, Stage
@@ -177,3 +178,35 @@ def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
     if unreachable and (contact.is_active, contact.do_not_contact) != before:
         touchpoints.touchpoints_drop_contact(contact)
     return contact
+
+
+# --- Duplicates -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def account_merge(*, account: Account, into: Account, by: Any) -> Account:
+    """A duplicate account is merged into the survivor: crm checks who may merge and locks both
+    accounts (in primary-key order), then every app's rows that point at the merged account go
+    to the survivor, then crm moves its own (contacts, deals, timeline, team, ledger), leaves
+    the merged account as a tombstone and records the merge on both timelines."""
+    merged, survivor = crm.account_merge_begin(account=account, into=into, by=by)
+    moved = crm.rows_pointing_at(merged)
+    customer_links.links_move_to_account(from_account=merged, to_account=survivor)
+    handover_services.handovers_move_to_account(from_account=merged, to_account=survivor)
+    delivery.projects_move_to_account(from_account=merged, to_account=survivor)
+    touchpoints.touchpoints_move_to_account(from_account=merged, to_account=survivor)
+    return crm.account_merge_finish(merged=merged, survivor=survivor, by=by, moved=moved)
+
+
+@transaction.atomic
+def contact_merge(*, contact: Contact, into: Contact, by: Any) -> Contact:
+    """A duplicate contact of the same account is merged into the survivor: promises made to
+    them, their sign-offs, links, check-ups and survey answers name the survivor, then crm
+    leaves the merged contact as a tombstone and records the merge on the timeline."""
+    merged, survivor = crm.contact_merge_begin(contact=contact, into=into, by=by)
+    moved = crm.rows_pointing_at(merged)
+    customer_links.links_move_to_contact(from_contact=merged, to_contact=survivor)
+    handover_services.promises_move_to_contact(from_contact=merged, to_contact=survivor)
+    delivery.signoffs_move_to_contact(from_contact=merged, to_contact=survivor)
+    touchpoints.touchpoints_move_to_contact(from_contact=merged, to_contact=survivor)
+    return crm.contact_merge_finish(merged=merged, survivor=survivor, by=by, moved=moved)

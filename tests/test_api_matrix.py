@@ -145,6 +145,29 @@ class Ctx:
         notices.deliver(notice.pk)
         return self.rep.notifications.get(notice=notice)
 
+    @cached_property
+    def archived_account(self) -> Any:
+        from crm import services as crm_services
+
+        return crm_services.account_archive(account=self.account, by=self.rep)
+
+    @cached_property
+    def archived_contact(self) -> Any:
+        from crm import services as crm_services
+
+        return crm_services.contact_archive(contact=self.contact, by=self.rep)
+
+    def twin_account(self) -> int:
+        """A second account to merge into, which only the managers see."""
+        from crm import services as crm_services
+
+        return crm_services.account_create(by=self.salesmgr, name="Matrix twin").pk
+
+    def twin_contact(self) -> int:
+        from crm import services as crm_services
+
+        return crm_services.contact_create(account=self.account, by=self.rep, first_name="Twin").pk
+
     @property
     def persona_name(self) -> str:
         return self.persona.get_username() if self.persona is not None else ""
@@ -197,6 +220,8 @@ OWN_VIEW =        (401,  200, 404,     404, 404,     404,     404,        404)
 DELETE_OWN_VIEW = (401,  204, 404,     404, 404,     404,     404,        404)
 # The bell: each user reaches only their own (the row's notification is rep's).
 OWN_NOTIFICATION = (401, 200, 404,     404, 404,     404,     404,        404)
+# Merging moves whole histories: the managers who reassign (404 first for what one may not see).
+MERGE =           REASSIGN_ONE
 
 MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     # (method, path template): (URL with {placeholders} from Ctx, body, expected per persona)
@@ -215,6 +240,17 @@ MATRIX: dict[tuple[str, str], tuple[str, Body, tuple[int, ...]]] = {
     ("POST", "/api/v1/accounts/{id}/reassign/"): (
         "/api/v1/accounts/{account.pk}/reassign/", lambda c: {"to_user": c.rep2.pk, "note": "Matrix"}, REASSIGN_ONE,
     ),
+    ("GET", "/api/v1/accounts/duplicates/"): ("/api/v1/accounts/duplicates/?name=Acme+Robotics+Ltd", None, READ_ALL),
+    ("POST", "/api/v1/accounts/{id}/merge/"): (
+        "/api/v1/accounts/{account.pk}/merge/", lambda c: {"into": c.twin_account()}, MERGE,
+    ),
+    ("POST", "/api/v1/accounts/{id}/archive/"): ("/api/v1/accounts/{account.pk}/archive/", None, EDIT_ACCOUNT),
+    ("POST", "/api/v1/accounts/{id}/restore/"): ("/api/v1/accounts/{archived_account.pk}/restore/", None, EDIT_ACCOUNT),
+    ("POST", "/api/v1/contacts/{id}/merge/"): (
+        "/api/v1/contacts/{contact.pk}/merge/", lambda c: {"into": c.twin_contact()}, MERGE,
+    ),
+    ("POST", "/api/v1/contacts/{id}/archive/"): ("/api/v1/contacts/{contact.pk}/archive/", None, EDIT_ACCOUNT),
+    ("POST", "/api/v1/contacts/{id}/restore/"): ("/api/v1/contacts/{archived_contact.pk}/restore/", None, EDIT_ACCOUNT),
     ("GET", "/api/v1/contacts/"): ("/api/v1/contacts/", None, READ_ALL),
     ("POST", "/api/v1/contacts/"): (
         "/api/v1/contacts/", lambda c: {"account": c.account.pk, "first_name": "Zoe"}, CREATE_ON_ACCT,

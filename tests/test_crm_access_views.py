@@ -48,6 +48,10 @@ OUTSIDER_URLS = [
     ("post", "team_end", "member"),
     ("get", "deal_detail", "deal"), ("get", "deal_edit", "deal"), ("post", "deal_edit", "deal"),
     ("post", "deal_move", "deal"), ("post", "deal_win", "deal"), ("post", "deal_lose", "deal"),
+    ("get", "account_merge", "account"), ("post", "account_merge", "account"),
+    ("post", "account_archive", "account"), ("post", "account_restore", "account"),
+    ("get", "contact_merge", "contact"), ("post", "contact_merge", "contact"),
+    ("post", "contact_archive", "contact"), ("post", "contact_restore", "contact"),
 ]
 
 
@@ -100,9 +104,11 @@ def test_presales_cannot_change_the_team(presales: User, rep2: User, account: Ac
 
 
 @pytest.mark.parametrize("name", ["activity_log", "contact_left", "team_end", "deal_move", "deal_win", "deal_lose",
+                                  "account_archive", "account_restore", "contact_archive", "contact_restore",
                                   "deal_reopen"])
 def test_action_urls_answer_405_to_get(rep: User, rep_objects: dict[str, Any], name: str) -> None:
-    kind = {"activity_log": "account", "contact_left": "contact", "team_end": "member"}.get(name, "deal")
+    kind = {"activity_log": "account", "contact_left": "contact", "team_end": "member", "account_archive": "account",
+            "account_restore": "account", "contact_archive": "contact", "contact_restore": "contact"}.get(name, "deal")
     assert client_for(rep).get(url(name, rep_objects[kind].pk)).status_code == 405
 
 
@@ -152,6 +158,12 @@ ROLE_TABLE: dict[str, tuple[str | None, tuple[int, ...]]] = {
     "contact_export": (None, (302, 200, 200, 200, 200, 200)),
     "deal_list": (None, (302, 200, 200, 200, 200, 200)),
     "deal_export": (None, (302, 200, 200, 200, 200, 200)),
+    "account_merge": ("account", (302, 403, 404, 200, 403, 404)),
+    "account_archive": ("account", (302, 405, 405, 405, 405, 405)),
+    "account_restore": ("account", (302, 405, 405, 405, 405, 405)),
+    "contact_merge": ("contact", (302, 403, 404, 200, 403, 404)),
+    "contact_archive": ("contact", (302, 405, 405, 405, 405, 405)),
+    "contact_restore": ("contact", (302, 405, 405, 405, 405, 405)),
 }
 
 

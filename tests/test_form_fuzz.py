@@ -289,6 +289,12 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         created_at=timezone.now() - timedelta(days=30), expires_at=timezone.now() - timedelta(seconds=1)
     )
 
+    # An archived account with an archived contact: their Restore buttons.
+    shelved = crm_services.account_create(by=rep, name="Shelved account")
+    crm_services.contact_archive(
+        contact=crm_services.contact_create(account=shelved, by=rep, first_name="Sam"), by=rep,
+    )
+    crm_services.account_archive(account=shelved, by=rep)
     leaver = make_user("leaver", roles.SALES_REP)
     crm_services.account_create(by=leaver, name="Leaver's account")
     uid = urlsafe_base64_encode(force_bytes(rep.pk))
@@ -320,6 +326,8 @@ def world(account, deal, rep, salesmgr, deliverymgr, delivery, admin_user, presa
         ("delivery", f"/problems/{open_problem.pk}/"), ("delivery", f"/problems/{resolved.pk}/"),
         ("delivery", f"/accounts/{a}/"), ("delivery", "/my-week/"), ("delivery", "/calendar/"),
         ("rep", f"/deals/{deal.pk}/promises/"), ("rep", f"/deals/{lost.pk}/"),
+        ("rep", f"/accounts/{shelved.pk}/"), ("salesmgr", f"/accounts/{a}/merge/"),
+        ("salesmgr", f"/contacts/{contact.pk}/merge/"),
         ("signer", f"/c/signoff/{signing.pk}/"), ("surveyed", f"/c/survey/{checkup.pk}/"),
         ("portal", f"/c/portal/{a}/"), ("expired", f"/c/signoff/{stale_stage.pk}/"),
         # The bell: the review and acceptance requests the tick above sent (stale claims).

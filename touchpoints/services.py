@@ -192,6 +192,19 @@ def touchpoints_hand_over(*, from_user: Any, to_user: Any, by: Any) -> int:
 
 
 
+def touchpoints_move_to_account(*, from_account: Account, to_account: Account) -> int:
+    """A merge (flows.account_merge): the merged account's check-ups, done or to come, go to
+    the survivor, in the flow's transaction after crm's checks and locks."""
+    return Touchpoint.objects.filter(account=from_account).update(account=to_account)
+
+
+def touchpoints_move_to_contact(*, from_contact: Contact, to_contact: Contact) -> int:
+    """A merge of contacts (flows.contact_merge): check-ups with the merged contact, and the
+    survey answers they gave, name the survivor."""
+    moved = Touchpoint.objects.filter(contact=from_contact).update(contact=to_contact)
+    return moved + SurveyResponse.objects.filter(contact=from_contact).update(contact=to_contact)
+
+
 def touchpoints_drop_contact(contact: Contact) -> int:
     """A contact who left or asked not to be contacted gets no more touchpoints: their open ones
     move to another reachable contact, or to none (and send no survey)."""

@@ -24,10 +24,20 @@ class AccountFilter(django_filters.FilterSet):
         help_text="true: at most one active customer contact or one vendor person; false: the others.",
     )
     mine = django_filters.BooleanFilter(method="filter_mine", help_text="Only accounts whose team I am on.")
+    archived = django_filters.BooleanFilter(
+        method="filter_archived",
+        help_text="true: archived accounts too; false or left out: live ones only (merged accounts are never listed).",
+    )
 
     class Meta:
         model = Account
-        fields = ["owner", "lifecycle", "single_threaded", "mine"]
+        fields = ["owner", "lifecycle", "single_threaded", "mine", "archived"]
+
+    def filter_archived(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
+        # The view's queryset is live() unless archived=true (so leaving the filter out hides them).
+        if value is True:
+            return queryset.filter(merged_into__isnull=True)
+        return queryset
 
     def filter_single_threaded(self, queryset: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
         # The list queryset is annotated with the thread counts already.

@@ -58,10 +58,11 @@ class _RequestUserMixin:
 
 @extend_schema_field(OpenApiTypes.INT)
 class VisibleAccountField(_RequestUserMixin, serializers.PrimaryKeyRelatedField):
-    """An account the requesting user sees; anything else reads as "does not exist" (no leak)."""
+    """An account the requesting user sees; anything else reads as "does not exist" (no leak).
+    A merged account (a tombstone) is not one to add to: its survivor is."""
 
     def get_queryset(self) -> Any:
-        return Account.objects.visible_to(self._user())
+        return Account.objects.visible_to(self._user()).filter(merged_into__isnull=True)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -133,10 +134,11 @@ class AccountSerializer(ServiceOnly, ModelSerializer):
         model = Account
         fields = [
             "id", "name", "website", "industry", "city", "country", "lifecycle", "notes",
-            "owner", "owner_name", "is_single_threaded", "created_at", "updated_at",
+            "owner", "owner_name", "is_single_threaded", "created_at", "updated_at", "archived_at", "merged_into",
         ]
         read_only_fields = [
             "id", "owner", "lifecycle", "owner_name", "is_single_threaded", "created_at", "updated_at",
+            "archived_at", "merged_into",
         ]
 
     def get_owner_name(self, account: Account) -> str:
@@ -148,9 +150,53 @@ class AccountCreateSerializer(AccountSerializer):
     it starts at."""
 
     owner = ActiveUserField(required=False, help_text="The first owner; defaults to you.")
+    confirm_duplicate = serializers.BooleanField(
+        required=False, default=False, write_only=True,
+        help_text="Create it even though an account with the same normalised name or web domain exists "
+        "(without it such a request answers 409 with the candidates).",
+    )
 
     class Meta(AccountSerializer.Meta):
-        read_only_fields = ["id", "owner_name", "is_single_threaded", "created_at", "updated_at"]
+        fields = [*AccountSerializer.Meta.fields, "confirm_duplicate"]
+        read_only_fields = ["id", "owner_name", "is_single_threaded", "created_at", "updated_at", "archived_at",
+                            "merged_into"]
+
+
+class DuplicateCandidateSerializer(serializers.Serializer):
+    """An existing record a new one resembles (only those the caller may see)."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    url = serializers.CharField(read_only=True, help_text="The record's API address.")
+    archived = serializers.BooleanField(read_only=True)
+
+
+class DuplicatesSerializer(serializers.Serializer):
+    candidates = DuplicateCandidateSerializer(many=True, read_only=True)
+    hidden_candidates = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether records you may not see match too (they are never listed): ask a sales manager.",
+    )
+
+
+class DuplicateConflictSerializer(DuplicatesSerializer):
+    detail = serializers.CharField(read_only=True)
+
+
+class DuplicatesQuerySerializer(serializers.Serializer):
+    name = SingleLineSerializerField(required=False, allow_blank=True, max_length=200, default="")
+    website = SingleLineSerializerField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class TombstoneSerializer(serializers.Serializer):
+    """A merged record's detail: where it went (the Location header has its address)."""
+
+    detail = serializers.CharField(read_only=True)
+    merged_into = serializers.IntegerField(read_only=True)
+
+
+class MergeSerializer(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The id of the survivor.")
 
 
 class TeamMemberSerializer(ModelSerializer):
@@ -296,16 +342,22 @@ class ContactSerializer(ServiceOnly, ModelSerializer):
         fields = [
             "id", "account", "first_name", "last_name", "full_name", "title", "role", "email", "phone",
             "preferred_channel", "best_time", "do_not_contact", "is_primary", "is_active", "left_at",
-            "created_at",
+            "created_at", "archived_at", "merged_into",
         ]
-        read_only_fields = ["id", "account", "full_name", "created_at"]
+        read_only_fields = ["id", "account", "full_name", "created_at", "archived_at", "merged_into"]
 
 
 class ContactCreateSerializer(ContactSerializer):
     account = VisibleAccountField()
+    confirm_duplicate = serializers.BooleanField(
+        required=False, default=False, write_only=True,
+        help_text="Add them even though a contact with the same email (case aside) exists "
+        "(without it such a request answers 409 with the candidates).",
+    )
 
     class Meta(ContactSerializer.Meta):
-        read_only_fields = ["id", "full_name", "created_at"]
+        fields = [*ContactSerializer.Meta.fields, "confirm_duplicate"]
+        read_only_fields = ["id", "full_name", "created_at", "archived_at", "merged_into"]
 
 
 # --- Deals ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib.auth import authenticate, get_user_model
 from django.db.models import F, Q
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -26,7 +27,7 @@ from rest_framework.views import APIView
 from core.api.parsers import JSONBodyParser
 from core.api.schema import ApiAutoSchema, errors
 from core.api.views import ApiViewSet, ServiceCreateMixin, ServiceUpdateMixin
-from crm import permissions, roles, selectors, services
+from crm import duplicates, permissions, roles, selectors, services
 from crm.api import filters
 from crm.api import serializers as s
 from crm.login_throttle import current_pause
@@ -44,11 +45,47 @@ def _line_items(data: dict[str, Any]) -> None:
 # --- Accounts -------------------------------------------------------------------------------
 
 
+def _duplicates_body(found: duplicates.Duplicates, kind: str) -> dict[str, Any]:
+    """The candidates a new record resembles, only those the caller may see named."""
+    if kind == "account":
+        rows = [{"id": a.pk, "name": a.name, "url": reverse("api:account-detail", args=[a.pk]),
+                 "archived": a.archived_at is not None} for a in found.visible]
+    else:
+        rows = [{"id": c.pk, "name": f"{c.full_name} ({c.account.name})",
+                 "url": reverse("api:contact-detail", args=[c.pk]), "archived": c.archived_at is not None}
+                for c in found.visible]
+    return {"candidates": rows, "hidden_candidates": found.hidden > 0}
+
+
+def _duplicate_conflict(found: duplicates.Duplicates, kind: str) -> Response:
+    detail = (
+        "An account with the same name or web domain exists: send confirm_duplicate: true to create it anyway."
+        if kind == "account" else
+        "A contact with this email exists: send confirm_duplicate: true to add them anyway."
+    )
+    return Response({"detail": detail, **_duplicates_body(found, kind)}, status=status.HTTP_409_CONFLICT)
+
+
+def _moved_permanently(detail: str, survivor_id: int, url: str) -> Response:
+    """A tombstone's detail: 301 to the survivor (clients following redirects land on it)."""
+    return Response({"detail": detail, "merged_into": survivor_id}, status=status.HTTP_301_MOVED_PERMANENTLY,
+                    headers={"Location": url})
+
+
 @extend_schema_view(
     list=extend_schema(summary="Accounts you may see", description="Search matches name, city and industry."),
-    retrieve=extend_schema(summary="One account"),
-    create=extend_schema(summary="Create an account", request=s.AccountCreateSerializer,
-                         responses={201: s.AccountSerializer}),
+    retrieve=extend_schema(
+        summary="One account",
+        description="A merged account answers 301 to the account it was merged into, the body naming it.",
+        responses={200: s.AccountSerializer, 301: s.TombstoneSerializer},
+    ),
+    create=extend_schema(
+        summary="Create an account",
+        description="An account whose normalised name (case, accents, punctuation and legal forms aside) or web "
+        "domain matches an existing one answers 409 with the candidates you may see, and whether others match, "
+        "unless `confirm_duplicate` is true.",
+        request=s.AccountCreateSerializer, responses={201: s.AccountSerializer, 409: s.DuplicateConflictSerializer},
+    ),
     update=extend_schema(summary="Change an account's details"),
     partial_update=extend_schema(summary="Change some of an account's details"),
 )
@@ -69,10 +106,10 @@ class AccountViewSet(
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Account.objects.none()
-        return (
-            Account.objects.visible_to(self.request.user).select_related("owner").with_thread_counts()
-            .order_by("name", "pk")
-        )
+        qs = Account.objects.visible_to(self.request.user).select_related("owner").with_thread_counts()
+        if self.request.query_params.get("archived") not in ("true", "True", "1"):
+            qs = qs.live()  # archived and merged accounts are hidden unless asked for (`archived` filter)
+        return qs.order_by("name", "pk")
 
     def get_object(self) -> Account:
         return permissions.get_account_for(self.request.user, self.kwargs["pk"])
@@ -83,7 +120,68 @@ class AccountViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # The role first: a delivery team member gets 403 whatever the body says.
         permissions.require_can_create_account(request.user)
-        return super().create(request, *args, **kwargs)
+        data = self._body(s.AccountCreateSerializer)
+        if not data.pop("confirm_duplicate", False):
+            found = duplicates.account_duplicates(user=request.user, name=data["name"], website=data.get("website", ""))
+            if found:
+                return _duplicate_conflict(found, "account")
+        account = self.perform_service_create(data)
+        return Response(self.get_serializer(account).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        pk = self.kwargs["pk"]
+        try:
+            account: Account | None = self.get_object()
+        except Http404:
+            account = None
+        if account is None or account.merged_into_id is not None:
+            survivor = permissions.survivor_of_tombstone(request.user, pk)
+            if survivor is not None:
+                return _moved_permanently(f"Account #{pk} was merged into {survivor.name} (#{survivor.pk}).",
+                                          survivor.pk, reverse("api:account-detail", args=[survivor.pk]))
+            if account is None:
+                raise Http404
+        return Response(self.get_serializer(account).data)
+
+    @extend_schema(summary="Accounts resembling a name or web address (before creating one)",
+                   parameters=[s.DuplicatesQuerySerializer], responses={200: s.DuplicatesSerializer}, filters=False)
+    @action(detail=False, methods=["get"])
+    def duplicates(self, request: Request) -> Response:
+        serializer = s.DuplicatesQuerySerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        found = duplicates.account_duplicates(user=request.user, **serializer.validated_data)
+        return Response(_duplicates_body(found, "account"))
+
+    @extend_schema(summary="Merge this account into another (managers): everything on it moves to the survivor",
+                   description="The merged account stays as a tombstone whose detail answers 301 to the survivor; "
+                   "both timelines record the merge. Refused (400) into itself, into a merged or archived account, "
+                   "or into one you cannot see.",
+                   request=s.MergeSerializer, responses={200: s.AccountSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        permissions.require_can_merge(request.user)
+        data = self._body(s.MergeSerializer)
+        into = Account.objects.visible_to(request.user).filter(pk=data["into"]).first()
+        services.account_merge_check(account=account, into=into, by=request.user)
+        survivor = flows.account_merge(account=account, into=into, by=request.user)  # type: ignore[arg-type]
+        return Response(self.get_serializer(survivor).data)
+
+    @extend_schema(summary="Archive the account: hidden from lists and search, kept in history",
+                   request=None, responses={200: s.AccountSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        permissions.require_can_archive(request.user, account)
+        return Response(self.get_serializer(services.account_archive(account=account, by=request.user)).data)
+
+    @extend_schema(summary="Restore an archived account", request=None,
+                   responses={200: s.AccountSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        permissions.require_can_archive(request.user, account)
+        return Response(self.get_serializer(services.account_restore(account=account, by=request.user)).data)
 
     def check_can_write(self, instance: Account) -> None:
         permissions.require_can_edit_account(self.request.user, instance)
@@ -148,9 +246,17 @@ class AccountViewSet(
         "contacts, and those of archived or merged accounts, are left out unless `archived=true`. "
         "A bad filter value answers 400 naming the parameter.",
     ),
-    retrieve=extend_schema(summary="One contact"),
-    create=extend_schema(summary="Add a contact to an account", request=s.ContactCreateSerializer,
-                         responses={201: s.ContactSerializer}),
+    retrieve=extend_schema(
+        summary="One contact",
+        description="A merged contact answers 301 to the contact it was merged into, the body naming it.",
+        responses={200: s.ContactSerializer, 301: s.TombstoneSerializer},
+    ),
+    create=extend_schema(
+        summary="Add a contact to an account",
+        description="A contact whose email (case aside) another contact has answers 409 with the candidates you "
+        "may see, and whether others match, unless `confirm_duplicate` is true.",
+        request=s.ContactCreateSerializer, responses={201: s.ContactSerializer, 409: s.DuplicateConflictSerializer},
+    ),
     update=extend_schema(summary="Change a contact"),
     partial_update=extend_schema(summary="Change some of a contact"),
 )
@@ -170,13 +276,63 @@ class ContactViewSet(
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Contact.objects.none()
-        return Contact.objects.visible_to(self.request.user).order_by("account_id", "-is_primary", "last_name", "pk")
+        qs = Contact.objects.visible_to(self.request.user)
+        if self.action == "list":
+            qs = qs.live()  # archived and merged contacts are hidden from the list
+        return qs.order_by("account_id", "-is_primary", "last_name", "pk")
 
     def get_object(self) -> Contact:
         return permissions.get_contact_for(self.request.user, self.kwargs["pk"])
 
     def perform_service_create(self, data: dict[str, Any]) -> Contact:
         return services.contact_create(by=self.request.user, **data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self._body(s.ContactCreateSerializer)
+        if not data.pop("confirm_duplicate", False):
+            found = duplicates.contact_duplicates(user=request.user, email=data.get("email", ""))
+            if found:
+                return _duplicate_conflict(found, "contact")
+        contact = self.perform_service_create(data)
+        return Response(self.get_serializer(contact).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        contact = self.get_object()
+        if contact.merged_into_id is not None:
+            survivor_id = contact.merged_into_id
+            return _moved_permanently(f"Contact #{contact.pk} was merged into contact #{survivor_id}.", survivor_id,
+                                      reverse("api:contact-detail", args=[survivor_id]))
+        return Response(self.get_serializer(contact).data)
+
+    @extend_schema(summary="Merge this contact into another of the same account (managers)",
+                   description="Promises made to them, sign-offs, customer links, check-ups and survey answers move "
+                   "to the survivor; the merged contact stays as a tombstone; the timeline records it.",
+                   request=s.MergeSerializer, responses={200: s.ContactSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        contact = self.get_object()
+        permissions.require_can_merge(request.user)
+        data = self._body(s.MergeSerializer)
+        into = Contact.objects.visible_to(request.user).filter(pk=data["into"]).first()
+        services.contact_merge_check(contact=contact, into=into, by=request.user)
+        survivor = flows.contact_merge(contact=contact, into=into, by=request.user)  # type: ignore[arg-type]
+        return Response(self.get_serializer(survivor).data)
+
+    @extend_schema(summary="Archive the contact: hidden from lists, kept in history", request=None,
+                   responses={200: s.ContactSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        contact = self.get_object()
+        permissions.require_can_archive(request.user, contact.account)
+        return Response(self.get_serializer(services.contact_archive(contact=contact, by=request.user)).data)
+
+    @extend_schema(summary="Restore an archived contact", request=None,
+                   responses={200: s.ContactSerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        contact = self.get_object()
+        permissions.require_can_archive(request.user, contact.account)
+        return Response(self.get_serializer(services.contact_restore(contact=contact, by=request.user)).data)
 
     def check_can_write(self, instance: Contact) -> None:
         permissions.require_can_edit_account(self.request.user, instance.account)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.validation import validate_model
 from crm import events, permissions, roles
 from crm.models import Account, AccountTeamMember, OwnershipChange
-from crm.services.shared import apply_changes, require_assignable
+from crm.services.shared import apply_changes, require_assignable, require_not_merged
 
 # What the account form and API edit. The lifecycle is not among them: it changes only through
 # account_lifecycle_change, which records the change (a new account may start at any stage).
@@ -30,6 +30,7 @@ def account_create(*, by: Any, name: str, owner: Any = None, **fields: Any) -> A
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
     account = Account(name=name, owner=owner, **fields)
     validate_model(account)
+    account.refresh_duplicate_keys()
     account.save()
     now = timezone.now()
     AccountTeamMember.objects.create(account=account, user=owner, role=AccountTeamMember.Role.OWNER, started_at=now)
@@ -50,9 +51,11 @@ def account_update(*, account: Account, by: Any, lifecycle: str | None = None, *
     """Edits the account's details; a `lifecycle` given here goes through account_lifecycle_change."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     permissions.require_can_edit_account(by, account)
+    require_not_merged(account)
     changed = apply_changes(account, data, ACCOUNT_FIELDS)
     if changed:
         validate_model(account)
+        account.refresh_duplicate_keys()
         account.save()
         events.account_updated_event(account=account, by=by, changed=changed)
     if lifecycle is not None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.validation import validate_model
 from crm import events, permissions
 from crm.models import Account, Contact
-from crm.services.shared import apply_changes
+from crm.services.shared import apply_changes, require_not_merged
 from crm.signals import contact_address_lapsed
 
 CONTACT_FIELDS = (
@@ -34,6 +34,7 @@ def _contact_rules(contact: Contact) -> None:
 def contact_create(*, account: Account, by: Any, first_name: str, **fields: Any) -> Contact:
     account = Account.objects.select_for_update().get(pk=account.pk)
     permissions.require_can_edit_account(by, account)
+    require_not_merged(account)
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise ValidationError({n: "Unknown field." for n in sorted(unknown)})
@@ -58,6 +59,7 @@ def contact_update(*, contact: Contact, by: Any, **data: Any) -> Contact:
     Account.objects.select_for_update().get(pk=contact.account_id)
     contact = Contact.objects.select_related("account").get(pk=contact.pk)
     permissions.require_can_edit_account(by, contact.account)
+    require_not_merged(contact)
     was_active = contact.is_active
     changed = apply_changes(contact, data, CONTACT_FIELDS)
     if not changed:

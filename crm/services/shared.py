@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from core.exceptions import Conflict
 from crm import roles
 
 
@@ -35,3 +36,9 @@ def require_assignable(user: Any, field_name: str) -> None:
     """A new owner must be an active vendor person with a role."""
     if user is None or not user.is_active or not roles.role_names(user):
         raise ValidationError({field_name: "Choose an active team member with a role."})
+
+
+def require_not_merged(row: Any) -> None:
+    """A merged account or contact is a tombstone: its survivor is where changes go."""
+    if row.merged_into_id is not None:
+        raise Conflict(f"{row} was merged into another record (#{row.merged_into_id}); change that one instead.")

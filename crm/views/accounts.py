@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +19,7 @@ from core.csv_export import export_chunk, filename, in_chunks, keyset_chunks, st
 from core.http import allowed, posted
 from core.names import people_names
 from core.pagination import CappedPaginator
-from crm import permissions, roles, selectors, services
+from crm import duplicates, permissions, roles, selectors, services
 from crm.forms import AccountCreateForm, AccountFilterForm, AccountForm, ActivityForm, add_service_errors
 from crm.models import Account, is_single_threaded
 from crm.signals import account_page_sections
@@ -113,16 +113,21 @@ def account_export(request: HttpRequest) -> HttpResponseBase:
 def account_create(request: HttpRequest) -> HttpResponse:
     permissions.require_can_create_account(request.user)
     form = AccountCreateForm(posted(request))
+    found = None
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        try:
-            account = services.account_create(by=request.user, **data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Account {account.name} created.")
-            return redirect("crm:account_detail", pk=account.pk)
-    return render(request, "crm/account_form.html", {"form": form, "account": None})
+        # A likely duplicate is shown first, nothing saved; "Create anyway" posts the same form
+        # with confirm_duplicate (the candidates are searched again: one may have appeared).
+        found = duplicates.account_duplicates(user=request.user, name=data["name"], website=data.get("website", ""))
+        if not found or request.POST.get("confirm_duplicate") == "1":
+            try:
+                account = services.account_create(by=request.user, **data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Account {account.name} created.")
+                return redirect("crm:account_detail", pk=account.pk)
+    return render(request, "crm/account_form.html", {"form": form, "account": None, "duplicates": found})
 
 
 @login_required
@@ -130,6 +135,8 @@ def account_create(request: HttpRequest) -> HttpResponse:
 def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = permissions.get_account_for(request.user, pk)
     permissions.require_can_edit_account(request.user, account)
+    if account.merged_into_id is not None:
+        return redirect("crm:account_detail", pk=account.pk)  # which leads to the survivor
     form = AccountForm(posted(request), instance=Account.objects.get(pk=account.pk))
     if request.method == "POST" and form.is_valid():
         try:
@@ -154,6 +161,7 @@ def account_context(request: HttpRequest, account: Account, *, before: int | Non
         "can_manage_team": allowed(permissions.require_can_manage_team, user, account),
         "can_sell": allowed(permissions.require_can_sell_on, user, account),
         "can_reassign": roles.can_reassign(user),
+        "can_merge": allowed(permissions.require_can_merge, user),
         # Sections added by higher apps (delivery's projects and problems) through a signal.
         "sections": [
             section
@@ -165,10 +173,30 @@ def account_context(request: HttpRequest, account: Account, *, before: int | Non
     }
 
 
+def _account_or_survivor(request: HttpRequest, pk: int) -> Account:
+    """The account, or for a merged one (a tombstone) the account it was merged into, with a
+    message saying so; 404 when the user may see neither."""
+    try:
+        account: Account | None = permissions.get_account_for(request.user, pk)
+    except Http404:
+        account = None
+    if account is not None and account.merged_into_id is None:
+        return account
+    survivor = permissions.survivor_of_tombstone(request.user, pk)
+    if survivor is None:
+        if account is None:
+            raise Http404("Not found.")
+        return account
+    messages.info(request, f"Account #{pk} was merged into {survivor.name}: this is its page now.")
+    return survivor
+
+
 @login_required
 @require_GET
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    account = permissions.get_account_for(request.user, pk)
+    account = _account_or_survivor(request, pk)
+    if account.pk != pk:
+        return redirect("crm:account_detail", pk=account.pk)
     context = account_context(request, account, before=int_or_none(request.GET.get("before")))
     return render(request, "crm/account_detail.html", context)
 

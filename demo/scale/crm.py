@@ -29,6 +29,7 @@ from django.db.models import Exists, F, OuterRef
 from django.template.defaultfilters import pluralize
 
 from crm import roles
+from crm.duplicate_keys import name_key
 from crm.models import (
     Account,
     AccountTeamMember,
@@ -153,9 +154,9 @@ class Part:
             deal_stages = [STAGES[(g * 3 // 2 + k) % len(STAGES)] for k in range(n_deals)]
             lifecycle = Account.Lifecycle.CUSTOMER if "won" in deal_stages else Account.Lifecycle.PROSPECT
             name = f"{NAME_WORDS[g % len(NAME_WORDS)]} {NAME_KINDS[(g // len(NAME_WORDS)) % len(NAME_KINDS)]} {g + 1}"
-            account = add(Account, name=name, website="", industry=INDUSTRIES[g % len(INDUSTRIES)], city=city,
-                          country=country, lifecycle=lifecycle, notes="", owner_id=owner, created_at=created,
-                          updated_at=created)
+            account = add(Account, name=name, website="", name_key=name_key(name), domain_key="",
+                          industry=INDUSTRIES[g % len(INDUSTRIES)], city=city, country=country,
+                          lifecycle=lifecycle, notes="", owner_id=owner, created_at=created, updated_at=created)
             for k in range(3):
                 first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 # Every 20th account's third contact has left the customer (kept for history).

@@ -5,6 +5,7 @@ event row per change, side effects on commit.
 - `promises`: the promise ledger on a deal, its reviews, and delivery's verdict on each promise;
 - `handovers`: the handover package and its steps, what blocks each, and the open handovers
   following the account's owner;
+- `merging`: promises and handovers following a merge of accounts or contacts;
 - `shared`: the check both of them make on the contacts they name.
 
 Callers import this package (`from handover import services`); the names below are the ones
@@ -28,6 +29,7 @@ from handover.services.handovers import (
     reopen_blocker,
     submit_blockers,
 )
+from handover.services.merging import handovers_move_to_account, promises_move_to_contact
 from handover.services.promises import (
     PROMISE_FIELDS,
     promise_mark_outcome,
@@ -41,8 +43,9 @@ from handover.services.promises import (
 
 __all__ = [
     "HANDOVER_FIELDS", "PROMISE_FIELDS", "accept_blockers", "add_working_days", "approve_blockers",
-    "handover_accept", "handover_approve",
-    "handover_discard_for_deal", "handover_move_rep", "handover_open_for_deal", "handover_reject",
-    "handover_return", "handover_submit", "handover_update", "reopen_blocker", "promise_mark_outcome", "promise_record",
-    "promise_reset", "promise_review", "promise_update", "promise_withdraw", "promises_break", "submit_blockers",
+    "handover_accept", "handover_approve", "handover_discard_for_deal", "handover_move_rep",
+    "handover_open_for_deal", "handover_reject", "handover_return", "handover_submit", "handover_update",
+    "handovers_move_to_account", "promise_mark_outcome", "promise_record", "promise_reset", "promise_review",
+    "promise_update", "promise_withdraw", "promises_break", "promises_move_to_contact", "reopen_blocker",
+    "submit_blockers",
 ]
