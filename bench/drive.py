@@ -207,6 +207,8 @@ def wrk(url: str, headers: dict[str, str], *, threads: int, connections: int, se
     line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT "))
     result = json.loads(line.removeprefix("WRK_RESULT "))
     result["rps"] = result["requests"] / result["duration_s"] if result["duration_s"] else 0.0
+    if not result["requests"]:  # not one response within the window: no latency to report (not 0 ms)
+        result.update(p50_ms=None, p95_ms=None, p99_ms=None)
     return result
 
 
@@ -268,8 +270,8 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
                                  threads=args.threads, connections=args.connections, seconds=args.duration)
                     result["at_s"] = round(at, 1)  # when the window began (latest.json)
                     page["rounds"].append(result)
-                    log(f"round {round_number} {size}: {page['url']} p50 {result['p50_ms']:.1f} ms, "
-                        f"p95 {result['p95_ms']:.1f} ms, {result['rps']:.0f} req/s")
+                    log(f"round {round_number} {size}: {page['url']} p50 {fmt(result['p50_ms'])} ms, "
+                        f"p95 {fmt(result['p95_ms'])} ms, {result['rps']:.0f} req/s")
         load_after = os.getloadavg()[0]
     finally:
         for server in servers.values():
@@ -278,11 +280,17 @@ def measure(databases: dict[str, str], args: argparse.Namespace) -> dict[str, di
         info["load_before"], info["load_after"] = load_before, load_after
         for page in info["pages"].values():
             if page["rounds"]:
-                page["wrk"] = {key: statistics.median(r[key] for r in page["rounds"])
+                page["wrk"] = {key: median([r[key] for r in page["rounds"]])
                                for key in ("p50_ms", "p95_ms", "p99_ms", "rps")}
                 page["wrk"]["status_errors"] = sum(r["status_errors"] for r in page["rounds"])
                 page["wrk"]["socket_errors"] = sum(r["socket_errors"] for r in page["rounds"])
     return infos
+
+
+def median(values: list[float | None]) -> float | None:
+    """The median of the windows that had a response (None when none had)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def export_server(database_url: str, port: int) -> Server:
@@ -405,7 +413,12 @@ def report(infos: dict[str, dict], args: argparse.Namespace, export: dict | None
             f"| {queries} | {fmt(vs_ref, '.2f', 'x')} | {fmt(small_p95)} | {fmt(growth, '.2f', 'x')} |"
         )
         if huge:
-            shown = fmt(huge_p95) if huge_page.get("http_status", 200) == 200 else f"HTTP {huge_page['http_status']}"
+            if huge_page.get("http_status", 200) != 200:
+                shown = f"HTTP {huge_page['http_status']}"
+            elif huge_page.get("wrk") and huge_p95 is None:
+                shown = f"no response in {args.duration} s"
+            else:
+                shown = fmt(huge_p95)
             row += f" {shown} | {fmt(scale, '.2f', 'x')} |"
         row += f" {fmt(page.get('wall_ms'))} ({fmt(page.get('cpu_ms'))} / {fmt(page.get('db_ms'), '.0f')}) |"
         lines.append(row + (f" {errors} errors" if errors else ""))
