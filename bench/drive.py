@@ -433,7 +433,9 @@ def report(infos: dict[str, dict], args: argparse.Namespace, export: dict | None
                 f"{target:g}x); {fmt(growth, '.2f', 'x')} the {little} p95 ({within(growth, TARGET_GROWTH)} "
                 f"{TARGET_GROWTH:g}x)"
             )
-            if huge:
+            if huge and huge_page.get("wrk") and huge_p95 is None:
+                verdict += f"; at {top} no response within {args.duration} s (OVER {TARGET_SCALE:g}x)"
+            elif huge:
                 verdict += (f"; at {top} {fmt(scale, '.2f', 'x')} the {big} p95 "
                             f"({within(scale, TARGET_SCALE)} {TARGET_SCALE:g}x)")
             verdicts.append(verdict + ".")
