@@ -50,7 +50,8 @@ echo "[bench] small database: ${SMALL_URL%%\?*} (${SMALL_N} accounts)" >&2
 seed "$SMALL_URL" "$SMALL_N"
 HUGE_ARG=()
 if [ "$HUGE" != "0" ]; then
-    # Seeded once (about 20 minutes from nothing, 13 GB; docs/benchmarks.md), then reused.
+    # Seeded once (about 17 minutes from nothing on an idle machine, 68 on a busy one; 13 GiB;
+    # docs/benchmarks.md), then reused.
     echo "[bench] huge database: ${HUGE_URL%%\?*} (${HUGE_N} accounts)" >&2
     seed "$HUGE_URL" "$HUGE_N"
     HUGE_ARG=(--huge "$HUGE_URL")
