@@ -307,3 +307,27 @@ def test_a_database_seeded_by_the_crm_only_run_gets_the_other_apps_rows() -> Non
     assert Account.objects.count() == 160
     assert Handover.objects.count() == bench_won_deals().count() > before["Handover"]
     assert counts()["Project"] == Handover.objects.filter(state="accepted").count()
+
+
+def test_one_contact_in_a_thousand_has_a_rare_surname_and_an_older_database_gets_them() -> None:
+    from demo.scale.crm import LAST_NAMES, RARE_SURNAMES, rare_surname
+
+    seed_scale(400)  # 1,200 contacts
+    rare = list(Contact.objects.filter(last_name__in=RARE_SURNAMES).values_list("pk", "first_name", "last_name", "email"))
+    assert 0 < len(rare) < 8
+    for _, first, last, email in rare:
+        assert email.startswith(f"{first}.{last}.".lower()) and email.endswith("@customer.example")
+    # A database seeded before the rare surnames: the name and email it made then.
+    pk, first, last, email = rare[0]
+    number = email.split("@")[0].rsplit(".", 1)[1]
+    then = next(
+        (name, f"{first}.{name}.{number}@customer.example".lower()) for name in LAST_NAMES
+        if rare_surname(name, f"{first}.{name}.{number}@customer.example".lower()) == (last, email)
+    )
+    Contact.objects.filter(pk=pk).update(last_name=then[0], email=then[1])
+
+    output = seed_scale(400)
+
+    assert "Rare surnames: 1 contact renamed" in output
+    assert Contact.objects.filter(pk=pk).values_list("last_name", "email").get() == (last, email)
+    assert "Rare surnames" not in seed_scale(400)

@@ -5,7 +5,8 @@ Not the write path: rows are generated directly (demo.scale), consistent with th
 constraints and with what the services would have written. The parts run in order, each adding
 only what is missing for the rows of the parts before it, so a second run adds nothing and a
 database seeded by an earlier crm-only run gets the rest:
-1. crm (demo.scale.crm): the accounts, then crm's history (reassignments, champions who left);
+1. crm (demo.scale.crm): the accounts, the contacts' rare surnames (for a database seeded
+   before them), then crm's history (reassignments, champions who left);
 2. handover (demo.scale.handover): handovers and promises for the won deals without one;
 3. delivery (demo.scale.delivery): projects and problems for the accepted handovers without one;
 4. touchpoints (demo.scale.touchpoints): check-ups and surveys for the accepted handovers
@@ -56,6 +57,7 @@ class Command(BaseCommand):
         crm_part.accounts(target=target, batch=batch, owners=owners)
         if options["crm_only"]:
             return
+        crm_part.rare_surnames()
         crm_part.history(owners)
         crm_part.contacts_left(owners)
         # Outside any transaction: each part commits its own batches, and reads what the one
