@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "AddableTeamRoleEnum": "crm.api.serializers.ADDABLE_TEAM_ROLES",
         "OwnershipReasonEnum": "crm.models.OwnershipChange.Reason",
         "ReassignReasonEnum": "crm.api.serializers.REASSIGN_REASONS",
+        "DealStageEnum": "crm.models.Deal.Stage",
         # handover API
         "PromiseKindEnum": "handover.models.Promise.Kind",
         "PromiseStateEnum": "handover.models.Promise.State",

@@ -27,7 +27,7 @@ def test_a_rep_exports_the_filtered_accounts_and_reads_the_rows_the_page_shows(p
         crm.account_create(by=rep, name=name, city=city)
     log_in(page, "rep")
     page.goto("/accounts/")
-    page.fill("input[name=q]", "acme")
+    page.fill("form.filters input[name=q]", "acme")  # the list's own field, not the header's search box
     page.select_option("select[name=threads]", "single")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_load_state("load")
