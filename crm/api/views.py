@@ -276,9 +276,9 @@ class ContactViewSet(
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Contact.objects.none()
+        # The list's filter (filters.ContactFilter) leaves archived and merged contacts, and those
+        # of archived or merged accounts, out unless `archived=true`.
         qs = Contact.objects.visible_to(self.request.user)
-        if self.action == "list":
-            qs = qs.live()  # archived and merged contacts are hidden from the list
         return qs.order_by("account_id", "-is_primary", "last_name", "pk")
 
     def get_object(self) -> Contact:
