@@ -324,9 +324,10 @@ def _group(kind: Kind, user: Any, scope: list[int] | None, query: str, limit: in
     # PostgreSQL read the whole table to test each row against both.
     found = list(_candidate_order(kind, matches, query).values_list("pk", flat=True)[:CANDIDATES])
     candidates = set(found)
-    if kind.preferred is not None:
-        preferred = _candidate_order(kind, matches.filter(kind.preferred(query)), query)
-        candidates.update(preferred.values_list("pk", flat=True)[:PREFERRED])
+    if kind.preferred is not None and len(found) == CANDIDATES:
+        # Fewer candidates are every match, the preferred ones among them. More: a common word,
+        # whose preferred matches the bare LIMIT finds among the first rows.
+        candidates.update(matches.filter(kind.preferred(query)).values_list("pk", flat=True)[:PREFERRED])
     if not candidates:
         return Group(kind.key, kind.title, [], 0)
     postgres = terms.is_postgresql(matches)

@@ -117,6 +117,15 @@ def test_the_count_is_read_from_the_candidates_exact_below_the_cap_and_capped_ab
     assert capped.count == 4 and capped.capped and capped.count_label == "more than 3"
 
 
+def test_a_name_that_starts_with_the_query_is_found_beyond_the_candidates(rep, monkeypatch):
+    monkeypatch.setattr(selectors, "CANDIDATES", 3)
+    services.account_create(by=rep, name="Numbat")  # the oldest: not among the first candidates
+    for i in range(5):
+        services.account_create(by=rep, name=f"Big Numbat {i}")
+    response = client_for(rep).get(URL, {"q": "numbat"})
+    assert titles(response, "accounts")[0] == "Numbat"
+
+
 def test_a_manager_finds_every_team_s_rows(salesmgr, account, other_account):
     response = client_for(salesmgr).get(URL, {"q": "globex"})
     assert titles(response, "accounts") == ["Globex"]
