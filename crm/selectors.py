@@ -13,11 +13,13 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Lower
 
+from core import search as core_search
 from core.counting import COUNT_CAP, capped_count
 from core.names import person_fields, person_name
 from core.time_zones import zone_named
 from crm import account_page_cache, roles
 from crm.models import (
+    CONTACT_SEARCH_FIELDS,
     Account,
     AccountTeamMember,
     Activity,
@@ -394,7 +396,12 @@ def contacts_matching(qs: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     q = (q or "").strip()
     if not q:
         return qs
-    return qs.filter(pk__in=Contact.objects.matching(q).values("pk"))
+    # The condition on the rows themselves: `pk__in` the matching contacts made PostgreSQL join
+    # the table to itself, reading every contact to probe a hash of the matches (on 307k
+    # contacts, a common first name's page went from 147 ms to 60 ms).
+    return core_search.matching(
+        qs, q, fields=CONTACT_SEARCH_FIELDS, similar=("first_name", "last_name"), phone="phone"
+    )
 
 
 def deals_matching(qs: QuerySet[Deal], q: str) -> QuerySet[Deal]:

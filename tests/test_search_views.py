@@ -101,6 +101,31 @@ def test_a_rep_does_not_find_another_teams_rows_and_the_counts_do_not_reveal_the
     assert theirs.count == 9 and theirs.has_more
 
 
+def test_the_count_is_read_from_the_candidates_exact_below_the_cap_and_capped_above(rep, monkeypatch):
+    # The count has no query of its own: the first CANDIDATES matches are all of them when fewer
+    # are found, and more than COUNT_CAP otherwise (which needs CANDIDATES > COUNT_CAP).
+    assert selectors.CANDIDATES > selectors.COUNT_CAP
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "CANDIDATES", 4)
+    for i in range(3):
+        services.account_create(by=rep, name=f"Wombat {i}")
+    exact = groups(client_for(rep).get(URL, {"q": "wombat"}))["accounts"]
+    assert exact.count == 3 and not exact.capped
+    for i in range(3, 6):
+        services.account_create(by=rep, name=f"Wombat {i}")
+    capped = groups(client_for(rep).get(URL, {"q": "wombat"}))["accounts"]
+    assert capped.count == 4 and capped.capped and capped.count_label == "more than 3"
+
+
+def test_a_name_that_starts_with_the_query_is_found_beyond_the_candidates(rep, monkeypatch):
+    monkeypatch.setattr(selectors, "CANDIDATES", 3)
+    services.account_create(by=rep, name="Numbat")  # the oldest: not among the first candidates
+    for i in range(5):
+        services.account_create(by=rep, name=f"Big Numbat {i}")
+    response = client_for(rep).get(URL, {"q": "numbat"})
+    assert titles(response, "accounts")[0] == "Numbat"
+
+
 def test_a_manager_finds_every_team_s_rows(salesmgr, account, other_account):
     response = client_for(salesmgr).get(URL, {"q": "globex"})
     assert titles(response, "accounts") == ["Globex"]
