@@ -144,7 +144,8 @@ class AccountViewSet(
         return Response(self.get_serializer(account).data)
 
     @extend_schema(summary="Accounts resembling a name or web address (before creating one)",
-                   parameters=[s.DuplicatesQuerySerializer], responses={200: s.DuplicatesSerializer}, filters=False)
+                   parameters=[s.DuplicatesQuerySerializer],
+                   responses={200: s.DuplicatesSerializer, **errors(400)}, filters=False)
     @action(detail=False, methods=["get"])
     def duplicates(self, request: Request) -> Response:
         serializer = s.DuplicatesQuerySerializer(data=request.query_params)

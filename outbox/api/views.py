@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
@@ -42,6 +43,13 @@ class NotificationViewSet(mixins.ListModelMixin, ApiViewSet):
         if raw not in TRUE | FALSE:
             raise ValidationError({"unread": "Use 1 for the unread ones, 0 or nothing for all."})
         return selectors.notifications_of(self.request.user, unread=raw in TRUE)
+
+    def get_object(self) -> Any:
+        # Only the `read` action names one notification (and looks it up itself); DRF's OPTIONS
+        # asks for an object on the other actions that take a body (`preferences`), which have none.
+        if "pk" not in self.kwargs:
+            raise Http404
+        return permissions.get_notification_for(self.request.user, self.kwargs["pk"])
 
     @extend_schema(summary="Mark one of your notifications read", request=None,
                    responses={200: s.NotificationSerializer})
