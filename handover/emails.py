@@ -62,31 +62,25 @@ def back_notice(*, handover: Handover) -> EmailMultiAlternatives:
 
 
 def escalation(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
-    return _message(
-        template="escalation",
-        subject=f"Overdue handover: {handover.account.name} — {handover.deal.name}",
-        to_user=to_user, link=_page(handover),
-        context={"handover": handover, "user": to_user},
-        zone_from=to_user,
-    )
+    return _to_manager("escalation", "Overdue handover", handover=handover, to_user=to_user)
 
 
 def review_request(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
     """Tells a sales manager a rep submitted a handover for their review."""
-    return _message(
-        template="review_request",
-        subject=f"Review request: {handover.account.name} — {handover.deal.name}",
-        to_user=to_user, link=_page(handover),
-        context={"handover": handover, "user": to_user},
-        zone_from=to_user,
-    )
+    return _to_manager("review_request", "Review request", handover=handover, to_user=to_user)
 
 
 def acceptance_request(*, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
     """Tells a delivery manager a handover approved by sales waits for their acceptance."""
+    return _to_manager("acceptance_request", "Acceptance request", handover=handover, to_user=to_user)
+
+
+def _to_manager(template: str, what: str, *, handover: Handover, to_user: Any) -> EmailMultiAlternatives:
+    """A manager's email about one handover: "<what>: <account> — <deal>", linking to its page,
+    in the manager's time zone."""
     return _message(
-        template="acceptance_request",
-        subject=f"Acceptance request: {handover.account.name} — {handover.deal.name}",
+        template=template,
+        subject=f"{what}: {handover.account.name} — {handover.deal.name}",
         to_user=to_user, link=_page(handover),
         context={"handover": handover, "user": to_user},
         zone_from=to_user,
