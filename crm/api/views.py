@@ -86,8 +86,10 @@ def _moved_permanently(detail: str, survivor_id: int, url: str) -> Response:
         "unless `confirm_duplicate` is true.",
         request=s.AccountCreateSerializer, responses={201: s.AccountSerializer, 409: s.DuplicateConflictSerializer},
     ),
-    update=extend_schema(summary="Change an account's details"),
-    partial_update=extend_schema(summary="Change some of an account's details"),
+    update=extend_schema(summary="Change an account's details", responses={200: s.AccountSerializer, **errors(409)}),
+    partial_update=extend_schema(
+        summary="Change some of an account's details", responses={200: s.AccountSerializer, **errors(409)},
+    ),
 )
 @extend_schema(tags=["accounts"])
 class AccountViewSet(
@@ -258,8 +260,10 @@ class AccountViewSet(
         "may see, and whether others match, unless `confirm_duplicate` is true.",
         request=s.ContactCreateSerializer, responses={201: s.ContactSerializer, 409: s.DuplicateConflictSerializer},
     ),
-    update=extend_schema(summary="Change a contact"),
-    partial_update=extend_schema(summary="Change some of a contact"),
+    update=extend_schema(summary="Change a contact", responses={200: s.ContactSerializer, **errors(409)}),
+    partial_update=extend_schema(
+        summary="Change some of a contact", responses={200: s.ContactSerializer, **errors(409)},
+    ),
 )
 @extend_schema(tags=["contacts"])
 class ContactViewSet(
